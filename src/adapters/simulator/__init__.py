@@ -1,0 +1,1 @@
+"""The simulator backend: a local Snowflake account on DuckDB, Parquet files and local XGBoost."""

@@ -1,0 +1,109 @@
+"""The local account: one folder holding a DuckDB database and a files area.
+
+Layout of a home::
+
+    <home>/account.duckdb   catalog, source tables, feature views, datasets catalog, task-graph state and
+                            history, jobs, registry metadata, notification outbox
+    <home>/files/           dataset versions (Parquet), model files, job logs, mailboxes
+
+``LocalAccount(None)`` is a temporary account: an in-memory database and a temporary files folder, removed on
+``close()``. A second process opening the same home gets ``BackendUnavailable`` naming the home, instead of
+waiting forever or corrupting anything: DuckDB holds an exclusive file lock for the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from domain.errors import BackendUnavailable
+
+DB_FILE = "account.duckdb"
+
+
+def default_home() -> Path:
+    """``$APP_HOME``, else the per-user data folder (``$XDG_DATA_HOME/taskgraph-ml`` or ``~/.local/share/…``)."""
+    if os.environ.get("APP_HOME"):
+        return Path(os.environ["APP_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "taskgraph-ml"
+
+
+class LocalAccount:
+    """A simulated Snowflake account living in one folder (or in memory when ``home`` is None)."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self._temporary = home is None
+        self.home = Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
+        self.files = self.home / "files"
+        self.files.mkdir(parents=True, exist_ok=True)
+        database = ":memory:" if self._temporary else str(self.home / DB_FILE)
+        try:
+            self._con = duckdb.connect(database)
+        except duckdb.IOException as exc:  # the file lock is held by another process
+            raise BackendUnavailable(
+                f"the simulator home {self.home} is in use by another process; wait for it to finish "
+                f"or use another --home ({exc})"
+            ) from exc
+        # One writer at a time inside this process; DuckDB cursors are per thread.
+        self.lock = threading.RLock()
+        self._closed = False
+
+    @property
+    def is_new(self) -> bool:
+        """True until something created the ``ACCOUNT_INFO`` marker (``setup`` does)."""
+        with self.cursor() as cur:
+            return not cur.execute(
+                "select count(*) from information_schema.tables where table_name = 'ACCOUNT_INFO'"
+            ).fetchone()[0]
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for this thread; statements run under the account lock so writers never interleave."""
+        if self._closed:
+            raise BackendUnavailable(f"the simulator account at {self.home} is closed")
+        with self.lock:
+            cur = self._con.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: commit when the block ends, roll back if it raises."""
+        with self.cursor() as cur:
+            cur.execute("begin transaction")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("rollback")
+                raise
+            cur.execute("commit")
+
+    def path(self, *parts: str) -> Path:
+        """A path in the files area, with its parent folder created."""
+        p = self.files.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._con.close()
+        if self._temporary:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> LocalAccount:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

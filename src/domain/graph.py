@@ -1,0 +1,252 @@
+"""The task-graph spec: tasks, edges, the branch, the finalizer and the graph config, validated.
+
+It is backend-neutral: the simulator's engine runs it, and the Snowflake adapter turns it into the
+``snowflake.core.task.dagv1.DAG`` it deploys. The rules checked here are Snowflake's (CREATE TASK limits and the
+dagv1 constraints), so a graph that passes here is one Snowflake accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import InvalidConfig, InvalidName
+from domain.schedule import Schedule
+
+MAX_TASKS = 1000  # per graph, root included
+MAX_PREDECESSORS = 100
+MAX_CHILDREN = 100
+MAX_RETURN_VALUE_BYTES = 10 * 1024
+_TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+class TaskKind(StrEnum):
+    PYTHON = "python"  # a pipeline stage, resolved by name in the composition root
+    SQL = "sql"  # SQL text run by the backend
+    ML_JOB = "ml_job"  # a stage that runs as an ML Job (synchronously inside the task)
+
+
+class TaskState(StrEnum):
+    """Task-run states, as TASK_HISTORY and SYSTEM$TASK_COMPLETION_STATE report them."""
+
+    SCHEDULED = "SCHEDULED"
+    EXECUTING = "EXECUTING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    NOT_EXECUTED = "NOT_EXECUTED"
+    FAILED_AND_AUTO_SUSPENDED = "FAILED_AND_AUTO_SUSPENDED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in {TaskState.SCHEDULED, TaskState.EXECUTING}
+
+
+class GraphRunState(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    EXECUTING = "EXECUTING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {GraphRunState.SUCCEEDED, GraphRunState.FAILED, GraphRunState.CANCELLED}
+
+
+class OverlapPolicy(StrEnum):
+    NO_OVERLAP = "NO_OVERLAP"
+    ALLOW_CHILD_OVERLAP = "ALLOW_CHILD_OVERLAP"
+    ALLOW_ALL_OVERLAP = "ALLOW_ALL_OVERLAP"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task. ``definition`` is a stage name for PYTHON/ML_JOB tasks and SQL text for SQL tasks."""
+
+    name: str
+    kind: TaskKind
+    definition: str
+    predecessors: tuple[str, ...] = ()
+    is_branch: bool = False
+    is_finalizer: bool = False
+    condition: str | None = None
+    timeout_ms: int | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A whole task graph; ``tasks`` excludes the root, which every backend creates from the graph itself."""
+
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    config: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    schedule: Schedule | None = None
+    warehouse: str | None = None
+    comment: str = ""
+    task_auto_retry_attempts: int = 0
+    user_task_timeout_ms: int | None = None
+    suspend_task_after_num_failures: int = 10
+    overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP
+
+    def __post_init__(self) -> None:
+        validate_graph(self)
+
+    def task(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def finalizer(self) -> TaskSpec | None:
+        return next((t for t in self.tasks if t.is_finalizer), None)
+
+    def successors(self, name: str) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks if name in t.predecessors)
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(predecessor, successor) pairs; top-level tasks hang off the root, named after the graph."""
+        out: list[tuple[str, str]] = []
+        for t in self.tasks:
+            if t.is_finalizer:
+                continue
+            for p in t.predecessors or (self.name,):
+                out.append((p, t.name))
+        return sorted(out)
+
+    def topological_order(self) -> list[str]:
+        return _topological_order(self.tasks)
+
+    def with_config(self, **overrides: str | int | float | bool) -> GraphSpec:
+        from dataclasses import replace
+
+        return replace(self, config={**self.config, **overrides})
+
+
+def validate_name(name: str, what: str = "task") -> str:
+    if not isinstance(name, str) or not _TASK_NAME.match(name):
+        raise InvalidName(
+            f"invalid {what} name {name!r}: use letters, digits, '_' and '$', starting with a letter or '_'"
+        )
+    if len(name) > 255:
+        raise InvalidName(f"invalid {what} name {name[:40]!r}…: at most 255 characters")
+    return name
+
+
+def validate_graph(graph: GraphSpec) -> None:
+    validate_name(graph.name, "graph")
+    if "$" in graph.name:
+        raise InvalidName(f"invalid graph name {graph.name!r}: '$' separates the graph from its tasks")
+    if len(graph.tasks) + 1 > MAX_TASKS:
+        raise InvalidConfig(f"graph {graph.name} has {len(graph.tasks) + 1} tasks; Snowflake allows {MAX_TASKS}")
+    seen: dict[str, str] = {graph.name.upper(): graph.name}
+    for t in graph.tasks:
+        validate_name(t.name)
+        key = t.name.upper()
+        if key in seen:
+            raise InvalidConfig(
+                f"duplicate task name {t.name!r} (names are case-insensitive in Snowflake; clashes with "
+                f"{seen[key]!r})"
+            )
+        seen[key] = t.name
+    names = {t.name for t in graph.tasks}
+    finalizers = [t.name for t in graph.tasks if t.is_finalizer]
+    if len(finalizers) > 1:
+        raise InvalidConfig(f"graph {graph.name} has {len(finalizers)} finalizers {finalizers}; at most one")
+    children: dict[str, int] = {graph.name: 0}
+    for t in graph.tasks:
+        if t.is_finalizer and t.predecessors:
+            raise InvalidConfig(f"finalizer {t.name!r} cannot have predecessors {list(t.predecessors)}")
+        if len(set(t.predecessors)) != len(t.predecessors):
+            raise InvalidConfig(f"task {t.name!r} lists a predecessor twice: {list(t.predecessors)}")
+        if len(t.predecessors) > MAX_PREDECESSORS:
+            raise InvalidConfig(f"task {t.name!r} has {len(t.predecessors)} predecessors; at most {MAX_PREDECESSORS}")
+        for p in t.predecessors:
+            if p not in names:
+                raise InvalidConfig(f"task {t.name!r} follows unknown task {p!r}; known: {sorted(names)}")
+            if p in finalizers:
+                raise InvalidConfig(f"finalizer {p!r} cannot be a predecessor (of {t.name!r})")
+            if p == t.name:
+                raise InvalidConfig(f"task {t.name!r} cannot follow itself")
+        if t.timeout_ms is not None and not 0 <= t.timeout_ms <= 604_800_000:
+            raise InvalidConfig(f"task {t.name!r} timeout_ms={t.timeout_ms}: must be 0..604800000")
+        if not t.is_finalizer:
+            for p in t.predecessors or (graph.name,):
+                children[p] = children.get(p, 0) + 1
+    for parent, n in children.items():
+        if n > MAX_CHILDREN:
+            raise InvalidConfig(f"task {parent!r} has {n} children; at most {MAX_CHILDREN}")
+    for t in graph.tasks:
+        if t.is_branch and not graph.successors(t.name):
+            raise InvalidConfig(f"branch {t.name!r} has no successors to choose from")
+    _topological_order(graph.tasks)
+    if not 0 <= graph.task_auto_retry_attempts <= 30:
+        raise InvalidConfig(f"task_auto_retry_attempts={graph.task_auto_retry_attempts}: must be 0..30")
+    if graph.suspend_task_after_num_failures < 0:
+        raise InvalidConfig(
+            f"suspend_task_after_num_failures={graph.suspend_task_after_num_failures}: must be >= 0 (0 disables)"
+        )
+    if graph.user_task_timeout_ms is not None and not 0 <= graph.user_task_timeout_ms <= 604_800_000:
+        raise InvalidConfig(f"user_task_timeout_ms={graph.user_task_timeout_ms}: must be 0..604800000")
+    for k, v in graph.config.items():
+        if not isinstance(v, str | int | float | bool):
+            raise InvalidConfig(f"config key {k!r} has a {type(v).__name__} value; only str, int, float, bool")
+
+
+def _topological_order(tasks: Iterable[TaskSpec]) -> list[str]:
+    tasks = list(tasks)
+    indegree = {t.name: len(t.predecessors) for t in tasks}
+    order = [t.name for t in tasks if indegree[t.name] == 0]
+    i = 0
+    while i < len(order):
+        current = order[i]
+        i += 1
+        for t in tasks:
+            if current in t.predecessors:
+                indegree[t.name] -= 1
+                if indegree[t.name] == 0:
+                    order.append(t.name)
+    if len(order) != len(tasks):
+        stuck = sorted(n for n, d in indegree.items() if d > 0)
+        raise InvalidConfig(f"there is a cycle in the task graph through {stuck}")
+    return order
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One row of task history (``name`` is Snowflake's ``<GRAPH>$<TASK>`` form)."""
+
+    name: str
+    state: TaskState
+    return_value: str | None = None
+    error_message: str | None = None
+    attempt_number: int = 1
+    query_start_time: datetime | None = None
+    completed_time: datetime | None = None
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split("$", 1)[-1]
+
+
+@dataclass(frozen=True)
+class GraphRun:
+    """One graph run, shaped like a COMPLETE_TASK_GRAPHS row, with its tasks."""
+
+    graph_name: str
+    run_id: str
+    state: GraphRunState
+    scheduled_time: datetime
+    attempt_number: int = 1
+    scheduled_from: str = "EXECUTE TASK"
+    query_start_time: datetime | None = None
+    completed_time: datetime | None = None
+    first_error_task_name: str | None = None
+    first_error_message: str | None = None
+    tasks: tuple[TaskRun, ...] = ()
