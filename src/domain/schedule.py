@@ -1,9 +1,9 @@
 """When a task graph runs: a fixed interval or a cron expression with a time zone.
 
 The grammar is the CLI's: ``30m``, ``12h``, ``1d``, a bare number of days (``3``, as the guide's
-``--schedule``), or a 5-field cron followed by an IANA time zone (``'0 6 * * * UTC'``, optionally written
-``USING CRON 0 6 * * * UTC`` as Snowflake prints it). Snowflake limits intervals to 8 days; cron runs at minute
-granularity in an explicit zone.
+``--schedule``), or a 5-field cron followed by an IANA time zone (``'0 6 * * * UTC'``, optionally
+written ``USING CRON 0 6 * * * UTC`` as Snowflake prints it). Snowflake limits intervals to 8 days; cron
+runs at minute granularity in an explicit zone.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class IntervalSchedule:
             )
 
     def text(self) -> str:
-        """The canonical form in the largest unit that divides the interval exactly: ``1d``, ``12h``, ``90m``."""
+        """The canonical form, in the largest unit that divides the interval: ``1d``, ``12h``, ``90m``."""
         for unit in ("d", "h", "m"):
             count, rest = divmod(self.every, _UNITS[unit])
             if not rest:
@@ -97,9 +97,11 @@ def _value(token: str, spec: _FieldSpec, expression: str) -> int:
         return spec.low + upper.index(token)
     if token.isdigit() and len(token) <= 2 and spec.low <= int(token) <= spec.high:
         return int(token)
-    named = f" or {spec.names[0]}-{spec.names[-2 if spec.name == 'day-of-week' else -1]}" if spec.names else ""
+    last_name = spec.names[-2 if spec.name == "day-of-week" else -1] if spec.names else ""
+    named = f" or {spec.names[0]}-{last_name}" if spec.names else ""
     raise InvalidConfig(
-        f"cron {expression!r}: {spec.name} value {token!r} is out of range; valid: {spec.low}-{spec.high}{named}"
+        f"cron {expression!r}: {spec.name} value {token!r} is out of range; "
+        f"valid: {spec.low}-{spec.high}{named}"
     )
 
 
@@ -109,8 +111,8 @@ def _parse_field(text: str, spec: _FieldSpec, expression: str) -> set[int]:
         m = _ITEM.match(item)
         if not m:
             raise InvalidConfig(
-                f"cron {expression!r}: {spec.name} item {item!r} is not valid; use '*', a value, a list 'a,b', "
-                f"a range 'a-b' or a step '*/n', 'a-b/n'"
+                f"cron {expression!r}: {spec.name} item {item!r} is not valid; use '*', a value, "
+                f"a list 'a,b', a range 'a-b' or a step '*/n', 'a-b/n'"
             )
         body, step_text = m.groups()
         step = int(step_text) if step_text else 1
@@ -140,7 +142,9 @@ def _parse_cron(expression: str) -> _CronFields:
         )
     minute, hour, day, month, weekday = parts
     if "L" in weekday:
-        raise Unsupported(f"cron {expression!r}: 'L' (last weekday of the month) in day-of-week is not supported")
+        raise Unsupported(
+            f"cron {expression!r}: 'L' (last weekday of the month) in day-of-week is not supported"
+        )
     days = {0} if day == "L" else _parse_field(day, _DAY, expression)
     weekdays = {d % 7 for d in _parse_field(weekday, _WEEKDAY, expression)}
     fields = _CronFields(
@@ -154,7 +158,8 @@ def _parse_cron(expression: str) -> _CronFields:
         weekday_restricted=not weekday.startswith("*"),
     )
     only_days = fields.day_restricted and not fields.weekday_restricted
-    if only_days and not any(d == 0 or d <= _MAX_DAYS_IN_MONTH[m - 1] for d in fields.days for m in fields.months):
+    possible = any(d == 0 or d <= _MAX_DAYS_IN_MONTH[m - 1] for d in fields.days for m in fields.months)
+    if only_days and not possible:
         raise InvalidConfig(f"cron {expression!r} never fires: no selected month has the selected day")
     return fields
 
@@ -164,7 +169,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise InvalidConfig(
-            f"unknown time zone {name!r}; use an IANA name such as 'UTC', 'Europe/Paris' or 'America/New_York'"
+            f"unknown time zone {name!r}; use an IANA name such as 'UTC', 'Europe/Paris', 'America/New_York'"
         ) from exc
 
 
@@ -211,7 +216,7 @@ class CronSchedule:
                 if fire is not None:
                     return fire
             day += timedelta(days=1)
-        raise InvalidConfig(f"cron {self.text()!r} has no fire time within nine years after {now.isoformat()}")
+        raise InvalidConfig(f"cron {self.text()!r} has no fire time by {horizon.isoformat()}")
 
     def _day_matches(self, day: date) -> bool:
         f = self._fields
