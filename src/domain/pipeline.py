@@ -1,0 +1,349 @@
+"""The pipeline's stages as use cases over the ports, and the task graph that orchestrates them.
+
+Each stage is a plain function of the ports and the run config; values flow between stages as the small
+references of ``domain.refs`` (JSON return values in the task graph). Stages never touch bulk data.
+
+Decisions on the guide's rough edges (see ARCHITECTURE.md): join keys and timestamps are never features; the
+split is deterministic; the gate compares against the re-scored champion; promotion re-checks the gate right
+before it flips the default, so a champion that changed since the branch was taken can never be regressed;
+cleanup is a no-op before the first model exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.config import PipelineConfig, RunConfig
+from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
+from domain.gating import GateDecision, evaluate_gate
+from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
+from domain.metrics import prefixed
+from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier
+from domain.refs import (
+    DatasetSplits,
+    JobStatus,
+    ModelVersionInfo,
+    Notification,
+    TrainingOutcome,
+    TrainingRequest,
+)
+from domain.retention import RetentionPlan, plan_retention
+from domain.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+PREPARE_DATA = "prepare_data"
+TRAIN_MODEL = "train_model"
+CHECK_MODEL_QUALITY = "check_model_quality"
+PROMOTE_MODEL = "promote_model"
+SEND_ALERT = "send_alert"
+CLEANUP = "cleanup"
+STAGES = (PREPARE_DATA, TRAIN_MODEL, CHECK_MODEL_QUALITY, PROMOTE_MODEL, SEND_ALERT, CLEANUP)
+DEFAULT_GRAPH_NAME = "MORTGAGE_PIPELINE"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The backend, as the stages see it."""
+
+    feature_store: FeatureStore
+    jobs: JobRunner
+    registry: ModelRegistry
+    notifier: Notifier
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+# --- stages -------------------------------------------------------------------------------------------------
+
+
+def prepare_data(ports: Ports, run: RunConfig, *, force_refresh: bool = False) -> DatasetSplits:
+    """Reuse the dataset version of the current source data, or build it (and its splits) from the feature view.
+
+    A version whose splits are missing (a crash between writes) gets its splits, rather than failing on the
+    existing base version as the guide does.
+    """
+    cfg = run.pipeline
+    fs = ports.feature_store
+    version = fs.source_version(cfg.source_table)
+    names = (version, f"{version}_train", f"{version}_test")
+    if force_refresh:
+        for v in names:
+            try:
+                fs.delete_dataset_version(cfg.dataset_name, v)
+            except NotFound:
+                pass
+    try:
+        full = fs.get_dataset(cfg.dataset_name, version)
+    except NotFound:
+        view = fs.ensure_feature_view(cfg.source_table, version)
+        full = fs.generate_dataset(cfg.dataset_name, version, source_table=cfg.source_table, feature_view=view)
+    try:
+        train = fs.get_dataset(cfg.dataset_name, names[1])
+        test = fs.get_dataset(cfg.dataset_name, names[2])
+    except NotFound:
+        for v in names[1:]:  # a half-written pair is rebuilt whole
+            try:
+                fs.delete_dataset_version(cfg.dataset_name, v)
+            except NotFound:
+                pass
+        return fs.split_dataset(full, test_fraction=cfg.test_fraction)
+    return DatasetSplits(full=full, train=train, test=test)
+
+
+def training_request(run: RunConfig, splits: DatasetSplits) -> TrainingRequest:
+    cfg = run.pipeline
+    return TrainingRequest(
+        train=splits.train,
+        test=splits.test,
+        params=cfg.xgboost_params(),
+        num_boost_round=cfg.num_boost_round,
+        run_id=run.run_id,
+        compute_pool=cfg.compute_pool,
+        target_instances=cfg.target_instances,
+    )
+
+
+def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> TrainingOutcome:
+    """Train as an ML Job on the compute pool and wait for it, bounded by the job timeout."""
+    job = ports.jobs.submit_training(training_request(run, splits))
+    log.info("training job %s submitted on %s", job.id, run.pipeline.compute_pool)
+    status = ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
+    if status is not JobStatus.DONE:
+        raise JobFailed(f"training job {job.id} ended {status}: {ports.jobs.logs(job)[-2000:]}")
+    return ports.jobs.result(job)
+
+
+def check_model_quality(
+    ports: Ports, run: RunConfig, splits: DatasetSplits, outcome: TrainingOutcome
+) -> GateDecision:
+    """The gate: the candidate's metrics against the floor and against the champion re-scored on this test set."""
+    cfg = run.pipeline
+    champion = ports.registry.default_version(cfg.model_name)
+    champion_metrics = None
+    if champion is not None:
+        champion_metrics = prefixed("test", ports.registry.score(cfg.model_name, champion.version, splits.test))
+    return evaluate_gate(
+        cfg,
+        outcome.metrics,
+        champion_metrics,
+        champion_version=None if champion is None else champion.version,
+        promote_task=PROMOTE_MODEL,
+        alert_task=SEND_ALERT,
+    )
+
+
+def promote_model(
+    ports: Ports, run: RunConfig, splits: DatasetSplits, outcome: TrainingOutcome
+) -> tuple[ModelVersionInfo, GateDecision]:
+    """Log the candidate with its metrics, lineage and gate evidence, and make it the default.
+
+    The gate is evaluated again here, against the champion of this moment: if the champion changed since the
+    branch chose this task and the candidate no longer passes, nothing is logged and the task fails. A version
+    already logged by an earlier attempt of this run is reused (promotion is idempotent).
+    """
+    cfg = run.pipeline
+    decision = check_model_quality(ports, run, splits, outcome)
+    if not decision.promote:
+        raise Conflict(f"refusing to promote {cfg.model_name} {run.run_id}: {decision.summary()}")
+    registry = ports.registry
+    try:
+        registry.log_version(
+            model_name=cfg.model_name,
+            version=run.run_id,
+            artifact=outcome.artifact,
+            metrics=outcome.metrics,
+            dataset=splits.full,
+            comment=f"XGBoost model for predicting loan approval likelihood (run {run.run_id}).",
+            evidence={"gate": decision.to_json()},
+        )
+        logged_now = True
+    except AlreadyExists:
+        logged_now = False
+    try:
+        registry.promote(cfg.model_name, run.run_id)
+    except DomainError:
+        if logged_now:
+            _forget_version(registry, cfg.model_name, run.run_id)
+        raise
+    promoted = registry.get_version(cfg.model_name, run.run_id)
+    if cfg.notify_on_promotion:
+        _notify_quietly(ports, cfg, promotion_message(cfg, run, decision, promoted))
+    return promoted, decision
+
+
+def send_alert(ports: Ports, run: RunConfig, splits: DatasetSplits, outcome: TrainingOutcome) -> GateDecision:
+    """Tell people the candidate was not promoted, with the numbers that decided it."""
+    decision = check_model_quality(ports, run, splits, outcome)
+    ports.notifier.send(run.pipeline.notification_integration, alert_message(run.pipeline, run, decision))
+    return decision
+
+
+def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
+    """Delete expired, unreferenced model and dataset versions; a no-op before the first model exists."""
+    cfg = run.pipeline
+    fs, registry = ports.feature_store, ports.registry
+    model_versions = registry.list_versions(cfg.model_name)
+    dataset_versions = fs.list_dataset_versions(cfg.dataset_name)
+    lineage = {
+        d.version: fs.downstream_models(cfg.dataset_name, d.version)
+        for d in dataset_versions
+        if not d.version.endswith(("_train", "_test"))
+    }
+    plan = plan_retention(
+        now=ports.clock(),
+        expiry_days=cfg.expiry_days,
+        model_versions=model_versions,
+        dataset_versions=dataset_versions,
+        lineage=lineage,
+    )
+    for version in plan.model_versions:
+        registry.delete_version(cfg.model_name, version)
+    for version in plan.dataset_versions:
+        fs.delete_dataset_version(cfg.dataset_name, version)
+    return plan
+
+
+def notify_failure(ports: Ports, cfg: PipelineConfig, run_id: str, task: str, error: BaseException) -> None:
+    """A failed run notifies too; a notification problem never hides the original failure."""
+    _notify_quietly(
+        ports,
+        cfg,
+        Notification(
+            subject=f"[{cfg.model_name}] pipeline run {run_id} failed in {task}",
+            body=f"Task {task} of run {run_id} failed: {type(error).__name__}: {error}\n"
+            f"The default version of {cfg.model_name} is unchanged.",
+        ),
+    )
+
+
+def _notify_quietly(ports: Ports, cfg: PipelineConfig, message: Notification) -> None:
+    try:
+        ports.notifier.send(cfg.notification_integration, message)
+    except DomainError as exc:
+        log.warning("notification through %s failed: %s", cfg.notification_integration, exc)
+
+
+def _forget_version(registry: ModelRegistry, model_name: str, version: str) -> None:
+    try:
+        registry.delete_version(model_name, version)
+    except DomainError as exc:  # the first version of a model is its default and stays
+        log.warning("could not remove unpromoted version %s of %s: %s", version, model_name, exc)
+
+
+def alert_message(cfg: PipelineConfig, run: RunConfig, decision: GateDecision) -> Notification:
+    return Notification(
+        subject=f"[{cfg.model_name}] candidate {run.run_id} not promoted",
+        body="Model quality check failed: the candidate was not promoted.\n"
+        f"Run: {run.run_id}\n{decision.summary()}\n" + "\n".join(f"- {r}" for r in decision.reasons),
+    )
+
+
+def promotion_message(
+    cfg: PipelineConfig, run: RunConfig, decision: GateDecision, version: ModelVersionInfo
+) -> Notification:
+    return Notification(
+        subject=f"[{cfg.model_name}] {version.version} promoted to default",
+        body=f"Run {run.run_id} promoted {cfg.model_name} version {version.version}.\n{decision.summary()}",
+    )
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What one in-process run of the pipeline did (the guide's ``pipeline_local.py``)."""
+
+    run_id: str
+    states: dict[str, str]
+    decision: GateDecision | None = None
+    promoted: ModelVersionInfo | None = None
+    cleanup: RetentionPlan | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+def run_pipeline(
+    ports: Ports, run: RunConfig, *, no_register: bool = False, force_refresh: bool = False
+) -> PipelineResult:
+    """Run the stages in order in this process, with the task graph's rules: the branch runs one successor,
+    a failure stops its descendants and notifies, and cleanup always runs last.
+    """
+    states = dict.fromkeys(STAGES, "NOT_EXECUTED")
+    decision = promoted = plan = None
+    error: str | None = None
+    current = PREPARE_DATA
+    try:
+        splits = prepare_data(ports, run, force_refresh=force_refresh)
+        states[current] = "SUCCEEDED"
+        current = TRAIN_MODEL
+        outcome = train_model(ports, run, splits)
+        states[current] = "SUCCEEDED"
+        current = CHECK_MODEL_QUALITY
+        decision = check_model_quality(ports, run, splits, outcome)
+        states[current] = "SUCCEEDED"
+        chosen = decision.successor
+        skipped = SEND_ALERT if chosen == PROMOTE_MODEL else PROMOTE_MODEL
+        states[skipped] = "SKIPPED"
+        current = chosen
+        if no_register:
+            states[chosen] = "SKIPPED"
+        elif chosen == PROMOTE_MODEL:
+            promoted, decision = promote_model(ports, run, splits, outcome)
+            states[current] = "SUCCEEDED"
+        else:
+            decision = send_alert(ports, run, splits, outcome)
+            states[current] = "SUCCEEDED"
+    except Exception as exc:  # any failure, expected or not, fails its task and cleanup still runs
+        states[current] = "FAILED"
+        error = f"{current}: {exc}"
+        notify_failure(ports, run.pipeline, run.run_id, current, exc)
+    try:
+        plan = cleanup(ports, run)
+        states[CLEANUP] = "SUCCEEDED"
+    except Exception as exc:
+        states[CLEANUP] = "FAILED"
+        error = error or f"{CLEANUP}: {exc}"
+        notify_failure(ports, run.pipeline, run.run_id, CLEANUP, exc)
+    return PipelineResult(run.run_id, states, decision, promoted, plan, error)
+
+
+# --- the task graph -----------------------------------------------------------------------------------------
+
+
+def pipeline_graph(
+    config: PipelineConfig,
+    *,
+    name: str = DEFAULT_GRAPH_NAME,
+    schedule: Schedule | None = None,
+    warehouse: str | None = None,
+    task_auto_retry_attempts: int = 0,
+    task_timeout_ms: int | None = None,
+    overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP,
+) -> GraphSpec:
+    """The guide's graph: prepare → train (ML Job) → check (branch) → promote | alert; cleanup as finalizer."""
+
+    def task(name: str, kind: TaskKind = TaskKind.PYTHON, *preds: str, **kw: object) -> TaskSpec:
+        return TaskSpec(name=name, kind=kind, definition=name, predecessors=preds, **kw)  # type: ignore[arg-type]
+
+    return GraphSpec(
+        name=name,
+        tasks=(
+            task(PREPARE_DATA),
+            task(TRAIN_MODEL, TaskKind.ML_JOB, PREPARE_DATA),
+            task(CHECK_MODEL_QUALITY, TaskKind.PYTHON, TRAIN_MODEL, is_branch=True),
+            task(PROMOTE_MODEL, TaskKind.PYTHON, CHECK_MODEL_QUALITY),
+            task(SEND_ALERT, TaskKind.PYTHON, CHECK_MODEL_QUALITY),
+            task(CLEANUP, TaskKind.PYTHON, is_finalizer=True),
+        ),
+        config=config.to_mapping(),
+        schedule=schedule,
+        warehouse=warehouse,
+        comment="Feature Store → ML Job training → quality gate → promote or alert; cleanup always runs.",
+        task_auto_retry_attempts=task_auto_retry_attempts,
+        user_task_timeout_ms=task_timeout_ms,
+        overlap_policy=overlap_policy,
+    )

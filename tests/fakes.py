@@ -1,0 +1,335 @@
+"""In-memory fakes of every port. They keep their state in plain containers; tests assert on that state.
+
+``fail_on`` (a set of method names) makes a fake raise ``BackendUnavailable`` from that method, to inject a
+failure into any stage.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, NotFound
+from domain.graph import GraphRun, GraphSpec, TaskRun
+from domain.names import version_from_timestamp
+from domain.refs import (
+    DatasetRef,
+    DatasetSplits,
+    DatasetVersionInfo,
+    FeatureViewRef,
+    JobRef,
+    JobStatus,
+    ModelArtifact,
+    ModelVersionInfo,
+    Notification,
+    TrainingOutcome,
+    TrainingRequest,
+)
+
+T0 = datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC)
+
+
+class _Failing:
+    fail_on: set[str]
+
+    def _maybe_fail(self, method: str) -> None:
+        if method in self.fail_on:
+            raise BackendUnavailable(f"injected failure in {type(self).__name__}.{method}")
+
+
+@dataclass
+class FakeClock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class FakeFeatureStore(_Failing):
+    clock: FakeClock
+    tables: dict[str, datetime] = field(default_factory=lambda: {"MORTGAGE_LENDING_DEMO_DATA": T0})
+    feature_views: set[tuple[str, str]] = field(default_factory=set)
+    datasets: dict[tuple[str, str], DatasetVersionInfo] = field(default_factory=dict)
+    lineage: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)
+    fail_on: set[str] = field(default_factory=set)
+
+    def source_version(self, source_table: str) -> str:
+        self._maybe_fail("source_version")
+        if source_table not in self.tables:
+            raise NotFound(f"table {source_table} does not exist")
+        return version_from_timestamp(self.tables[source_table])
+
+    def ensure_feature_view(self, source_table: str, version: str) -> FeatureViewRef:
+        self._maybe_fail("ensure_feature_view")
+        self.feature_views.add(("MORTGAGE_FEATURE_VIEW", version))
+        return FeatureViewRef("MORTGAGE_FEATURE_VIEW", version)
+
+    def _ref(self, name: str, version: str) -> DatasetRef:
+        return DatasetRef(name, version, ("MORTGAGERESPONSE",), ("TIMESTAMP", "LOAN_ID"))
+
+    def _create(self, name: str, version: str) -> DatasetRef:
+        if (name, version) in self.datasets:
+            raise AlreadyExists(f"dataset {name} version {version} already exists")
+        self.datasets[(name, version)] = DatasetVersionInfo(name, version, self.clock(), 1000)
+        return self._ref(name, version)
+
+    def generate_dataset(
+        self, name: str, version: str, *, source_table: str, feature_view: FeatureViewRef
+    ) -> DatasetRef:
+        self._maybe_fail("generate_dataset")
+        return self._create(name, version)
+
+    def split_dataset(self, dataset: DatasetRef, *, test_fraction: float) -> DatasetSplits:
+        self._maybe_fail("split_dataset")
+        train = self._create(dataset.name, f"{dataset.version}_train")
+        test = self._create(dataset.name, f"{dataset.version}_test")
+        return DatasetSplits(dataset, train, test)
+
+    def get_dataset(self, name: str, version: str) -> DatasetRef:
+        if (name, version) not in self.datasets:
+            raise NotFound(f"dataset {name} version {version} does not exist")
+        return self._ref(name, version)
+
+    def list_dataset_versions(self, name: str) -> list[DatasetVersionInfo]:
+        self._maybe_fail("list_dataset_versions")
+        return sorted((d for (n, _), d in self.datasets.items() if n == name), key=lambda d: d.version)
+
+    def delete_dataset_version(self, name: str, version: str) -> None:
+        self._maybe_fail("delete_dataset_version")
+        if self.datasets.pop((name, version), None) is None:
+            raise NotFound(f"dataset {name} version {version} does not exist")
+
+    def downstream_models(self, name: str, version: str) -> list[tuple[str, str]]:
+        return sorted(self.lineage.get((name, version), set()))
+
+
+@dataclass
+class FakeJobRunner(_Failing):
+    """Trains nothing: every job ends DONE with ``metrics`` (or FAILED with ``error``)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    submitted: list[TrainingRequest] = field(default_factory=list)
+    jobs: dict[str, tuple[JobStatus, TrainingRequest]] = field(default_factory=dict)
+    fail_on: set[str] = field(default_factory=set)
+    _ids: Any = field(default_factory=itertools.count)
+
+    def submit_training(self, request: TrainingRequest) -> JobRef:
+        self._maybe_fail("submit_training")
+        self.submitted.append(request)
+        job = JobRef(f"SNOWBANK.DEV.TRAIN_MODEL_{next(self._ids):08x}")
+        self.jobs[job.id] = (JobStatus.FAILED if self.error else JobStatus.DONE, request)
+        return job
+
+    def status(self, job: JobRef) -> JobStatus:
+        if job.id not in self.jobs:
+            raise NotFound(f"job {job.id} does not exist")
+        return self.jobs[job.id][0]
+
+    def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
+        return self.status(job)
+
+    def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
+        status, request = self.jobs[job.id]
+        if status is not JobStatus.DONE:
+            from domain.errors import JobFailed
+
+            raise JobFailed(f"job {job.id} failed: {self.error}")
+        return TrainingOutcome(ModelArtifact(f"mem://run_artifacts/{request.run_id}/model.ubj"), dict(self.metrics))
+
+    def logs(self, job: JobRef, instance: int = 0) -> str:
+        return self.error or "ML job finished"
+
+    def cancel(self, job: JobRef) -> None:
+        status, request = self.jobs[job.id]
+        if not status.is_terminal:
+            self.jobs[job.id] = (JobStatus.CANCELLED, request)
+
+
+@dataclass
+class _Version:
+    info: ModelVersionInfo
+    artifact: ModelArtifact
+    evidence: Mapping[str, Any]
+
+
+@dataclass
+class FakeModelRegistry(_Failing):
+    """``scores`` maps a version to the (unprefixed) metrics it gets when re-scored; the default is its own
+    logged test metrics."""
+
+    clock: FakeClock
+    feature_store: FakeFeatureStore | None = None
+    versions: dict[tuple[str, str], _Version] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, alias) -> version
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    scored: list[tuple[str, str, DatasetRef]] = field(default_factory=list)
+    fail_on: set[str] = field(default_factory=set)
+
+    def _info(self, model: str, version: str) -> ModelVersionInfo:
+        v = self.versions[(model, version)].info
+        aliases = frozenset(a for (m, a), ver in self.aliases.items() if m == model and ver == version)
+        return replace(v, is_default=self.defaults.get(model) == version, aliases=aliases)
+
+    def log_version(
+        self,
+        *,
+        model_name: str,
+        version: str,
+        artifact: ModelArtifact,
+        metrics: Mapping[str, float],
+        dataset: DatasetRef,
+        comment: str = "",
+        evidence: Mapping[str, Any] | None = None,
+    ) -> ModelVersionInfo:
+        self._maybe_fail("log_version")
+        model, version = model_name.upper(), version.upper()
+        if (model, version) in self.versions:
+            raise AlreadyExists(f"model {model} version {version} already exists")
+        info = ModelVersionInfo(model, version, self.clock(), metrics=dict(metrics), dataset=dataset, comment=comment)
+        self.versions[(model, version)] = _Version(info, artifact, dict(evidence or {}))
+        self.defaults.setdefault(model, version)
+        if self.feature_store is not None:
+            self.feature_store.lineage.setdefault((dataset.name, dataset.version), set()).add((model, version))
+        return self._info(model, version)
+
+    def get_version(self, model_name: str, version: str) -> ModelVersionInfo:
+        key = (model_name.upper(), version.upper())
+        if key not in self.versions:
+            raise NotFound(f"model {key[0]} has no version {key[1]}")
+        return self._info(*key)
+
+    def list_versions(self, model_name: str) -> list[ModelVersionInfo]:
+        self._maybe_fail("list_versions")
+        model = model_name.upper()
+        return [self._info(m, v) for (m, v) in sorted(self.versions) if m == model]
+
+    def default_version(self, model_name: str) -> ModelVersionInfo | None:
+        self._maybe_fail("default_version")
+        model = model_name.upper()
+        return self._info(model, self.defaults[model]) if model in self.defaults else None
+
+    def promote(self, model_name: str, version: str) -> None:
+        self._maybe_fail("promote")
+        model, version = model_name.upper(), version.upper()
+        self.get_version(model, version)
+        previous = self.defaults.get(model)
+        if previous == version and self.aliases.get((model, "CHAMPION")) == version:
+            return
+        self.defaults[model] = version
+        self.aliases[(model, "CHAMPION")] = version
+        if previous is not None and previous != version:
+            self.aliases[(model, "PREVIOUS_CHAMPION")] = previous
+
+    def set_tag(self, model_name: str, key: str, value: str) -> None:
+        self.tags.setdefault(model_name.upper(), {})[key] = value
+
+    def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]:
+        self._maybe_fail("score")
+        info = self.get_version(model_name, version)
+        self.scored.append((info.model_name, info.version, dataset))
+        if info.version in self.scores:
+            return dict(self.scores[info.version])
+        return {k.removeprefix("test_"): v for k, v in info.metrics.items() if k.startswith("test_")}
+
+    def delete_version(self, model_name: str, version: str) -> None:
+        self._maybe_fail("delete_version")
+        info = self.get_version(model_name, version)
+        if info.is_default or info.aliases:
+            raise Conflict(f"version {info.version} of {info.model_name} is the default or aliased")
+        del self.versions[(info.model_name, info.version)]
+        if self.feature_store is not None:
+            for refs in self.feature_store.lineage.values():
+                refs.discard((info.model_name, info.version))
+
+
+@dataclass
+class FakeNotifier(_Failing):
+    sent: list[tuple[str, Notification]] = field(default_factory=list)
+    integrations: set[str] = field(default_factory=lambda: {"DEMO_NOTIFICATION_INTEGRATION"})
+    fail_on: set[str] = field(default_factory=set)
+
+    def send(self, integration: str, message: Notification) -> None:
+        self._maybe_fail("send")
+        if integration.upper() not in self.integrations:
+            raise NotFound(f"notification integration {integration} does not exist")
+        self.sent.append((integration, message))
+
+
+@dataclass
+class FakeTaskRuntime:
+    config: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # short task name (upper) -> return value
+    scheduled: datetime = T0
+    task_name: str = "PREPARE_DATA"
+    returned: list[str] = field(default_factory=list)
+
+    def graph_config(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def predecessor_value(self, task_name: str) -> str | None:
+        return self.values.get(task_name.upper())
+
+    def set_return_value(self, value: str) -> None:
+        if len(str(value).encode()) > 10 * 1024:
+            raise InvalidData("return value larger than 10 kB")
+        self.returned.append(str(value))
+
+    def scheduled_time(self) -> datetime:
+        return self.scheduled
+
+    def current_task_name(self) -> str:
+        return self.task_name
+
+
+@dataclass
+class FakeScheduler:
+    """Records deploys and runs; every run SUCCEEDS at once unless ``state`` says otherwise."""
+
+    clock: FakeClock
+    graphs: dict[str, GraphSpec] = field(default_factory=dict)
+    suspended: set[str] = field(default_factory=set)
+    history: dict[str, list[GraphRun]] = field(default_factory=dict)
+    state: str = "SUCCEEDED"
+
+    def deploy(self, graph: GraphSpec) -> None:
+        self.graphs[graph.name] = graph
+
+    def run(self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False) -> str:
+        if graph_name not in self.graphs:
+            raise NotFound(f"graph {graph_name} is not deployed")
+        from domain.graph import GraphRunState, TaskState
+
+        run_id = str(int(self.clock().timestamp() * 1000))
+        tasks = tuple(TaskRun(f"{graph_name}${t.name}".upper(), TaskState.SUCCEEDED) for t in self.graphs[graph_name].tasks)
+        run = GraphRun(graph_name, run_id, GraphRunState(self.state), self.clock(), tasks=tasks)
+        self.history.setdefault(graph_name, []).insert(0, run)
+        return run_id
+
+    def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
+        return next(r for r in self.history[graph_name] if r.run_id == run_id)
+
+    def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
+        return self.history.get(graph_name, [])[:limit]
+
+    def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
+        return [t for r in self.runs(graph_name, 10**6) if run_id in (None, r.run_id) for t in r.tasks]
+
+    def suspend(self, graph_name: str) -> None:
+        self.suspended.add(graph_name)
+
+    def resume(self, graph_name: str) -> None:
+        self.suspended.discard(graph_name)
+
+    def drop(self, graph_name: str) -> None:
+        if self.graphs.pop(graph_name, None) is None:
+            raise NotFound(f"graph {graph_name} is not deployed")
