@@ -1,0 +1,137 @@
+"""Databases, schemas, stages and object names of the local account.
+
+Modelling: Snowflake's ``DATABASE.SCHEMA`` is one DuckDB schema named ``<DATABASE>__<SCHEMA>`` (for example
+``SNOWBANK__DATA`` holds ``SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA``). Catalog tables (``SIM_OBJECTS`` here,
+``SIM_TABLES``, the feature-store and dataset catalogs, ``REGISTRY_LINEAGE``…) live in DuckDB's ``main``
+schema. A stage is a folder ``<home>/files/stages/<DATABASE>/<SCHEMA>/<STAGE>/``.
+
+Names reach SQL only after ``domain.names`` validated them, and always as quoted identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+
+from adapters.simulator.home import LocalAccount
+from domain.errors import NotFound
+from domain.names import normalize_qualified
+
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier for an already validated name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (for data values baked into stored queries)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def render_part(part: str) -> str:
+    """One identifier written back so ``normalize_qualified`` reads it unchanged (quoted when it must be)."""
+    if part and part[0] not in "0123456789$" and set(part) <= _PLAIN:
+        return part
+    return quote_ident(part)
+
+
+def path_segment(part: str) -> str:
+    """A folder name for an identifier: quoted names may hold ``/`` or be ``..``, so those are %-encoded."""
+    encoded = quote(part, safe="$_-")
+    return encoded.replace(".", "%2E") if set(encoded) <= {"."} else encoded
+
+
+def utc_now() -> datetime:
+    """Naive UTC, as every catalog timestamp is stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ObjectName:
+    """A schema-level object ``DATABASE.SCHEMA.NAME``, resolved and validated."""
+
+    database: str
+    schema: str
+    name: str
+
+    @property
+    def qualified(self) -> str:
+        return ".".join(render_part(p) for p in (self.database, self.schema, self.name))
+
+    @property
+    def duck_schema(self) -> str:
+        return f"{self.database}__{self.schema}"
+
+    @property
+    def duck(self) -> str:
+        """The quoted DuckDB name of the table behind this object."""
+        return f"{quote_ident(self.duck_schema)}.{quote_ident(self.name)}"
+
+    def __str__(self) -> str:
+        return self.qualified
+
+
+def resolve_name(text: str, *, database: str, schema: str, what: str = "table") -> ObjectName:
+    """``[DB.][SCHEMA.]NAME`` → ``ObjectName``, filling in the defaults; ``InvalidName`` for bad names."""
+    parts = normalize_qualified(text, what)
+    defaults = (normalize_qualified(database, "database")[0], normalize_qualified(schema, "schema")[0])
+    full = (*defaults[: 3 - len(parts)], *parts)
+    return ObjectName(*full)
+
+
+def ensure_catalog(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        "create table if not exists SIM_OBJECTS (KIND varchar not null, NAME varchar not null, "
+        "CREATED_ON timestamp not null, primary key (KIND, NAME))"
+    )
+
+
+def object_exists(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
+    ensure_catalog(cur)
+    row = cur.execute("select count(*) from SIM_OBJECTS where KIND = ? and NAME = ?", [kind, name]).fetchone()
+    return bool(row and row[0])
+
+
+def _record(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
+    if object_exists(cur, kind, name):
+        return False
+    cur.execute("insert into SIM_OBJECTS values (?, ?, ?)", [kind, name, utc_now()])
+    return True
+
+
+def ensure_database(cur: duckdb.DuckDBPyConnection, database: str) -> bool:
+    """``CREATE DATABASE IF NOT EXISTS``; True when it was created."""
+    return _record(cur, "DATABASE", normalize_qualified(database, "database")[0])
+
+
+def ensure_schema(cur: duckdb.DuckDBPyConnection, database: str, schema: str) -> bool:
+    """``CREATE SCHEMA IF NOT EXISTS DB.SCHEMA``; the database must exist (``NotFound`` otherwise)."""
+    db = normalize_qualified(database, "database")[0]
+    name = normalize_qualified(schema, "schema")[0]
+    if not object_exists(cur, "DATABASE", db):
+        raise NotFound(f"database {render_part(db)} does not exist; create it first (python -m app setup)")
+    created = _record(cur, "SCHEMA", f"{render_part(db)}.{render_part(name)}")
+    cur.execute(f"create schema if not exists {quote_ident(f'{db}__{name}')}")
+    return created
+
+
+def ensure_stage(
+    account: LocalAccount, cur: duckdb.DuckDBPyConnection, database: str, schema: str, stage: str
+) -> bool:
+    """``CREATE STAGE IF NOT EXISTS``: a catalog row and a folder in the files area."""
+    db, sc, st = (normalize_qualified(x, what)[0] for x, what in ((database, "database"), (schema, "schema"),
+                                                                  (stage, "stage")))  # fmt: skip
+    created = _record(cur, "STAGE", ".".join(render_part(p) for p in (db, sc, st)))
+    stage_path(account, db, sc, st).mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def stage_path(account: LocalAccount, database: str, schema: str, stage: str) -> Path:
+    """The folder behind ``@DATABASE.SCHEMA.STAGE`` (names already normalized)."""
+    return account.files.joinpath("stages", *(path_segment(p) for p in (database, schema, stage)))

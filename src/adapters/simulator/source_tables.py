@@ -1,0 +1,258 @@
+"""Source tables of the local account, with the last-altered time Snowflake keeps for every table.
+
+``SIM_TABLES`` (DuckDB ``main`` schema) plays ``INFORMATION_SCHEMA.TABLES``: one row per table with
+CREATED_ON, LAST_ALTERED and ROW_COUNT. The data version of a table is ``vYYYYmmdd_HHMMSS`` of LAST_ALTERED; a
+reload always moves LAST_ALTERED forward by at least one second, so new data never reuses an old version.
+
+Loading validates everything first (columns present and well typed, not empty, no duplicate LOAN_ID+TS, labels
+0/1, positive loan amounts) and then writes the table and its catalog row in one transaction: bad input leaves
+nothing behind. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from adapters.simulator.account_objects import (
+    ObjectName,
+    ensure_database,
+    ensure_schema,
+    quote_ident,
+    resolve_name,
+    utc_now,
+)
+from adapters.simulator.duck_errors import translated
+from adapters.simulator.home import LocalAccount
+from domain.errors import AlreadyExists, InvalidData, NotFound
+from domain.names import version_from_timestamp
+
+DEFAULT_DATABASE = "SNOWBANK"
+DEFAULT_DATA_SCHEMA = "DATA"
+
+# The guide's columns: name → (stored type, kind checked on load, required).
+COLUMNS: dict[str, tuple[str, str, bool]] = {
+    "LOAN_ID": ("BIGINT", "integer", True),
+    "TS": ("TIMESTAMP", "timestamp", True),
+    "LOAN_TYPE_NAME": ("VARCHAR", "text", False),
+    "LOAN_PURPOSE_NAME": ("VARCHAR", "text", True),
+    "COUNTY_NAME": ("VARCHAR", "text", True),
+    "LOAN_AMOUNT_000s": ("DOUBLE", "amount", True),
+    "APPLICANT_INCOME_000s": ("DOUBLE", "number", True),
+    "MORTGAGERESPONSE": ("INTEGER", "label", True),
+}
+NOT_NULL = ("LOAN_ID", "TS", "MORTGAGERESPONSE")
+_TEXT_TYPES = ("VARCHAR", "ENUM")
+
+# Per kind: a SQL condition that is true for a bad non-NULL value of column {c}, and what a good value is.
+_BAD_VALUE = {
+    "integer": ("try_cast({c} as double) is null or try_cast({c} as double) % 1 <> 0",
+                "a whole number"),
+    "timestamp": ("try_cast({c} as timestamp) is null", "a timestamp like 'YYYY-MM-DD HH:MM:SS.fff'"),
+    "amount": ("try_cast({c} as double) is null or try_cast({c} as double) <= 0",
+               "a positive number (thousands of USD)"),
+    "number": ("try_cast({c} as double) is null", "a number"),
+    "label": ("try_cast({c} as double) is null or try_cast({c} as double) not in (0, 1)", "0 or 1"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What ``describe_table`` reports: the table, its size and its last-altered time."""
+
+    name: ObjectName
+    row_count: int
+    created_on: datetime
+    last_altered: datetime
+
+    @property
+    def version(self) -> str:
+        return version_from_timestamp(self.last_altered)
+
+
+def ensure_tables_catalog(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        "create table if not exists SIM_TABLES (DATABASE_NAME varchar not null, "
+        "SCHEMA_NAME varchar not null, TABLE_NAME varchar not null, CREATED_ON timestamp not null, "
+        "LAST_ALTERED timestamp not null, "
+        "ROW_COUNT bigint not null, primary key (DATABASE_NAME, SCHEMA_NAME, TABLE_NAME))"
+    )
+
+
+def find_table(cur: duckdb.DuckDBPyConnection, table: ObjectName) -> TableInfo | None:
+    ensure_tables_catalog(cur)
+    row = cur.execute(
+        "select ROW_COUNT, CREATED_ON, LAST_ALTERED from SIM_TABLES "
+        "where DATABASE_NAME = ? and SCHEMA_NAME = ? and TABLE_NAME = ?",
+        [table.database, table.schema, table.name],
+    ).fetchone()
+    return None if row is None else TableInfo(table, int(row[0]), row[1], row[2])
+
+
+def describe_table(
+    account: LocalAccount, name: str, *, database: str = DEFAULT_DATABASE, schema: str = DEFAULT_DATA_SCHEMA
+) -> TableInfo:
+    """The table's catalog row; ``NotFound`` when it does not exist."""
+    table = resolve_name(name, database=database, schema=schema)
+    with translated(f"describing table {table}"), account.cursor() as cur:
+        info = find_table(cur, table)
+    if info is None:
+        raise NotFound(f"table {table} does not exist (load it with `python -m app setup`)")
+    return info
+
+
+def load_source_table(
+    account: LocalAccount,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    database: str = DEFAULT_DATABASE,
+    schema: str = DEFAULT_DATA_SCHEMA,
+    replace: bool = False,
+) -> TableInfo:
+    """Validate ``frame`` (the guide's columns, any case) and store it as the table ``name``.
+
+    The database and schema are created if missing. An existing table raises ``AlreadyExists`` unless
+    ``replace``; replacing moves its last-altered time (and so its data version) forward.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidData(f"expected a pandas DataFrame for table {name!r}, got {type(frame).__name__}")
+    table = resolve_name(name, database=database, schema=schema)
+    with account.cursor() as cur, _incoming(cur, lambda view: cur.register(view, frame)) as view:
+        return _store(cur, table, view, replace)
+
+
+def load_source_file(
+    account: LocalAccount,
+    name: str,
+    path: Path,
+    *,
+    database: str = DEFAULT_DATABASE,
+    schema: str = DEFAULT_DATA_SCHEMA,
+    replace: bool = False,
+) -> TableInfo:
+    """Like ``load_source_table`` from a CSV (``.csv``, ``.csv.gz``, ``.csv.zip``) or Parquet file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InvalidData(f"data file {path} does not exist or is not a file")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    table = resolve_name(name, database=database, schema=schema)
+    with account.cursor() as cur:
+        if suffixes.endswith((".parquet", ".pq")):
+            register = lambda view: cur.read_parquet(str(path)).create_view(view)  # noqa: E731
+        elif suffixes.endswith(
+            ".zip"
+        ):  # the guide ships MORTGAGE_LENDING_DEMO_DATA.csv.zip; DuckDB reads no zip
+            register = lambda view: cur.register(view, pd.read_csv(path))  # noqa: E731
+        elif suffixes.endswith((".csv", ".csv.gz")):
+            register = lambda view: cur.read_csv(str(path)).create_view(view)  # noqa: E731
+        else:
+            raise InvalidData(f"data file {path}: expected a .csv, .csv.gz, .csv.zip or .parquet file")
+        try:
+            with _incoming(cur, register) as view:
+                return _store(cur, table, view, replace)
+        except (duckdb.Error, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise InvalidData(f"data file {path} could not be read: {exc}") from exc
+
+
+@contextmanager
+def _incoming(cur: duckdb.DuckDBPyConnection, register: object) -> Iterator[str]:
+    """A temporary view over the input, dropped afterwards."""
+    view = "SIM_INCOMING_ROWS"
+    register(view)  # type: ignore[operator]
+    try:
+        yield view
+    finally:
+        cur.execute(f"drop view if exists {view}")
+        cur.unregister(view)
+
+
+def _store(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, replace: bool) -> TableInfo:
+    with translated(f"checking the data for table {table}"):
+        columns = _validate(cur, table, view)
+    select = ", ".join(
+        f"cast({quote_ident(columns[c])} as {sql_type}) as {quote_ident(c)}"
+        if c in columns
+        else f"cast(null as {sql_type}) as {quote_ident(c)}"
+        for c, (sql_type, _, _) in COLUMNS.items()
+    )
+    with translated(f"loading table {table}"):
+        cur.execute("begin transaction")
+        try:
+            ensure_tables_catalog(cur)
+            previous = find_table(cur, table)
+            if previous is not None and not replace:
+                raise AlreadyExists(f"table {table} exists already; replace it to load new data")
+            ensure_database(cur, table.database)
+            ensure_schema(cur, table.database, table.schema)
+            cur.execute(f"create or replace table {table.duck} as select {select} from {view}")
+            rows = int(cur.execute(f"select count(*) from {table.duck}").fetchone()[0])
+            now = utc_now().replace(microsecond=0)
+            if previous is not None:  # a reload is a new data version, even within the same second
+                now = max(now, previous.last_altered + timedelta(seconds=1))
+            created = previous.created_on if previous is not None else now
+            cur.execute(
+                "insert or replace into SIM_TABLES values (?, ?, ?, ?, ?, ?)",
+                [table.database, table.schema, table.name, created, now, rows],
+            )
+        except BaseException:
+            cur.execute("rollback")
+            raise
+        cur.execute("commit")
+    return TableInfo(table, rows, created, now)
+
+
+def _validate(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str) -> dict[str, str]:
+    """Check the input; returns guide column → input column. Raises ``InvalidData`` naming the problem."""
+    described = cur.execute(f"describe {view}").fetchall()
+    by_upper = {str(col).upper(): (str(col), str(col_type)) for col, col_type, *_ in described}
+    missing = [c for c, (_, _, required) in COLUMNS.items() if required and c.upper() not in by_upper]
+    if missing:
+        raise InvalidData(
+            f"table {table}: missing column(s) {', '.join(missing)}; the guide's columns are "
+            f"{', '.join(COLUMNS)} (LOAN_TYPE_NAME optional); got {', '.join(by_upper)}"
+        )
+    columns = {c: by_upper[c.upper()][0] for c in COLUMNS if c.upper() in by_upper}
+    total = int(cur.execute(f"select count(*) from {view}").fetchone()[0])
+    if total == 0:
+        raise InvalidData(f"table {table}: the input has no rows")
+    for c, source in columns.items():
+        kind = COLUMNS[c][1]
+        col = quote_ident(source)
+        source_type = by_upper[c.upper()][1]
+        if kind == "text":
+            if not source_type.startswith(_TEXT_TYPES) and source_type != '"NULL"':
+                raise InvalidData(f"table {table}: column {c} must hold text, got type {source_type}")
+            continue
+        bad_sql, expected = _BAD_VALUE[kind]
+        bad, example = cur.execute(
+            f"select count(*), any_value(cast({col} as varchar)) from {view} "
+            f"where {col} is not null and ({bad_sql.format(c=col)})"
+        ).fetchone()
+        if bad:
+            raise InvalidData(
+                f"table {table}: column {c} must be {expected}; {bad} row(s) are not, e.g. {example!r}"
+            )
+    for c in NOT_NULL:
+        nulls = cur.execute(
+            f"select count(*) from {view} where {quote_ident(columns[c])} is null"
+        ).fetchone()[0]
+        if nulls:
+            raise InvalidData(f"table {table}: column {c} must not be NULL; {nulls} row(s) are")
+    key, ts = quote_ident(columns["LOAN_ID"]), quote_ident(columns["TS"])
+    dup = cur.execute(
+        f"select cast({key} as bigint), cast({ts} as timestamp), count(*) from {view} "
+        f"group by all having count(*) > 1 limit 1"
+    ).fetchone()
+    if dup:
+        raise InvalidData(
+            f"table {table}: duplicate LOAN_ID+TS rows, e.g. LOAN_ID={dup[0]} TS={dup[1]} "
+            f"appears {dup[2]} times"
+        )
+    return columns
