@@ -1,0 +1,94 @@
+"""One instance of a simulated ML Job: ``python -m adapters.simulator.job_worker <job dir> <instance>``.
+
+The supervisor (``jobs.py``) starts one such process per instance, its stdout and stderr going to the
+instance's log. The job's ``spec.json`` says what to run. A training job trains on every instance through
+XGBoost's collective; a function job runs the cloudpickled function, received on stdin, once on the
+head (instance 0), as ``@remote`` does in head/worker mode. The head writes ``result.json``; a failing
+instance writes ``error-<i>.json``; every instance records its peak memory in ``stats-<i>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+RESULT_FILE = "result.json"
+SPEC_FILE = "spec.json"
+
+
+def error_file(instance: int) -> str:
+    return f"error-{instance}.json"
+
+
+def stats_file(instance: int) -> str:
+    return f"stats-{instance}.json"
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write atomically, so the supervisor never reads half a file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(value, default=_jsonable))
+    partial.replace(path)
+
+
+def _jsonable(value: Any) -> Any:
+    # numpy scalars and arrays are common return values; anything else is not JSON and fails the job.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(
+        f"the job's return value holds a {type(value).__name__}, which is not JSON-serialisable; "
+        f"return dicts, lists, strings, numbers, booleans or None"
+    )
+
+
+def _run(spec: dict[str, Any], instance: int) -> Any:
+    if spec["kind"] == "training":
+        from adapters.simulator.training import run_training
+        from domain.refs import TrainingRequest
+
+        outcome = run_training(
+            TrainingRequest.from_dict(spec["request"]),
+            Path(spec["files_root"]),
+            rank=instance,
+            world_size=spec["target_instances"],
+            communicator=spec.get("communicator"),
+        )
+        return None if outcome is None else json.loads(outcome.to_json())
+    if instance != 0:
+        print(f"instance {instance} is a worker; the function runs on the head (instance 0)")
+        return None
+    import cloudpickle
+
+    # The function was pickled by the submitting process moments ago and comes through a pipe: it is code
+    # being shipped, never data read back from storage.
+    func, args, kwargs = cloudpickle.loads(sys.stdin.buffer.read())
+    return func(*args, **kwargs)
+
+
+def main(argv: list[str]) -> int:
+    job_dir, instance = Path(argv[1]), int(argv[2])
+    spec = json.loads((job_dir / SPEC_FILE).read_text())
+    print(f"ML job started: {spec['name']} instance {instance} of {spec['target_instances']}", flush=True)
+    code = 0
+    try:
+        value = _run(spec, instance)
+        if instance == 0:
+            write_json(job_dir / RESULT_FILE, {"value": value})
+    except BaseException as exc:
+        traceback.print_exc()
+        write_json(job_dir / error_file(instance), {"error": f"{type(exc).__name__}: {exc}"})
+        code = 1
+    finally:
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        write_json(job_dir / stats_file(instance), {"max_rss_kib": peak_kib})
+        print(f"ML job finished: instance {instance}, peak memory {peak_kib / 1024:.1f} MiB", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

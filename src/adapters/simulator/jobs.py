@@ -1,0 +1,400 @@
+"""ML Jobs on the simulator: N local worker processes per job, supervised from the submitting process.
+
+A job is a payload on a named compute pool with ``target_instances`` N. A supervisor thread starts XGBoost's
+tracker (for training), launches the N ``job_worker`` processes with their output going to per-instance logs,
+and watches all of them: when one dies (a signal, out of memory) or fails, it kills the others at once — the
+collective would otherwise wait forever — and the job ends FAILED with that instance's error. Status, times,
+errors and results live in the home's ``ML_JOBS`` table; logs, spec and result files under
+``files/jobs/<name>/``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import duckdb
+import xgboost as xgb
+from xgboost.tracker import RabitTracker
+
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
+from domain.errors import BackendUnavailable, InvalidConfig, JobFailed, JobTimeout, NotFound
+from domain.names import normalize_identifier
+from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
+
+DEFAULT_POOLS: Mapping[str, int] = {"DEMO_POOL": 2}
+_POLL_SECONDS = 0.05
+# After the first failure, how long to let the other instances settle so the root cause is reported
+# (a killed worker usually makes its peers fail with a communication error a moment later).
+_SETTLE_SECONDS = 0.3
+_TRACKER_TIMEOUT_SECONDS = 120
+
+_DDL = """
+create table if not exists ML_JOBS(
+    ID VARCHAR, NAME VARCHAR, KIND VARCHAR, STATUS VARCHAR, COMPUTE_POOL VARCHAR,
+    TARGET_INSTANCES INTEGER, MIN_INSTANCES INTEGER, CREATED_ON TIMESTAMP, STARTED_ON TIMESTAMP,
+    COMPLETED_ON TIMESTAMP, MESSAGE VARCHAR, RESULT VARCHAR)
+"""
+
+
+@contextlib.contextmanager
+def _vendor_errors(what: str) -> Iterator[None]:
+    """The one place where DuckDB, XGBoost and OS errors of this adapter become domain errors."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        raise BackendUnavailable(f"{what}: {exc}") from exc
+    except xgb.core.XGBoostError as exc:
+        raise BackendUnavailable(f"{what}: XGBoost tracker error: {str(exc).splitlines()[0]}") from exc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class _Supervisor(threading.Thread):
+    """Runs one job's worker processes to completion, cancellation or the first failure."""
+
+    def __init__(
+        self, runner: SimJobRunner, job_id: str, spec: dict[str, Any], job_dir: Path, payload: bytes | None
+    ) -> None:
+        super().__init__(name=f"ml-job-{spec['name']}", daemon=True)
+        self.runner, self.job_id, self.spec, self.job_dir, self.payload = (
+            runner,
+            job_id,
+            spec,
+            job_dir,
+            payload,
+        )
+        self.cancelled = threading.Event()
+        self.finished = threading.Event()
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def run(self) -> None:
+        tracker: RabitTracker | None = None
+        status, message, result = JobStatus.FAILED, "", None
+        try:
+            self.runner._update(self.job_id, status=JobStatus.RUNNING, started_on=_now())
+            n = self.spec["target_instances"]
+            if self.spec["kind"] == "training" and n > 1:
+                tracker = RabitTracker(
+                    n_workers=n, host_ip="127.0.0.1", sortby="task", timeout=_TRACKER_TIMEOUT_SECONDS
+                )
+                tracker.start()
+                self.spec["communicator"] = tracker.worker_args()
+            write_json(self.job_dir / SPEC_FILE, self.spec)
+            self.procs = [self._spawn(i) for i in range(n)]
+            status, message = self._watch()
+            if status is JobStatus.DONE:
+                result = json.dumps(json.loads((self.job_dir / RESULT_FILE).read_text())["value"])
+        except Exception as exc:  # the supervisor itself failed: report it on the job, never hang
+            status, message = (
+                JobStatus.FAILED,
+                f"the simulator could not run the job: {type(exc).__name__}: {exc}",
+            )
+        finally:
+            self._kill_all()
+            if tracker is not None:
+                # Freeing stops the tracker and closes its port; after a failure it reports the lost workers.
+                with contextlib.suppress(xgb.core.XGBoostError):
+                    tracker.free()
+            try:
+                self.runner._update(
+                    self.job_id, status=status, completed_on=_now(), message=message, result=result
+                )
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE.pop(self.job_id, None)
+                self.finished.set()
+
+    def _spawn(self, instance: int) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "SNOWFLAKE_JOBS_COUNT": str(self.spec["target_instances"]),
+            "SNOWFLAKE_JOB_INDEX": str(instance),
+            "MLRS_MIN_INSTANCES": str(self.spec["min_instances"]),
+            "PYTHONUNBUFFERED": "1",
+            # The submitter's import path, so a function defined in its modules unpickles in the worker.
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        feeds = self.payload is not None and instance == 0
+        with open(self.job_dir / f"instance-{instance}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "adapters.simulator.job_worker", str(self.job_dir), str(instance)],
+                stdin=subprocess.PIPE if feeds else subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        if feeds and proc.stdin is not None:
+            # A worker that died before reading its payload is reported by _watch with its exit status.
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(self.payload or b"")
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        return proc
+
+    def _watch(self) -> tuple[JobStatus, str]:
+        while True:
+            if self.cancelled.is_set():
+                return JobStatus.CANCELLED, "the job was cancelled"
+            codes = [p.poll() for p in self.procs]
+            if any(c not in (None, 0) for c in codes):
+                time.sleep(_SETTLE_SECONDS)
+                return JobStatus.FAILED, self._root_cause([p.poll() for p in self.procs])
+            if all(c == 0 for c in codes):
+                return JobStatus.DONE, ""
+            self.cancelled.wait(_POLL_SECONDS)
+
+    def _root_cause(self, codes: list[int | None]) -> str:
+        killed = [(i, c) for i, c in enumerate(codes) if c is not None and c < 0]
+        if killed:
+            i, code = killed[0]
+            name = signal.Signals(-code).name
+            hint = " (killed, e.g. out of memory)" if name == "SIGKILL" else ""
+            return f"instance {i} exited with signal {name}{hint}"
+        i, code = next((i, c) for i, c in enumerate(codes) if c not in (None, 0))
+        error = self.job_dir / error_file(i)
+        if error.exists():
+            return f"instance {i} failed: {json.loads(error.read_text())['error']}"
+        return f"instance {i} exited with code {code}"
+
+    def _kill_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            proc.wait()
+
+
+_LIVE: dict[str, _Supervisor] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _kill_live_jobs() -> None:
+    """Workers run in their own sessions; never leave them running when the submitting process exits."""
+    with _LIVE_LOCK:
+        supervisors = list(_LIVE.values())
+    for sup in supervisors:
+        sup.cancelled.set()
+        sup._kill_all()
+
+
+class SimJobRunner:
+    """``domain.ports.JobRunner`` on local processes, plus ``submit_function`` (``@remote`` head mode)."""
+
+    def __init__(
+        self,
+        account: LocalAccount,
+        pools: Mapping[str, int] = DEFAULT_POOLS,
+        *,
+        database: str = "SNOWBANK",
+        schema: str = "DEV",
+    ) -> None:
+        self.account = account
+        self.pools = {normalize_identifier(k, "compute pool"): int(v) for k, v in pools.items()}
+        self.database = normalize_identifier(database, "database")
+        self.schema = normalize_identifier(schema, "schema")
+        with _vendor_errors("creating the ML_JOBS table"), account.cursor() as cur:
+            cur.execute(_DDL)
+
+    # --- submission ---
+
+    def submit_training(self, request: TrainingRequest) -> JobRef:
+        return self._submit(
+            kind="training",
+            base="TRAIN_MODEL",
+            compute_pool=request.compute_pool,
+            target_instances=request.target_instances,
+            min_instances=request.min_instances,
+            extra={"request": request.to_dict(), "files_root": str(self.account.files)},
+            payload=None,
+        )
+
+    def submit_function(
+        self,
+        func: Callable[..., Any],
+        *,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        compute_pool: str,
+        target_instances: int = 1,
+        min_instances: int | None = None,
+        name: str | None = None,
+    ) -> JobRef:
+        """Run ``func(*args, **kwargs)`` once on the head; its return value (JSON) is the result."""
+        base = name if name is not None else getattr(func, "__name__", "")
+        if name is None and not base.isidentifier():
+            base = "JOB"  # lambdas and callables without a usable name
+        try:
+            payload = cloudpickle.dumps((func, tuple(args), dict(kwargs or {})))
+        except Exception as exc:
+            raise InvalidConfig(f"the function {base!r} or its arguments cannot be pickled: {exc}") from exc
+        return self._submit(
+            kind="function",
+            base=base,
+            compute_pool=compute_pool,
+            target_instances=target_instances,
+            min_instances=min_instances,
+            extra={},
+            payload=payload,
+        )
+
+    def _submit(
+        self,
+        *,
+        kind: str,
+        base: str,
+        compute_pool: str,
+        target_instances: int,
+        min_instances: int | None,
+        extra: dict[str, Any],
+        payload: bytes | None,
+    ) -> JobRef:
+        pool, target, minimum = self._check_pool(compute_pool, target_instances, min_instances)
+        name = f"{normalize_identifier(base, 'job')}_{uuid.uuid4().hex[:8].upper()}"
+        job_id = f"{self.database}.{self.schema}.{name}"
+        job_dir = self.account.path("jobs", name, SPEC_FILE).parent
+        spec = {"kind": kind, "name": name, "target_instances": target, "min_instances": minimum, **extra}
+        supervisor = _Supervisor(self, job_id, spec, job_dir, payload)
+        # Registered before the row exists, so no reader takes the new job for an orphan.
+        with _LIVE_LOCK:
+            _LIVE[job_id] = supervisor
+        try:
+            with _vendor_errors(f"recording job {job_id}"), self.account.cursor() as cur:
+                cur.execute(
+                    "insert into ML_JOBS(ID, NAME, KIND, STATUS, COMPUTE_POOL, TARGET_INSTANCES, "
+                    "MIN_INSTANCES, CREATED_ON) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [job_id, name, kind, JobStatus.PENDING.value, pool, target, minimum, _now()],
+                )
+        except BaseException:
+            with _LIVE_LOCK:
+                _LIVE.pop(job_id, None)
+            raise
+        supervisor.start()
+        return JobRef(job_id)
+
+    def _check_pool(self, compute_pool: str, target: int, minimum: int | None) -> tuple[str, int, int]:
+        pool = normalize_identifier(compute_pool, "compute pool")
+        if pool not in self.pools:
+            raise NotFound(
+                f"compute pool {pool} does not exist or not authorized; known pools: {sorted(self.pools)}"
+            )
+        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+            raise InvalidConfig(f"target_instances must be a positive integer, got {target!r}")
+        max_nodes = self.pools[pool]
+        if target > max_nodes:
+            raise InvalidConfig(
+                f"The requested target_instances ({target}) exceeds the max_nodes ({max_nodes}) "
+                f"of compute pool {pool}"
+            )
+        minimum = target if minimum is None else minimum
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 < minimum <= target:
+            raise InvalidConfig(
+                f"min_instances must satisfy 0 < min_instances <= target_instances ({target}), "
+                f"got {minimum!r}"
+            )
+        return pool, target, minimum
+
+    # --- observing ---
+
+    def status(self, job: JobRef) -> JobStatus:
+        return JobStatus(self._row(job)["STATUS"])
+
+    def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
+        """The terminal status; ``timeout`` None or negative waits without limit (as ``MLJob.wait(-1)``)."""
+        row = self._row(job)
+        with _LIVE_LOCK:
+            supervisor = _LIVE.get(row["ID"])
+        if supervisor is not None:
+            limit = None if timeout is None or timeout < 0 else timeout
+            if not supervisor.finished.wait(limit):
+                raise JobTimeout(f"Job {row['NAME']} did not complete within {timeout} seconds")
+        return self.status(job)
+
+    def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
+        row = self._finished_row(job, timeout)
+        if row["KIND"] != "training":
+            raise InvalidConfig(f"job {row['ID']} ran a function, not training; use function_result")
+        return TrainingOutcome.from_json(row["RESULT"])
+
+    def function_result(self, job: JobRef, timeout: float | None = None) -> Any:
+        return json.loads(self._finished_row(job, timeout)["RESULT"])
+
+    def _finished_row(self, job: JobRef, timeout: float | None) -> dict[str, Any]:
+        status = self.wait(job, timeout)
+        row = self._row(job)
+        if status is not JobStatus.DONE:
+            raise JobFailed(f"Job {row['ID']} ended {status.value}: {row['MESSAGE']}")
+        return row
+
+    def logs(self, job: JobRef, instance: int = 0) -> str:
+        """One instance's output (0 is the head); empty until the instance starts."""
+        row = self._row(job)
+        if not 0 <= instance < row["TARGET_INSTANCES"]:
+            raise InvalidConfig(
+                f"instance {instance} is out of range: job {row['ID']} has instances "
+                f"0..{row['TARGET_INSTANCES'] - 1}"
+            )
+        path = self.account.files / "jobs" / row["NAME"] / f"instance-{instance}.log"
+        with _vendor_errors(f"reading the log of {row['ID']} instance {instance}"):
+            return path.read_text(errors="replace") if path.exists() else ""
+
+    def cancel(self, job: JobRef) -> None:
+        """Kill the job's workers; the job ends CANCELLED. A finished job is left as it is."""
+        row = self._row(job)
+        with _LIVE_LOCK:
+            supervisor = _LIVE.get(row["ID"])
+        if supervisor is not None:
+            supervisor.cancelled.set()
+            supervisor.finished.wait()
+
+    def close(self) -> None:
+        """Cancel this account's running jobs and wait for their workers to exit."""
+        with _LIVE_LOCK:
+            mine = [s for s in _LIVE.values() if s.runner.account is self.account]
+        for supervisor in mine:
+            supervisor.cancelled.set()
+            supervisor.finished.wait()
+
+    # --- persistence ---
+
+    def _row(self, job: JobRef) -> dict[str, Any]:
+        with _vendor_errors(f"reading job {job.id}"), self.account.cursor() as cur:
+            rel = cur.execute("select * from ML_JOBS where ID = ? or NAME = ?", [job.id, job.id])
+            names = [d[0] for d in rel.description]
+            found = rel.fetchone()
+        if found is None:
+            raise NotFound(f"Job {job.id} does not exist or not authorized")
+        row = dict(zip(names, found, strict=True))
+        if not JobStatus(row["STATUS"]).is_terminal:
+            with _LIVE_LOCK:
+                orphaned = row["ID"] not in _LIVE
+            if orphaned:
+                # Jobs are supervised by the process that submitted them; that process is gone.
+                message = "the process that supervised this job exited before the job finished"
+                self._update(row["ID"], status=JobStatus.FAILED, completed_on=_now(), message=message)
+                row.update(STATUS=JobStatus.FAILED.value, MESSAGE=message)
+        return row
+
+    def _update(self, job_id: str, **values: Any) -> None:
+        columns = ", ".join(f"{k.upper()} = ?" for k in values)
+        params = [v.value if isinstance(v, JobStatus) else v for v in values.values()]
+        with _vendor_errors(f"updating job {job_id}"), self.account.cursor() as cur:
+            cur.execute(f"update ML_JOBS set {columns} where ID = ?", [*params, job_id])

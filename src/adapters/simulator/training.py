@@ -1,0 +1,212 @@
+"""The training payload of a simulated ML Job, and the dataset reading and scoring the registry reuses.
+
+Each worker reads the dataset version's Parquet files itself (never the DuckDB database: DuckDB allows one
+writing process per file), keeps its shard (rows ``rank::world_size``) and trains through XGBoost's
+collective, so the N workers build ONE model. The head (rank 0) evaluates it on the whole train and test
+splits and saves it in XGBoost's native format. Data and hyperparameters are checked before training, so a
+bad request fails with a message that says what was wrong instead of an XGBoost stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import xgboost as xgb
+from xgboost import collective
+
+from domain.errors import InvalidConfig, InvalidData, NotFound
+from domain.metrics import binary_metrics, prefixed
+from domain.names import validate_version
+from domain.refs import DatasetRef, ModelArtifact, TrainingOutcome, TrainingRequest
+
+# The guide's XGBClassifier settings (n_estimators=3, max_depth=50, learning_rate=0.75), in native names.
+GUIDE_PARAMS: Mapping[str, Any] = {
+    "max_depth": 50,
+    "eta": 0.75,
+    "objective": "binary:logistic",
+    "booster": "gbtree",
+}
+GUIDE_NUM_BOOST_ROUND = 3
+# scikit-learn spellings the guide uses, mapped to XGBoost's native ones.
+_SKLEARN_NAMES = {"learning_rate": "eta"}
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Features (float32, NaN for nulls) and 0/1 labels of one dataset version, in file order."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    feature_names: tuple[str, ...]
+
+    def shard(self, rank: int, world_size: int) -> LabelledData:
+        return LabelledData(
+            self.features[rank::world_size], self.labels[rank::world_size], self.feature_names
+        )
+
+    def dmatrix(self) -> xgb.DMatrix:
+        return xgb.DMatrix(self.features, label=self.labels, feature_names=list(self.feature_names))
+
+
+def dataset_dir(files_root: Path, ref: DatasetRef) -> Path:
+    """Where a dataset version's Parquet files live (the feature store writes them there)."""
+    return Path(files_root) / "datasets" / ref.name / ref.version
+
+
+def model_path(files_root: Path, run_id: str) -> Path:
+    """Where a run's trained model is saved: ``models/run_artifacts/<run_id>/model.ubj``."""
+    return Path(files_root) / "models" / "run_artifacts" / validate_version(run_id, "run id") / "model.ubj"
+
+
+def read_dataset(files_root: Path, ref: DatasetRef) -> LabelledData:
+    """All rows of a dataset version: features are every column but the label and exclude columns."""
+    where = f"dataset {ref.name} version {ref.version}"
+    files = sorted(dataset_dir(files_root, ref).glob("*.parquet"))
+    if not files:
+        raise NotFound(f"{where} has no data: no Parquet files in {dataset_dir(files_root, ref)}")
+    if not ref.label_cols:
+        raise InvalidData(f"{where} names no label column; set label_cols on the DatasetRef")
+    table = pads.dataset([str(f) for f in files], format="parquet").to_table()
+    label = ref.label
+    if label not in table.column_names:
+        raise InvalidData(
+            f"label column {label!r} is missing from {where}; its columns are {table.column_names}"
+        )
+    names = tuple(c for c in table.column_names if c not in ref.non_feature_cols)
+    if not names:
+        raise InvalidData(f"{where} has no feature columns besides {list(ref.non_feature_cols)}")
+    for name in (*names, label):
+        kind = table.schema.field(name).type
+        if not (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_decimal(kind)
+            or pa.types.is_null(kind)
+        ):
+            raise InvalidData(
+                f"column {name!r} of {where} has type {kind}; features and labels must be numeric or boolean "
+                f"(encode it, or list it in exclude_cols)"
+            )
+    features = np.empty((table.num_rows, len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        features[:, j] = _as_float(table.column(name))
+    labels = _as_float(table.column(label))
+    _check_labels(labels, label, where)
+    return LabelledData(features, labels, names)
+
+
+def _as_float(column: pa.ChunkedArray) -> np.ndarray:
+    # Casting to float64 first turns nulls into NaN, which XGBoost treats as missing.
+    return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _check_labels(labels: np.ndarray, label: str, where: str) -> None:
+    if labels.size == 0:
+        raise InvalidData(f"{where} has no rows")
+    missing = int(np.isnan(labels).sum())
+    if missing:
+        raise InvalidData(
+            f"label column {label!r} of {where} has {missing} null or NaN values; labels must be 0 or 1"
+        )
+    others = sorted(set(np.unique(labels).tolist()) - {0.0, 1.0})
+    if others:
+        raise InvalidData(
+            f"label column {label!r} of {where} holds {others[:5]}; binary labels must be 0 or 1"
+        )
+
+
+def booster_params(request: TrainingRequest) -> tuple[dict[str, Any], int]:
+    """The guide's parameters overridden by the request's; ``n_estimators`` in params sets the rounds."""
+    params = {**GUIDE_PARAMS}
+    rounds: Any = request.num_boost_round
+    for key, value in request.params.items():
+        if key == "n_estimators":
+            rounds = value
+        else:
+            params[_SKLEARN_NAMES.get(key, key)] = value
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise InvalidConfig(f"invalid number of boosting rounds {rounds!r}: expected a positive integer")
+    return params, rounds
+
+
+def check_params(params: Mapping[str, Any], rounds: int) -> None:
+    """Let XGBoost judge the parameters on a two-row matrix, outside the collective, before the real run."""
+    probe = xgb.DMatrix(np.array([[0.0], [1.0]], dtype=np.float32), label=np.array([0.0, 1.0]))
+    try:
+        xgb.train(dict(params), probe, num_boost_round=1)
+    except xgb.core.XGBoostError as exc:
+        raise InvalidConfig(f"invalid hyperparameters {dict(params)}: {_first_line(exc)}") from None
+
+
+def evaluate(booster: xgb.Booster, data: LabelledData) -> dict[str, float]:
+    """Unprefixed binary metrics of ``booster`` on ``data``; the feature columns must be the model's."""
+    expected = tuple(booster.feature_names or ())
+    if expected and expected != data.feature_names:
+        raise InvalidData(
+            f"the dataset's feature columns {list(data.feature_names)} differ from the model's "
+            f"{list(expected)}"
+        )
+    scores = booster.predict(xgb.DMatrix(data.features, feature_names=list(data.feature_names)))
+    return binary_metrics(data.labels, scores)
+
+
+def run_training(
+    request: TrainingRequest,
+    files_root: Path,
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    communicator: Mapping[str, Any] | None = None,
+) -> TrainingOutcome | None:
+    """Train this worker's part of the one model; the head (rank 0) returns the outcome, the others None."""
+    params, rounds = booster_params(request)
+    # Share the machine's cores between the workers instead of each one claiming them all.
+    params.setdefault("nthread", max(1, (os.cpu_count() or 1) // world_size))
+    train = read_dataset(files_root, request.train)
+    if np.unique(train.labels).size < 2:
+        raise InvalidData(
+            f"training data {request.train.name} version {request.train.version} has only one class "
+            f"(label {train.labels[0]:g}); a binary classifier needs both 0 and 1"
+        )
+    check_params(params, rounds)
+    shard = train.shard(rank, world_size)
+    if world_size > 1:
+        with collective.CommunicatorContext(**(communicator or {}), dmlc_task_id=task_id(rank)):
+            if collective.get_rank() != rank:
+                raise RuntimeError(f"instance {rank} was given collective rank {collective.get_rank()}")
+            booster = xgb.train(params, shard.dmatrix(), num_boost_round=rounds)
+    else:
+        booster = xgb.train(params, shard.dmatrix(), num_boost_round=rounds)
+    if rank != 0:
+        return None
+    test = read_dataset(files_root, request.test)
+    metrics = prefixed("train", evaluate(booster, train)) | prefixed("test", evaluate(booster, test))
+    path = model_path(files_root, request.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.ubj")
+    booster.save_model(str(partial))
+    partial.replace(path)
+    return TrainingOutcome(
+        artifact=ModelArtifact(uri=str(path)), metrics=metrics, feature_names=train.feature_names
+    )
+
+
+def task_id(rank: int) -> str:
+    """The collective's task id of an instance: zero-padded so sorting by task gives rank order."""
+    return f"instance-{rank:05d}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # XGBoost prefixes "[time] file:line: " and appends a stack trace; keep the message.
+    text = next((line for line in lines if not line.startswith(("Stack trace", "[bt]"))), str(exc))
+    return text.split(": ", 1)[-1] if text.startswith("[") else text
