@@ -199,7 +199,7 @@ class CronSchedule:
         return f"{self.expression} {self.timezone}"
 
     def next_after(self, now: datetime) -> datetime:
-        """The next fire time strictly after ``now`` (aware), returned as an aware datetime in this zone."""
+        """The next fire time strictly after ``now`` (aware), in UTC (safe to compare across DST folds)."""
         if now.tzinfo is None or now.utcoffset() is None:
             raise InvalidConfig(f"now {now!r} must be time-zone aware")
         start = now.astimezone(self._zone).replace(tzinfo=None, second=0, microsecond=0, fold=0)
@@ -212,7 +212,7 @@ class CronSchedule:
                 day = _first_of_next_month(day)
                 continue
             if self._day_matches(day):
-                fire = self._first_time_on(day, start, now)
+                fire = self._first_time_on(day, start, now.astimezone(UTC))
                 if fire is not None:
                     return fire
             day += timedelta(days=1)
@@ -227,7 +227,7 @@ class CronSchedule:
             return dom or dow
         return dom if f.day_restricted else dow
 
-    def _first_time_on(self, day: date, start: datetime, now: datetime) -> datetime | None:
+    def _first_time_on(self, day: date, start: datetime, now_utc: datetime) -> datetime | None:
         for hour in self._fields.hours:
             for minute in self._fields.minutes:
                 wall = datetime.combine(day, time(hour, minute))
@@ -236,8 +236,9 @@ class CronSchedule:
                 local = wall.replace(tzinfo=self._zone)  # fold=0: an ambiguous time fires on its first pass
                 if local.astimezone(UTC).astimezone(self._zone).replace(tzinfo=None) != wall:
                     continue  # skipped by a DST gap
-                if local > now:
-                    return local
+                fire = local.astimezone(UTC)
+                if fire > now_utc:  # compared in UTC: same-zone comparison would ignore the DST fold
+                    return fire
         return None
 
 
