@@ -142,7 +142,9 @@ class FakeJobRunner(_Failing):
             from domain.errors import JobFailed
 
             raise JobFailed(f"job {job.id} failed: {self.error}")
-        return TrainingOutcome(ModelArtifact(f"mem://run_artifacts/{request.run_id}/model.ubj"), dict(self.metrics))
+        return TrainingOutcome(
+            ModelArtifact(f"mem://run_artifacts/{request.run_id}/model.ubj"), dict(self.metrics)
+        )
 
     def logs(self, job: JobRef, instance: int = 0) -> str:
         return self.error or "ML job finished"
@@ -195,11 +197,15 @@ class FakeModelRegistry(_Failing):
         model, version = model_name.upper(), version.upper()
         if (model, version) in self.versions:
             raise AlreadyExists(f"model {model} version {version} already exists")
-        info = ModelVersionInfo(model, version, self.clock(), metrics=dict(metrics), dataset=dataset, comment=comment)
+        info = ModelVersionInfo(
+            model, version, self.clock(), metrics=dict(metrics), dataset=dataset, comment=comment
+        )
         self.versions[(model, version)] = _Version(info, artifact, dict(evidence or {}))
         self.defaults.setdefault(model, version)
         if self.feature_store is not None:
-            self.feature_store.lineage.setdefault((dataset.name, dataset.version), set()).add((model, version))
+            self.feature_store.lineage.setdefault((dataset.name, dataset.version), set()).add(
+                (model, version)
+            )
         return self._info(model, version)
 
     def get_version(self, model_name: str, version: str) -> ModelVersionInfo:
@@ -304,13 +310,18 @@ class FakeScheduler:
     def deploy(self, graph: GraphSpec) -> None:
         self.graphs[graph.name] = graph
 
-    def run(self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False) -> str:
+    def run(
+        self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
+    ) -> str:
         if graph_name not in self.graphs:
             raise NotFound(f"graph {graph_name} is not deployed")
         from domain.graph import GraphRunState, TaskState
 
         run_id = str(int(self.clock().timestamp() * 1000))
-        tasks = tuple(TaskRun(f"{graph_name}${t.name}".upper(), TaskState.SUCCEEDED) for t in self.graphs[graph_name].tasks)
+        tasks = tuple(
+            TaskRun(f"{graph_name}${t.name}".upper(), TaskState.SUCCEEDED)
+            for t in self.graphs[graph_name].tasks
+        )
         run = GraphRun(graph_name, run_id, GraphRunState(self.state), self.clock(), tasks=tasks)
         self.history.setdefault(graph_name, []).insert(0, run)
         return run_id

@@ -11,6 +11,7 @@ cleanup is a no-op before the first model exists.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,27 +71,27 @@ def prepare_data(ports: Ports, run: RunConfig, *, force_refresh: bool = False) -
     version = fs.source_version(cfg.source_table)
     names = (version, f"{version}_train", f"{version}_test")
     if force_refresh:
-        for v in names:
-            try:
-                fs.delete_dataset_version(cfg.dataset_name, v)
-            except NotFound:
-                pass
+        _delete_versions(fs, cfg.dataset_name, names)
     try:
         full = fs.get_dataset(cfg.dataset_name, version)
     except NotFound:
         view = fs.ensure_feature_view(cfg.source_table, version)
-        full = fs.generate_dataset(cfg.dataset_name, version, source_table=cfg.source_table, feature_view=view)
+        full = fs.generate_dataset(
+            cfg.dataset_name, version, source_table=cfg.source_table, feature_view=view
+        )
     try:
         train = fs.get_dataset(cfg.dataset_name, names[1])
         test = fs.get_dataset(cfg.dataset_name, names[2])
     except NotFound:
-        for v in names[1:]:  # a half-written pair is rebuilt whole
-            try:
-                fs.delete_dataset_version(cfg.dataset_name, v)
-            except NotFound:
-                pass
+        _delete_versions(fs, cfg.dataset_name, names[1:])  # a half-written pair is rebuilt whole
         return fs.split_dataset(full, test_fraction=cfg.test_fraction)
     return DatasetSplits(full=full, train=train, test=test)
+
+
+def _delete_versions(fs: FeatureStore, dataset: str, versions: tuple[str, ...]) -> None:
+    for v in versions:
+        with contextlib.suppress(NotFound):
+            fs.delete_dataset_version(dataset, v)
 
 
 def training_request(run: RunConfig, splits: DatasetSplits) -> TrainingRequest:
@@ -124,7 +125,9 @@ def check_model_quality(
     champion = ports.registry.default_version(cfg.model_name)
     champion_metrics = None
     if champion is not None:
-        champion_metrics = prefixed("test", ports.registry.score(cfg.model_name, champion.version, splits.test))
+        champion_metrics = prefixed(
+            "test", ports.registry.score(cfg.model_name, champion.version, splits.test)
+        )
     return evaluate_gate(
         cfg,
         outcome.metrics,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from tests.fakes import T0, FakeClock, FakeFeatureStore, FakeJobRunner, FakeModelRegistry, FakeNotifier
 
 from domain import pipeline
 from domain.config import PipelineConfig, RunConfig
 from domain.errors import Conflict
 from domain.pipeline import Ports, pipeline_graph, run_pipeline
 from domain.refs import DatasetVersionInfo
-from tests.fakes import T0, FakeClock, FakeFeatureStore, FakeJobRunner, FakeModelRegistry, FakeNotifier
 
 GOOD = {"test_accuracy": 0.86, "test_roc_auc": 0.9, "train_accuracy": 0.9, "test_log_loss": 0.3}
 WEAK = {"test_accuracy": 0.55, "test_roc_auc": 0.6, "train_accuracy": 0.6, "test_log_loss": 0.7}
@@ -74,7 +74,7 @@ def test_a_weak_model_is_not_logged_and_an_alert_with_numbers_is_sent(world: Wor
     assert result.states[pipeline.SEND_ALERT] == "SUCCEEDED"
     assert result.states[pipeline.PROMOTE_MODEL] == "SKIPPED"
     assert world.registry.versions == {}
-    (integration, message), = world.notifier.sent
+    ((integration, message),) = world.notifier.sent
     assert integration == "DEMO_NOTIFICATION_INTEGRATION"
     assert "0.55" in message.body and "0.7" in message.body and result.run_id in message.body
 

@@ -1,0 +1,374 @@
+"""``python -m app``: set up, run, deploy, schedule and inspect the pipeline, on the simulator or Snowflake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from app import provisioning
+from app.container import Container, build_container
+from app.monitor import follow_run
+from app.render import graph_dot, graph_mermaid, graph_text, models_dict, models_table, runs_json, runs_table
+from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
+from domain import pipeline as p
+from domain.config import RunConfig
+from domain.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Conflict,
+    DomainError,
+    InvalidConfig,
+    InvalidData,
+    JobTimeout,
+    NotFound,
+    Unsupported,
+)
+from domain.graph import GraphRunState, GraphSpec
+from domain.schedule import Schedule, parse_schedule
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+
+log = logging.getLogger("app")
+
+
+def _schedule(text: str) -> Schedule:
+    try:
+        return parse_schedule(text)
+    except InvalidConfig as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be greater than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("backend")
+    g.add_argument(
+        "--backend",
+        choices=["simulator", "snowflake"],
+        help="where to run (env APP_BACKEND; default simulator)",
+    )
+    g.add_argument(
+        "-c", "--connection", metavar="NAME", help="connections.toml entry for the snowflake backend"
+    )
+    g.add_argument(
+        "--home", metavar="PATH", help="simulator home folder (env APP_HOME; default a per-user data folder)"
+    )
+    g.add_argument("--config-file", metavar="PATH", help="TOML settings file (env APP_CONFIG)")
+    g.add_argument("-v", "--verbose", action="store_true", help="log what happens underneath")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="An ML pipeline on Snowflake Task Graphs — Feature Store → XGBoost ML Job → quality gate → "
+        "promote or alert → cleanup — that runs on a local simulator or a real account.",
+        parents=[common],
+        epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
+        "3 backend unavailable or object not found, 124 timeout.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
+    s.add_argument("--rows", type=_count, default=369_245, help="rows to generate (default 369245)")
+    s.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    s.add_argument(
+        "--signal",
+        type=float,
+        default=1.0,
+        help="how strongly the label depends on the features, "
+        "0..1 (default 1; low values make the quality gate alert)",
+    )
+    s.add_argument(
+        "--data", metavar="PATH", help="load this CSV or Parquet file (the guide's columns) instead"
+    )
+    s.add_argument("-f", "--force", action="store_true", help="rebuild the source table (a new data version)")
+
+    r = sub.add_parser(
+        "run", parents=[common], help="run the pipeline once in this process (the guide's pipeline_local.py)"
+    )
+    r.add_argument("--no-register", action="store_true", help="train and evaluate, but do not log the model")
+    r.add_argument("-s", "--source-table", help="source table (default MORTGAGE_LENDING_DEMO_DATA)")
+    r.add_argument("-d", "--dataset-name", help="dataset name (default mortgage_dataset)")
+    r.add_argument("-m", "--model-name", help="model name (default mortgage_model)")
+    r.add_argument("-f", "--force-refresh", action="store_true", help="rebuild this data version's datasets")
+    r.add_argument(
+        "--config", action="append", default=[], metavar="KEY=VALUE", help="pipeline setting override"
+    )
+
+    d = sub.add_parser(
+        "deploy", parents=[common], help="deploy the task graph (or-replace); optionally run it"
+    )
+    d.add_argument(
+        "--schedule",
+        type=_schedule,
+        help="1d, 12h, 30m, a number of days, or 'CRON TZ' "
+        "such as '0 6 * * * UTC'; without it the graph runs only when executed",
+    )
+    d.add_argument("--run", action="store_true", help="execute the graph now and follow it live")
+    d.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="graph config value, e.g. metric_threshold=0.8 (repeatable)",
+    )
+    d.add_argument(
+        "--timeout", type=_positive, default=3600.0, help="seconds to follow the run (default 3600)"
+    )
+
+    ru = sub.add_parser(
+        "runs", parents=[common], help="graph runs with per-task state, duration, value, error"
+    )
+    ru.add_argument("--limit", type=_count, default=10)
+    ru.add_argument("--format", choices=["table", "json"], default="table")
+
+    m = sub.add_parser("models", parents=[common], help="model versions, default, aliases, metrics")
+    m.add_argument("--format", choices=["table", "json"], default="table")
+    m.add_argument("-m", "--model-name", help="model name (default from settings)")
+
+    gr = sub.add_parser("graph", parents=[common], help="the task graph, with the last run's states")
+    gr.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
+
+    sc = sub.add_parser(
+        "scheduler", parents=[common], help="run scheduled graphs until SIGINT/SIGTERM (simulator)"
+    )
+    sc.add_argument("--poll", type=_positive, default=5.0, help="seconds between checks (default 5)")
+
+    for name, text in (
+        ("suspend", "stop the schedule"),
+        ("resume", "restart the schedule"),
+        ("drop", "remove the graph and its finalizer"),
+    ):
+        sub.add_parser(name, parents=[common], help=text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=err,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(
+            config_file=args.config_file, backend=args.backend, home=args.home, connection=args.connection
+        )
+        overrides = _overrides(args)
+        if overrides:
+            settings = with_pipeline_overrides(settings, overrides)
+    except DomainError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    container = build_container(settings)
+    try:
+        return COMMANDS[args.command](args, settings, container, out)
+    except (InvalidConfig, InvalidData, AlreadyExists, Conflict) as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except (NotFound, BackendUnavailable, Unsupported) as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_BACKEND
+    except JobTimeout as exc:
+        err.write(f"timeout: {exc}\n")
+        return EXIT_TIMEOUT
+    except DomainError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_RUN_FAILED
+    finally:
+        container.shutdown_resources()
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = dict(parse_assignments(getattr(args, "config", []) or []))
+    for flag, key in (
+        ("source_table", "source_table"),
+        ("dataset_name", "dataset_name"),
+        ("model_name", "model_name"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    for line in provisioning.setup(
+        settings, c, rows=args.rows, seed=args.seed, signal=args.signal, data=args.data, force=args.force
+    ):
+        out.write(line + "\n")
+    return EXIT_OK
+
+
+def _ensure_setup(settings: Settings, c: Container, out: TextIO) -> None:
+    if settings.backend == "simulator" and c.account().is_new:
+        out.write(f"New simulator home {c.account().home}: running setup first.\n")
+        for line in provisioning.setup(settings, c):
+            out.write(line + "\n")
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    _ensure_setup(settings, c, out)
+    now = datetime.now(UTC)
+    run = RunConfig.from_graph(settings.pipeline.to_mapping(), now)
+    out.write(f"Running {settings.pipeline.model_name} pipeline {run.run_id} in this process…\n")
+    result = p.run_pipeline(c.ports(), run, no_register=args.no_register, force_refresh=args.force_refresh)
+    for stage in p.STAGES:
+        out.write(f"  {stage:<22} {result.states[stage]}\n")
+    if result.decision is not None:
+        out.write(f"{result.decision.summary()}\n")
+    if args.no_register:
+        out.write("--no-register: the model was not logged.\n")
+    if result.promoted is not None:
+        out.write(f"Promoted {result.promoted.model_name} version {result.promoted.version} to default.\n")
+    if result.error:
+        out.write(f"FAILED: {result.error}\n")
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def _graph(settings: Settings, schedule: Schedule | None = None) -> GraphSpec:
+    g = settings.graph
+    return p.pipeline_graph(
+        settings.pipeline,
+        name=g.name,
+        schedule=schedule,
+        warehouse=settings.names.warehouse,
+        task_auto_retry_attempts=g.task_auto_retry_attempts,
+        task_timeout_ms=g.task_timeout_seconds * 1000,
+        overlap_policy=g.overlap_policy,
+    )
+
+
+def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    _ensure_setup(settings, c, out)
+    graph = _graph(settings, args.schedule)
+    scheduler = c.scheduler()
+    scheduler.deploy(graph)
+    when = (
+        f"on schedule {graph.schedule.text()}" if graph.schedule else "unscheduled (runs only when executed)"
+    )
+    out.write(f"Deployed task graph {graph.name} ({len(graph.tasks) + 1} tasks) {when}.\n")
+    if not args.run:
+        return EXIT_OK
+    run_id = scheduler.run(graph.name)
+    out.write(f"Graph run {run_id} started.\n")
+    try:
+        run = follow_run(scheduler, graph.name, run_id, timeout=args.timeout, out=out)
+    except JobTimeout:
+        if settings.backend == "simulator":
+            out.write("The run is cancelled as this process exits; it will be recorded as FAILED.\n")
+        raise
+    return _report_run(run, out)
+
+
+def _report_run(run: Any, out: TextIO) -> int:
+    by_name = {t.short_name.lower(): t for t in run.tasks}
+    branch = by_name.get(p.CHECK_MODEL_QUALITY)
+    promoted = by_name.get(p.PROMOTE_MODEL)
+    out.write(f"Graph run {run.run_id} {run.state}.\n")
+    if branch is not None and branch.return_value:
+        out.write(f"Branch chosen: {branch.return_value}\n")
+    if promoted is not None and promoted.return_value:
+        out.write(f"Model version: {promoted.return_value}\n")
+    if run.first_error_task_name:
+        out.write(f"First error in {run.first_error_task_name}: {run.first_error_message}\n")
+    return EXIT_OK if run.state is GraphRunState.SUCCEEDED else EXIT_RUN_FAILED
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    runs = c.scheduler().runs(settings.graph.name, limit=args.limit)
+    out.write((runs_json(runs) if args.format == "json" else runs_table(runs)) + "\n")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    model = args.model_name or settings.pipeline.model_name
+    versions = c.registry().list_versions(model)
+    name = versions[0].model_name if versions else model
+    if args.format == "json":
+        out.write(json.dumps(models_dict(name, versions), indent=2) + "\n")
+    else:
+        out.write(models_table(name, versions, settings.pipeline.metric_name) + "\n")
+    return EXIT_OK
+
+
+_RENDER: dict[str, Callable[..., str]] = {"text": graph_text, "mermaid": graph_mermaid, "dot": graph_dot}
+
+
+def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    graph = _graph(settings)
+    try:
+        runs = c.scheduler().runs(settings.graph.name, limit=1)
+    except NotFound:
+        runs = []
+    out.write(_RENDER[args.format](graph, runs[0] if runs else None) + "\n")
+    return EXIT_OK
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    if settings.backend != "simulator":
+        raise Unsupported(
+            "Snowflake schedules graphs itself; the local scheduler is for the simulator backend"
+        )
+    from adapters.simulator.taskgraph.scheduling import run_scheduler
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        out.write(f"Received {signal.Signals(signum).name}; stopping after the current check.\n")
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    c.sim_scheduler()  # builds the task definitions the scheduled graphs run
+    out.write(f"Scheduler running on {c.account().home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
+    run_scheduler(c.dag_operation(), stop_event=stop, poll_seconds=args.poll)
+    out.write("Scheduler stopped.\n")
+    return EXIT_OK
+
+
+def _lifecycle(action: str) -> Callable[..., int]:
+    def command(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+        getattr(c.scheduler(), action)(settings.graph.name)
+        out.write(f"{_PAST[action]} task graph {settings.graph.name}.\n")
+        return EXIT_OK
+
+    return command
+
+
+_PAST = {"suspend": "Suspended", "resume": "Resumed", "drop": "Dropped"}
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], int]] = {
+    "setup": cmd_setup,
+    "run": cmd_run,
+    "deploy": cmd_deploy,
+    "runs": cmd_runs,
+    "models": cmd_models,
+    "graph": cmd_graph,
+    "scheduler": cmd_scheduler,
+    "suspend": _lifecycle("suspend"),
+    "resume": _lifecycle("resume"),
+    "drop": _lifecycle("drop"),
+}

@@ -1,0 +1,45 @@
+"""Follow one graph run by its own run id, printing each task's state as it changes, with a timeout.
+
+Unlike the guide's monitor it never picks "the first row" of the run views: it polls the run it started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from domain.errors import JobTimeout
+from domain.graph import GraphRun
+from domain.ports import Scheduler
+
+
+def follow_run(
+    scheduler: Scheduler,
+    graph_name: str,
+    run_id: str,
+    *,
+    timeout: float | None,
+    out: TextIO,
+    poll_seconds: float = 0.25,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GraphRun:
+    started = clock()
+    seen: dict[str, str] = {}
+    while True:
+        run = next((r for r in scheduler.runs(graph_name, limit=50) if r.run_id == run_id), None)
+        tasks = scheduler.task_history(graph_name, run_id)
+        for t in tasks:
+            key = f"{t.name}#{t.attempt_number}"
+            if seen.get(key) != str(t.state):
+                seen[key] = str(t.state)
+                elapsed = clock() - started
+                suffix = f" — {t.error_message}" if t.error_message else ""
+                out.write(f"[{elapsed:7.1f}s] {t.short_name.lower():<22} {t.state}{suffix}\n")
+                out.flush()
+        if run is not None and run.state.is_terminal:
+            return run
+        if timeout is not None and clock() - started > timeout:
+            raise JobTimeout(f"graph run {run_id} of {graph_name} did not finish within {timeout:g} s")
+        sleep(poll_seconds)

@@ -1,0 +1,72 @@
+"""``setup``: create what the guide's setup creates, on the chosen backend. Idempotent; returns lines to print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.container import Container
+from app.settings import Settings
+
+DEFAULT_ROWS = 369_245
+
+
+def setup(
+    settings: Settings,
+    c: Container,
+    *,
+    rows: int = DEFAULT_ROWS,
+    seed: int = 42,
+    signal: float = 1.0,
+    data: str | None = None,
+    force: bool = False,
+) -> list[str]:
+    if settings.backend == "simulator":
+        return _setup_simulator(settings, c, rows=rows, seed=seed, signal=signal, data=data, force=force)
+    return _setup_snowflake(settings, c, rows=rows, seed=seed, signal=signal, data=data)
+
+
+def _setup_simulator(
+    settings: Settings, c: Container, *, rows: int, seed: int, signal: float, data: str | None, force: bool
+) -> list[str]:
+    from adapters.simulator.integrations import IntegrationCatalog
+    from adapters.simulator.setup import setup_account
+
+    n = settings.names
+    report = setup_account(
+        c.account(),
+        rows=rows,
+        seed=seed,
+        signal=signal,
+        data=Path(data) if data else None,
+        force=force,
+        database=n.database,
+        schema=n.schema,
+        data_schema=n.data_schema,
+        source_table=settings.pipeline.source_table,
+    )
+    lines = list(report.messages)
+    catalog = IntegrationCatalog(c.account())
+    name = settings.pipeline.notification_integration
+    if catalog.exists(name):
+        lines.append(f"Notification integration {name} already exists.")
+    else:
+        mailbox = catalog.create_email_integration(
+            name, recipients=("ml-team@localhost",), subject="Model Training Status"
+        )
+        lines.append(f"Created email notification integration {name}; messages go to {mailbox}.")
+    return lines
+
+
+def _setup_snowflake(
+    settings: Settings, c: Container, *, rows: int, seed: int, signal: float, data: str | None
+) -> list[str]:
+    from adapters.snowflake.setup import setup_snowflake
+
+    frame = None
+    if data is None:
+        # The generator is plain numpy/pandas; it travels to Snowflake as the source table's rows.
+        from adapters.simulator.data_generator import generate_mortgage_data
+
+        frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
+    report = setup_snowflake(c.session(), c.sf_names(), data_path=Path(data) if data else None, frame=frame)
+    return list(report.messages)

@@ -1,0 +1,199 @@
+"""Settings, read once: defaults < config file (TOML) < environment < command-line flags.
+
+The config file (``--config-file`` or ``$APP_CONFIG``) has top-level ``backend``, ``home``, ``connection`` and
+the tables ``[names]`` (Snowflake object names), ``[graph]`` (task-graph options) and ``[pipeline]`` (the
+pipeline policy, validated by ``domain.config.PipelineConfig``). Environment variables use the guide's names
+(``SNOWFLAKE_DATABASE``, ``SNOWFLAKE_SCHEMA``, ``SNOWFLAKE_WAREHOUSE``, ``SNOWFLAKE_COMPUTE_POOL``,
+``SNOWFLAKE_ROLE``) plus ``APP_BACKEND``, ``APP_HOME`` and ``SNOWFLAKE_CONNECTION_NAME``. Every bad value is an
+``InvalidConfig`` naming its source, the key, the value and what is valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from domain.config import PipelineConfig
+from domain.errors import InvalidConfig
+from domain.graph import OverlapPolicy, validate_name
+from domain.names import normalize_identifier
+from domain.pipeline import DEFAULT_GRAPH_NAME
+
+BACKENDS = ("simulator", "snowflake")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Snowflake object names (the guide's ``constants.py``), also used by the simulator's local account."""
+
+    role: str = "ENGINEER"
+    database: str = "SNOWBANK"
+    schema: str = "DEV"
+    data_schema: str = "DATA"
+    warehouse: str = "DEMO_WH"
+    compute_pool: str = "DEMO_POOL"
+    compute_pool_max_nodes: int = 2
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                normalize_identifier(value, f"names.{f.name}")
+        if not 1 <= self.compute_pool_max_nodes <= 256:
+            raise InvalidConfig(f"names.compute_pool_max_nodes={self.compute_pool_max_nodes}: must be 1..256")
+
+    @property
+    def dag_stage(self) -> str:
+        return f"@{self.database}.{self.schema}.DAG_STAGE"
+
+    @property
+    def job_stage(self) -> str:
+        return f"@{self.database}.{self.schema}.JOB_STAGE"
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    name: str = DEFAULT_GRAPH_NAME
+    task_auto_retry_attempts: int = 0
+    task_timeout_seconds: int = 3600
+    overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, "graph")
+        if not 0 <= self.task_auto_retry_attempts <= 30:
+            raise InvalidConfig(
+                f"graph.task_auto_retry_attempts={self.task_auto_retry_attempts}: must be 0..30"
+            )
+        if not 1 <= self.task_timeout_seconds <= 604_800:
+            raise InvalidConfig(f"graph.task_timeout_seconds={self.task_timeout_seconds}: must be 1..604800")
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "simulator"
+    home: Path | None = None  # None: the default per-user folder (resolved by the simulator)
+    connection: str | None = None
+    names: Names = field(default_factory=Names)
+    graph: GraphOptions = field(default_factory=GraphOptions)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise InvalidConfig(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+
+
+_ENV_NAMES = {
+    "SNOWFLAKE_ROLE": "role",
+    "SNOWFLAKE_DATABASE": "database",
+    "SNOWFLAKE_SCHEMA": "schema",
+    "SNOWFLAKE_WAREHOUSE": "warehouse",
+    "SNOWFLAKE_COMPUTE_POOL": "compute_pool",
+}
+
+
+def load_settings(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    backend: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    connection: str | None = None,
+    pipeline_overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge every source once; flags (the keyword arguments) win."""
+    env = os.environ if env is None else env
+    config_file = config_file or env.get("APP_CONFIG") or None
+    data = _read_file(Path(config_file)) if config_file else {}
+    unknown = set(data) - {"backend", "home", "connection", "names", "graph", "pipeline"}
+    if unknown:
+        raise InvalidConfig(
+            f"{config_file}: unknown key(s) {sorted(unknown)}; valid: backend, home, connection, [names], [graph], "
+            "[pipeline]"
+        )
+    names = _section(data, "names", Names, config_file)
+    for var, key in _ENV_NAMES.items():
+        if env.get(var):
+            names[key] = env[var]
+    pipeline = dict(_table(data, "pipeline", config_file))
+    if env.get("SNOWFLAKE_COMPUTE_POOL"):
+        pipeline.setdefault("compute_pool", env["SNOWFLAKE_COMPUTE_POOL"])
+    if "compute_pool" in names:
+        pipeline.setdefault("compute_pool", names["compute_pool"])
+    pipeline.update(pipeline_overrides or {})
+    home_value = home or env.get("APP_HOME") or data.get("home")
+    try:
+        graph = _section(data, "graph", GraphOptions, config_file)
+        if "overlap_policy" in graph:
+            graph["overlap_policy"] = _overlap(graph["overlap_policy"])
+        return Settings(
+            backend=backend or env.get("APP_BACKEND") or data.get("backend", "simulator"),
+            home=Path(home_value).expanduser() if home_value else None,
+            connection=connection or env.get("SNOWFLAKE_CONNECTION_NAME") or data.get("connection"),
+            names=Names(**names),
+            graph=GraphOptions(**graph),
+            pipeline=PipelineConfig.from_mapping(pipeline),
+        )
+    except TypeError as exc:  # a value of the wrong type in the file
+        raise InvalidConfig(f"{config_file or 'settings'}: {exc}") from exc
+
+
+def with_pipeline_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
+    return replace(
+        settings, pipeline=PipelineConfig.from_mapping({**settings.pipeline.to_mapping(), **overrides})
+    )
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings from the command line; values are typed by ``PipelineConfig``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidConfig(f"--config {pair!r}: expected KEY=VALUE, e.g. metric_threshold=0.8")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise InvalidConfig(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidConfig(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _table(data: Mapping[str, Any], key: str, source: object) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise InvalidConfig(f"{source}: [{key}] must be a table, got {value!r}")
+    return value
+
+
+def _section(data: Mapping[str, Any], key: str, cls: type, source: object) -> dict[str, Any]:
+    table = dict(_table(data, key, source))
+    valid = [f.name for f in fields(cls)]
+    for k in table:
+        if k not in valid:
+            hint = difflib.get_close_matches(k, valid, n=1)
+            raise InvalidConfig(
+                f"{source}: unknown key {key}.{k}"
+                + (f" (did you mean {hint[0]}?)" if hint else "")
+                + f"; valid: {', '.join(valid)}"
+            )
+    return table
+
+
+def _overlap(value: object) -> OverlapPolicy:
+    try:
+        return OverlapPolicy(str(value).upper())
+    except ValueError as exc:
+        raise InvalidConfig(
+            f"graph.overlap_policy={value!r}: must be one of {', '.join(p.value for p in OverlapPolicy)}"
+        ) from exc

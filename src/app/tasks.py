@@ -1,0 +1,95 @@
+"""The task bodies of the pipeline graph: each reads its run's config and predecessors' values through the
+TaskRuntime, calls one domain stage over the ports, and returns the small value its successors read.
+
+Values flow as in the guide: prepare_data → the dataset references (JSON); train_model → the model file and
+metrics (JSON); check_model_quality → the exact name of the successor to run; promote_model → the promoted
+``(model, version)``; cleanup → what it deleted. A failing stage notifies before it fails its task.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from domain import pipeline as p
+from domain.config import RunConfig
+from domain.ports import TaskRuntime
+from domain.refs import DatasetSplits, TrainingOutcome
+
+
+def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
+    run = RunConfig.from_graph(runtime.graph_config(), runtime.scheduled_time())
+    try:
+        return _STAGES[stage](runtime, ports, run)
+    except Exception as exc:
+        if stage != p.CLEANUP:  # the finalizer's own failure is visible in the graph run
+            p.notify_failure(ports, run.pipeline, run.run_id, stage, exc)
+        raise
+
+
+def _splits(runtime: TaskRuntime) -> DatasetSplits:
+    return DatasetSplits.from_json(_required(runtime, p.PREPARE_DATA))
+
+
+def _outcome(runtime: TaskRuntime) -> TrainingOutcome:
+    return TrainingOutcome.from_json(_required(runtime, p.TRAIN_MODEL))
+
+
+def _required(runtime: TaskRuntime, task: str) -> str:
+    value = runtime.predecessor_value(task)
+    if value is None:
+        raise ValueError(f"task {task} returned no value; it must run (and succeed) before this task")
+    return value
+
+
+def _prepare(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    return p.prepare_data(ports, run).to_json()
+
+
+def _train(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    return p.train_model(ports, run, _splits(runtime)).to_json()
+
+
+def _check(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    return p.check_model_quality(ports, run, _splits(runtime), _outcome(runtime)).successor
+
+
+def _promote(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    version, _ = p.promote_model(ports, run, _splits(runtime), _outcome(runtime))
+    return str((version.model_name, version.version))
+
+
+def _alert(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    return p.send_alert(ports, run, _splits(runtime), _outcome(runtime)).summary()
+
+
+def _cleanup(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
+    plan = p.cleanup(ports, run)
+    return json.dumps(
+        {"deleted_models": list(plan.model_versions), "deleted_datasets": list(plan.dataset_versions)}
+    )
+
+
+_STAGES: dict[str, Callable[[TaskRuntime, p.Ports, RunConfig], str]] = {
+    p.PREPARE_DATA: _prepare,
+    p.TRAIN_MODEL: _train,
+    p.CHECK_MODEL_QUALITY: _check,
+    p.PROMOTE_MODEL: _promote,
+    p.SEND_ALERT: _alert,
+    p.CLEANUP: _cleanup,
+}
+
+
+def stage_task(
+    stage: str, ports_for: Callable[[Any], p.Ports], runtime_for: Callable[[Any], TaskRuntime]
+) -> Callable[[Any], str | None]:
+    """A task definition ``f(session)`` for ``stage``, as dagv1 calls it."""
+    if stage not in _STAGES:
+        raise KeyError(f"unknown pipeline stage {stage!r}; known: {sorted(_STAGES)}")
+
+    def task(session: Any) -> str | None:
+        return run_stage(stage, runtime_for(session), ports_for(session))
+
+    task.__name__ = task.__qualname__ = stage
+    return task
