@@ -1,0 +1,105 @@
+"""Settings are read once, from defaults < file < environment < flags, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import load_settings, parse_assignments, with_pipeline_overrides
+from domain.errors import InvalidConfig, InvalidName
+from domain.graph import OverlapPolicy
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_guides_names_on_the_simulator() -> None:
+    s = load_settings(env={})
+
+    assert s.backend == "simulator" and s.home is None
+    assert (s.names.database, s.names.schema, s.names.warehouse) == ("SNOWBANK", "DEV", "DEMO_WH")
+    assert s.pipeline.metric_name == "test_accuracy" and s.pipeline.metric_threshold == 0.7
+
+
+def test_the_guides_environment_variables_set_object_names() -> None:
+    s = load_settings(env={"SNOWFLAKE_DATABASE": "ML", "SNOWFLAKE_COMPUTE_POOL": "BIG_POOL"})
+
+    assert s.names.database == "ML"
+    assert s.pipeline.compute_pool == "BIG_POOL"
+
+
+def test_flags_win_over_environment_which_wins_over_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'backend = "snowflake"\nhome = "/from/file"\nconnection = "file"\n')
+
+    s = load_settings(config_file=path, env={"APP_HOME": "/from/env"}, connection="flag")
+
+    assert s.backend == "snowflake"
+    assert s.home == Path("/from/env")
+    assert s.connection == "flag"
+
+
+def test_file_sections_configure_names_graph_and_pipeline(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[names]\nschema = "PROD"\n[graph]\nname = "NIGHTLY"\noverlap_policy = "allow_child_overlap"\n'
+        "[pipeline]\nmetric_threshold = 0.8\n",
+    )
+
+    s = load_settings(config_file=path, env={})
+
+    assert s.names.schema == "PROD"
+    assert s.graph.name == "NIGHTLY" and s.graph.overlap_policy is OverlapPolicy.ALLOW_CHILD_OVERLAP
+    assert s.pipeline.metric_threshold == 0.8
+
+
+def test_an_unknown_file_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, '[names]\ndatabse = "X"\n')
+
+    with pytest.raises(InvalidConfig, match=r"names\.databse.*did you mean database"):
+        load_settings(config_file=path, env={})
+
+
+def test_an_unknown_pipeline_key_is_rejected_not_dropped(tmp_path: Path) -> None:
+    path = write(tmp_path, "[pipeline]\nmetric_treshold = 0.8\n")
+
+    with pytest.raises(InvalidConfig, match="metric_treshold"):
+        load_settings(config_file=path, env={})
+
+
+def test_a_missing_or_broken_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidConfig, match="does not exist"):
+        load_settings(config_file=tmp_path / "nope.toml", env={})
+    with pytest.raises(InvalidConfig, match="not valid TOML"):
+        load_settings(config_file=write(tmp_path, "backend = "), env={})
+
+
+def test_an_unknown_backend_lists_the_valid_ones() -> None:
+    with pytest.raises(InvalidConfig, match="simulator, snowflake"):
+        load_settings(env={"APP_BACKEND": "duckdb"})
+
+
+def test_an_object_name_that_smuggles_sql_is_refused() -> None:
+    with pytest.raises(InvalidName, match="SNOWFLAKE_DATABASE|database"):
+        load_settings(env={"SNOWFLAKE_DATABASE": 'x"; drop table t; --'})
+
+
+def test_an_out_of_range_retry_count_names_the_range(tmp_path: Path) -> None:
+    path = write(tmp_path, "[graph]\ntask_auto_retry_attempts = 31\n")
+
+    with pytest.raises(InvalidConfig, match="0..30"):
+        load_settings(config_file=path, env={})
+
+
+def test_command_line_assignments_are_typed_by_the_pipeline_config() -> None:
+    s = with_pipeline_overrides(load_settings(env={}), parse_assignments(["metric_threshold=0.85"]))
+
+    assert s.pipeline.metric_threshold == 0.85
+
+
+def test_an_assignment_without_equals_is_explained() -> None:
+    with pytest.raises(InvalidConfig, match="KEY=VALUE"):
+        parse_assignments(["metric_threshold"])
