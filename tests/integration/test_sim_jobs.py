@@ -1,0 +1,216 @@
+"""Simulated ML Jobs: N worker processes per job, supervised, persisted in the home."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.integration.test_sim_training import request_for
+
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.jobs import SimJobRunner
+from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
+from domain.refs import JobRef, JobStatus
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> Iterator[LocalAccount]:
+    with LocalAccount(tmp_path / "home") as acc:
+        yield acc
+
+
+@pytest.fixture
+def runner(account: LocalAccount) -> Iterator[SimJobRunner]:
+    jobs = SimJobRunner(account, {"DEMO_POOL": 2})
+    yield jobs
+    jobs.close()
+
+
+def worker_pids(job: JobRef) -> list[int]:
+    """Live worker processes of a job, found by the job folder on their command line."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "job_worker" in cmdline and f"/{job.name}\0" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_for_log(runner: SimJobRunner, job: JobRef, instance: int, text: str) -> None:
+    deadline = time.monotonic() + 30
+    while text not in runner.logs(job, instance):
+        assert time.monotonic() < deadline, runner.logs(job, instance)
+        time.sleep(0.05)
+
+
+def sleeper(seconds: float) -> str:
+    time.sleep(seconds)
+    return "slept"
+
+
+def jobs_count() -> dict[str, str | None]:
+    return {"count": os.environ.get("SNOWFLAKE_JOBS_COUNT"), "index": os.environ.get("SNOWFLAKE_JOB_INDEX")}
+
+
+def explode() -> None:
+    raise ValueError("boom: the remote code failed")
+
+
+def suicide() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_two_instance_training_job_trains_one_model_and_reports_it(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    job = runner.submit_training(request_for(account.files, target_instances=2))
+    assert runner.wait(job, timeout=60) is JobStatus.DONE
+    outcome = runner.result(job)
+    assert Path(outcome.artifact.uri).is_file()
+    assert outcome.metrics["test_accuracy"] > 0.7
+    assert "instance 1 of 2" in runner.logs(job, 1)
+    assert "ML job finished" in runner.logs(job, 0)
+
+
+def test_job_ids_are_qualified_and_named_after_the_payload(runner: SimJobRunner) -> None:
+    job = runner.submit_function(sleeper, args=(0,), compute_pool="demo_pool")
+    database, schema, name = job.id.split(".")
+    assert (database, schema) == ("SNOWBANK", "DEV")
+    assert name.startswith("SLEEPER_") and len(name) == len("SLEEPER_") + 8
+    runner.wait(job, timeout=30)
+
+
+def test_status_and_times_are_persisted_in_the_home(tmp_path: Path) -> None:
+    with LocalAccount(tmp_path / "home") as account:
+        job = SimJobRunner(account).submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL")
+        assert SimJobRunner(account).wait(job, timeout=30) is JobStatus.DONE
+    with LocalAccount(tmp_path / "home") as reopened:
+        again = SimJobRunner(reopened)
+        assert again.status(job) is JobStatus.DONE
+        assert again.function_result(job) == "slept"
+        with reopened.cursor() as cur:
+            started, completed = cur.execute(
+                "select STARTED_ON, COMPLETED_ON from ML_JOBS where ID = ?", [job.id]
+            ).fetchone()
+        assert started <= completed
+
+
+def test_a_function_runs_once_on_the_head_and_sees_the_instance_count(runner: SimJobRunner) -> None:
+    job = runner.submit_function(jobs_count, compute_pool="DEMO_POOL", target_instances=2)
+    assert runner.function_result(job, timeout=30) == {"count": "2", "index": "0"}
+    assert "the function runs on the head" in runner.logs(job, 1)
+
+
+def test_a_remote_exception_fails_the_job_with_its_text(runner: SimJobRunner) -> None:
+    job = runner.submit_function(explode, compute_pool="DEMO_POOL")
+    assert runner.wait(job, timeout=30) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="ValueError: boom: the remote code failed"):
+        runner.function_result(job)
+    assert "Traceback" in runner.logs(job)
+
+
+def test_a_result_that_is_not_json_fails_the_job(runner: SimJobRunner) -> None:
+    job = runner.submit_function(object, compute_pool="DEMO_POOL", name="make_object")
+    with pytest.raises(JobFailed, match="not JSON-serialisable"):
+        runner.function_result(job, timeout=30)
+
+
+def test_bad_training_data_ends_the_job_failed_with_the_reason(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    request = request_for(account.files, train_labels=np.ones(200), target_instances=2)
+    job = runner.submit_training(request)
+    assert runner.wait(job, timeout=60) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="only one class"):
+        runner.result(job)
+
+
+def test_invalid_hyperparameters_end_the_job_failed(runner: SimJobRunner, account: LocalAccount) -> None:
+    job = runner.submit_training(request_for(account.files, params={"max_depth": -1}))
+    with pytest.raises(JobFailed, match="invalid hyperparameters"):
+        runner.result(job, timeout=60)
+
+
+def test_a_worker_killed_by_a_signal_fails_the_job(runner: SimJobRunner) -> None:
+    job = runner.submit_function(suicide, compute_pool="DEMO_POOL")
+    assert runner.wait(job, timeout=30) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="instance 0 exited with signal SIGKILL"):
+        runner.function_result(job)
+
+
+def test_when_one_worker_dies_the_others_are_stopped_promptly(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    request = request_for(account.files, target_instances=2, num_boost_round=1_000_000)
+    job = runner.submit_training(request)
+    wait_for_log(runner, job, 1, "ML job started")
+    time.sleep(0.5)
+    pids = worker_pids(job)
+    assert len(pids) == 2
+    victim = next(p for p in pids if (Path(f"/proc/{p}/cmdline").read_bytes().endswith(b"\x001\x00")))
+    os.kill(victim, signal.SIGKILL)
+    assert runner.wait(job, timeout=10) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="instance 1 exited with signal SIGKILL"):
+        runner.result(job)
+    assert worker_pids(job) == []
+
+
+def test_wait_times_out_and_cancel_stops_the_job(runner: SimJobRunner) -> None:
+    job = runner.submit_function(sleeper, args=(60,), compute_pool="DEMO_POOL")
+    with pytest.raises(JobTimeout, match=r"did not complete within 0\.2 seconds"):
+        runner.wait(job, timeout=0.2)
+    runner.cancel(job)
+    assert runner.status(job) is JobStatus.CANCELLED
+    assert worker_pids(job) == []
+    with pytest.raises(JobFailed, match="CANCELLED"):
+        runner.function_result(job)
+
+
+def test_cancelling_a_finished_job_changes_nothing(runner: SimJobRunner) -> None:
+    job = runner.submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL")
+    runner.wait(job, timeout=30)
+    runner.cancel(job)
+    assert runner.status(job) is JobStatus.DONE
+
+
+def test_an_unknown_pool_is_not_found(runner: SimJobRunner, account: LocalAccount) -> None:
+    with pytest.raises(NotFound, match="compute pool GPU_POOL"):
+        runner.submit_training(request_for(account.files, compute_pool="GPU_POOL"))
+
+
+def test_more_instances_than_the_pool_has_nodes_is_refused(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    with pytest.raises(
+        InvalidConfig,
+        match=r"The requested target_instances \(3\) exceeds the max_nodes \(2\) of compute pool DEMO_POOL",
+    ):
+        runner.submit_training(request_for(account.files, target_instances=3))
+
+
+@pytest.mark.parametrize("minimum", [0, 3])
+def test_min_instances_must_be_between_one_and_the_target(
+    runner: SimJobRunner, account: LocalAccount, minimum: int
+) -> None:
+    with pytest.raises(InvalidConfig, match="0 < min_instances <= target_instances"):
+        runner.submit_training(request_for(account.files, target_instances=2, min_instances=minimum))
+
+
+def test_an_unknown_job_is_not_found(runner: SimJobRunner) -> None:
+    with pytest.raises(NotFound, match="NOPE_1234"):
+        runner.status(JobRef("SNOWBANK.DEV.NOPE_1234"))
+
+
+def test_logs_of_an_instance_the_job_does_not_have_are_refused(runner: SimJobRunner) -> None:
+    job = runner.submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL")
+    runner.wait(job, timeout=30)
+    with pytest.raises(InvalidConfig, match=r"instances 0\.\.0"):
+        runner.logs(job, 1)
