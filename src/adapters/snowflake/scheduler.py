@@ -1,0 +1,367 @@
+"""Scheduler on ``snowflake.core.task.dagv1``: deploy, run, follow one's own run, suspend, resume, drop.
+
+The DAG is built from the GraphSpec by ``adapters.dagv1_build.build_dag`` (the object the simulator runs).
+Python task definitions become anonymous stored procedures uploaded to the DAG stage, with the project's own
+packages (``domain``, ``adapters``, ``app``) shipped as directory imports and the conda packages of
+``deploy_packages()``.
+
+Monitoring follows the run that ``run`` started, not "the first row": ``run`` records the runs that exist,
+executes the root, and returns the RUN_ID of the new EXECUTE TASK run that appears; ``wait`` polls
+CURRENT_TASK_GRAPHS / COMPLETE_TASK_GRAPHS for that id with a timeout, and TASK_HISTORY gives its tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.dagv1_build import DefinitionFor, build_dag
+from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.session import SnowflakeNames
+from domain.errors import InvalidConfig, JobTimeout, NotFound
+from domain.graph import GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
+
+# Conda packages (Snowflake Anaconda channel) the deployed task procedures need. snowflake.core is how the
+# channel spells snowflake-core; it provides TaskContext and the task APIs inside a task.
+DEPLOY_PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "snowflake.core", "xgboost", "numpy")
+PROJECT_PACKAGES = ("domain", "adapters", "app")
+_ROOT_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+_RUN_ID = re.compile(r"^\d{1,20}$")
+_EXECUTE_FIX = "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}"
+_DEPLOY_FIX = (
+    "GRANT CREATE TASK ON SCHEMA {schema} TO ROLE {role}; GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}; "
+    "GRANT READ, WRITE ON STAGE {stage} TO ROLE {role}"
+)
+
+
+def deploy_packages(extra: tuple[str, ...] = ()) -> list[str]:
+    """The packages listed on every deployed Python task (``extra`` are added, duplicates dropped)."""
+    return list(dict.fromkeys((*DEPLOY_PACKAGES, *extra)))
+
+
+def deploy_imports(project_root: str | Path) -> list[tuple[str, str]]:
+    """``(directory, import path)`` pairs that ship the project's packages with each task procedure.
+
+    Snowpark zips a directory import under its import path when the path ends with it
+    (``…/src/domain`` → ``domain/``), so ``import domain`` works inside the task.
+    """
+    src = Path(project_root).resolve() / "src"
+    pairs = [(str(src / pkg), pkg) for pkg in PROJECT_PACKAGES if (src / pkg / "__init__.py").is_file()]
+    if not any(pkg == "domain" for _, pkg in pairs):
+        raise InvalidConfig(f"{src} holds no domain package; pass the project root (the folder with src/)")
+    return pairs
+
+
+def _default_definitions(spec: Any) -> Any:
+    raise InvalidConfig(
+        f"task {spec.name!r} has no definition: build SnowflakeScheduler with definition_for "
+        "(the app's task functions)"
+    )
+
+
+class SnowflakeScheduler:
+    """The Scheduler port on a real account (task graphs live in ``names.database``.``names.schema``)."""
+
+    def __init__(
+        self,
+        session: Any,
+        names: SnowflakeNames | None = None,
+        definition_for: DefinitionFor | None = None,
+        *,
+        schema: Any = None,
+        project_root: str | Path | None = None,
+        extra_packages: tuple[str, ...] = (),
+        poll_seconds: float = 5.0,
+        appear_timeout: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = session
+        self.names = names or SnowflakeNames()
+        self._definition_for = definition_for or _default_definitions
+        self._schema = schema
+        self._project_root = Path(project_root) if project_root else Path(__file__).resolve().parents[3]
+        self._packages = deploy_packages(extra_packages)
+        self._poll = poll_seconds
+        self._appear_timeout = appear_timeout
+        self._clock = clock
+        self._sleep = sleep
+
+    # --- the snowflake.core resources ------------------------------------------------------------------
+
+    @property
+    def schema(self) -> Any:
+        if self._schema is None:
+            from snowflake.core import Root
+
+            with vendor_errors(f"schema {self.names.schema_fqn}"):
+                self._schema = Root(self._session).databases[self.names.database].schemas[self.names.schema]
+        return self._schema
+
+    def _operation(self) -> Any:
+        from snowflake.core.task.dagv1 import DAGOperation
+
+        return DAGOperation(self.schema)
+
+    def build(self, graph: GraphSpec) -> Any:
+        """The dagv1 DAG that ``deploy`` would create (used by ``plan`` and the offline tests)."""
+        return build_dag(
+            graph,
+            self._definition_for,
+            stage_location=self.names.dag_stage,
+            packages=self._packages,
+            imports=deploy_imports(self._project_root),
+        )
+
+    # --- Scheduler port ---------------------------------------------------------------------------------
+
+    def deploy(self, graph: GraphSpec) -> None:
+        from snowflake.core.task.dagv1 import CreateMode
+
+        dag = self.build(graph)
+        fix = _DEPLOY_FIX.format(
+            schema=self.names.schema_fqn, role=self.names.role, stage=self.names.dag_stage
+        )
+        with vendor_errors(f"deploying task graph {self.names.qualified(graph.name)}", fix=fix):
+            # The finalizer too: dagv1's or_replace drop keeps it, and the new root could not adopt it.
+            self._drop(graph.name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._operation().deploy(dag, mode=CreateMode.or_replace)
+
+    def run(
+        self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
+    ) -> str:
+        root = self._root_name(graph_name)
+        if config and retry_last:
+            raise InvalidConfig(
+                "retry_last re-runs the failed graph run with its own config; drop the config"
+            )
+        fix = _EXECUTE_FIX.format(role=self.names.role)
+        with vendor_errors(f"running task graph {self.names.qualified(root)}", fix=fix):
+            self._require_root(root)
+            before = {row_key(r) for r in self._graph_rows(root)}
+            if config:
+                self._execute_with_config(root, config)
+            else:
+                self._operation().run(root, retry_last=retry_last)
+            return self._await_new_run(root, before)
+
+    def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
+        root = self._root_name(graph_name)
+        run_id = _checked_run_id(run_id)
+        deadline = None if timeout is None else self._clock() + timeout
+        last_state = "not started"
+        while True:
+            with vendor_errors(f"graph run {run_id} of {self.names.qualified(root)}"):
+                current = [r for r in self._current_rows(root) if str(r["RUN_ID"]) == run_id]
+                if not current:
+                    done = [r for r in self._complete_rows(root) if str(r["RUN_ID"]) == run_id]
+                    if done:
+                        row = max(done, key=lambda r: int(r.get("ATTEMPT_NUMBER") or 1))
+                        return self._with_tasks(graph_run_from_row(row))
+                else:
+                    last_state = str(current[0]["STATE"])
+            if deadline is not None and self._clock() >= deadline:
+                raise JobTimeout(
+                    f"graph run {run_id} of {self.names.qualified(root)} did not finish within {timeout} s "
+                    f"(last state {last_state}); it keeps running — wait again or suspend the graph"
+                )
+            self._sleep(self._poll)
+
+    def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
+        root = self._root_name(graph_name)
+        with vendor_errors(f"graph runs of {self.names.qualified(root)}"):
+            rows = self._graph_rows(root)
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            key = str(row["RUN_ID"])
+            if key not in latest or int(row.get("ATTEMPT_NUMBER") or 1) >= int(
+                latest[key].get("ATTEMPT_NUMBER") or 1
+            ):
+                latest[key] = row
+        out = sorted(
+            (graph_run_from_row(r) for r in latest.values()), key=lambda g: g.scheduled_time, reverse=True
+        )
+        return out[:limit]
+
+    def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
+        root = self._root_name(graph_name)
+        with vendor_errors(f"task history of {self.names.qualified(root)}"):
+            rows = self._graph_rows(root)
+            root_ids = {str(r["ROOT_TASK_ID"]) for r in rows if r.get("ROOT_TASK_ID")}
+            if run_id is not None:
+                run_id = _checked_run_id(run_id)
+            history = [h for rid in sorted(root_ids) for h in self._history_rows(rid, run_id)]
+        return [task_run_from_row(h) for h in sorted(history, key=_history_order)]
+
+    def suspend(self, graph_name: str) -> None:
+        root = self._root_name(graph_name)
+        with vendor_errors(f"task graph {self.names.qualified(root)}"):
+            self.schema.tasks[root].suspend()
+
+    def resume(self, graph_name: str) -> None:
+        root = self._root_name(graph_name)
+        with vendor_errors(
+            f"task graph {self.names.qualified(root)}", fix=_EXECUTE_FIX.format(role=self.names.role)
+        ):
+            self.schema.tasks[root].resume()
+
+    def drop(self, graph_name: str) -> None:
+        root = self._root_name(graph_name)
+        with vendor_errors(f"task graph {self.names.qualified(root)}"):
+            self._require_root(root)
+            self._drop(root)
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _root_name(self, graph_name: str) -> str:
+        return validate_name(graph_name, "graph").upper()
+
+    def _require_root(self, root: str) -> None:
+        from snowflake.core.exceptions import NotFoundError
+
+        try:
+            self.schema.tasks[root].fetch()
+        except NotFoundError:
+            raise NotFound(
+                f"task graph {self.names.qualified(root)} is not deployed; run `python -m app deploy` first"
+            ) from None
+
+    def _drop(self, root: str) -> None:
+        from snowflake.core.exceptions import NotFoundError
+
+        # dagv1 itself warns about its deprecated FQN class while reading the finalizer.
+        with suppress(NotFoundError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._operation().drop(root, drop_finalizer=True)
+
+    def _execute_with_config(self, root: str, config: Mapping[str, Any]) -> None:
+        for key, value in config.items():
+            if not isinstance(value, str | int | float | bool):
+                raise InvalidConfig(
+                    f"config key {key!r} has a {type(value).__name__} value; only str/int/float/bool"
+                )
+        fqn = self.names.qualified(root)
+        # EXECUTE TASK takes no bind variables; the JSON is a quoted literal with \ and ' escaped.
+        literal = json.dumps(dict(config), sort_keys=True).replace("\\", "\\\\").replace("'", "''")
+        self._session.sql(f"EXECUTE TASK {fqn} USING CONFIG = '{literal}'").collect()
+
+    def _await_new_run(self, root: str, before: set[tuple[str, int]]) -> str:
+        deadline = self._clock() + self._appear_timeout
+        while True:
+            fresh = [
+                r
+                for r in self._graph_rows(root)
+                if row_key(r) not in before
+                and str(r.get("SCHEDULED_FROM", "")).replace("_", " ") == "EXECUTE TASK"
+            ]
+            if fresh:
+                return str(min(fresh, key=lambda r: r["SCHEDULED_TIME"])["RUN_ID"])
+            if self._clock() >= deadline:
+                raise JobTimeout(
+                    f"no run of {self.names.qualified(root)} appeared within {self._appear_timeout} s "
+                    "after EXECUTE TASK (was the root skipped by its WHEN condition or an overlapping run?)"
+                )
+            self._sleep(min(self._poll, 2.0))
+
+    def _info_schema(self) -> str:
+        return f"{self.names.database}.INFORMATION_SCHEMA"
+
+    def _graph_rows(self, root: str) -> list[dict[str, Any]]:
+        return self._current_rows(root) + self._complete_rows(root)
+
+    def _current_rows(self, root: str) -> list[dict[str, Any]]:
+        return self._rows(
+            f"select * from table({self._info_schema()}.CURRENT_TASK_GRAPHS(ROOT_TASK_NAME => '{root}'))"
+            f" where DATABASE_NAME = '{self.names.database}' and SCHEMA_NAME = '{self.names.schema}'"
+        )
+
+    def _complete_rows(self, root: str) -> list[dict[str, Any]]:
+        return self._rows(
+            f"select * from table({self._info_schema()}.COMPLETE_TASK_GRAPHS(ROOT_TASK_NAME => '{root}',"
+            f" RESULT_LIMIT => 1000)) where DATABASE_NAME = '{self.names.database}'"
+            f" and SCHEMA_NAME = '{self.names.schema}'"
+        )
+
+    def _history_rows(self, root_task_id: str, run_id: str | None) -> list[dict[str, Any]]:
+        if not _ROOT_TASK_ID.match(root_task_id):
+            raise InvalidConfig(f"unexpected ROOT_TASK_ID {root_task_id!r}")
+        where = f" where RUN_ID = {run_id}" if run_id else ""
+        return self._rows(
+            f"select * from table({self._info_schema()}.TASK_HISTORY(ROOT_TASK_ID => '{root_task_id}',"
+            f" RESULT_LIMIT => 10000)){where}"
+        )
+
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
+        return [_as_dict(r) for r in self._session.sql(sql).collect()]
+
+    def _with_tasks(self, run: GraphRun) -> GraphRun:
+        from dataclasses import replace
+
+        return replace(run, tasks=tuple(self.task_history(run.graph_name, run.run_id)))
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    data = row.as_dict() if hasattr(row, "as_dict") else dict(row)
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def _checked_run_id(run_id: str) -> str:
+    run_id = str(run_id)
+    if not _RUN_ID.match(run_id):
+        raise InvalidConfig(f"run id {run_id!r} is not a Snowflake graph RUN_ID (digits, as returned by run)")
+    return run_id
+
+
+def row_key(row: Mapping[str, Any]) -> tuple[str, int]:
+    """A graph run is identified by its RUN_ID and attempt (retries share the RUN_ID)."""
+    return str(row["RUN_ID"]), int(row.get("ATTEMPT_NUMBER") or 1)
+
+
+def _history_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        str(row.get("RUN_ID")),
+        int(row.get("ATTEMPT_NUMBER") or 1),
+        _sortable(row.get("QUERY_START_TIME")),
+    )
+
+
+def _sortable(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value or "")
+
+
+def graph_run_from_row(row: Mapping[str, Any]) -> GraphRun:
+    """A CURRENT_TASK_GRAPHS / COMPLETE_TASK_GRAPHS row as the domain's GraphRun."""
+    return GraphRun(
+        graph_name=str(row["ROOT_TASK_NAME"]),
+        run_id=str(row["RUN_ID"]),
+        state=GraphRunState(str(row["STATE"])),
+        scheduled_time=row["SCHEDULED_TIME"],
+        attempt_number=int(row.get("ATTEMPT_NUMBER") or 1),
+        scheduled_from=str(row.get("SCHEDULED_FROM") or "EXECUTE TASK"),
+        query_start_time=row.get("QUERY_START_TIME"),
+        completed_time=row.get("COMPLETED_TIME"),
+        first_error_task_name=row.get("FIRST_ERROR_TASK_NAME"),
+        first_error_message=row.get("FIRST_ERROR_MESSAGE"),
+    )
+
+
+def task_run_from_row(row: Mapping[str, Any]) -> TaskRun:
+    """A TASK_HISTORY row as the domain's TaskRun."""
+    return TaskRun(
+        name=str(row["NAME"]),
+        state=TaskState(str(row["STATE"])),
+        return_value=row.get("RETURN_VALUE"),
+        error_message=row.get("ERROR_MESSAGE"),
+        attempt_number=int(row.get("ATTEMPT_NUMBER") or 1),
+        query_start_time=row.get("QUERY_START_TIME"),
+        completed_time=row.get("COMPLETED_TIME"),
+    )
