@@ -1,0 +1,215 @@
+"""The CLI end to end on a temporary simulator home: both branches, a failure in every task, inspection."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app.cli
+from app.cli import main
+from domain.errors import BackendUnavailable
+
+ROWS = "4000"
+
+
+def cli(home: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--home", str(home), *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("template") / "home"
+    code, out, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
+    assert code == 0, err
+    return home
+
+
+@pytest.fixture
+def home(prepared_home: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "home"
+    shutil.copytree(prepared_home, copy)
+    return copy
+
+
+def runs(home: Path) -> list[dict[str, Any]]:
+    code, out, err = cli(home, "runs", "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def models(home: Path) -> dict[str, Any]:
+    code, out, err = cli(home, "models", "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def states(run: dict[str, Any]) -> dict[str, str]:
+    return {t["name"]: t["state"] for t in run["tasks"]}
+
+
+def test_help_lists_the_commands() -> None:
+    result = subprocess.run([sys.executable, "-m", "app", "--help"], capture_output=True, text=True, check=True)
+
+    for command in ("setup", "run", "deploy", "runs", "models", "graph", "scheduler", "suspend", "drop"):
+        assert command in result.stdout
+
+
+def test_setup_twice_changes_nothing_and_says_so(home: Path) -> None:
+    code, out, _ = cli(home, "setup", "--rows", ROWS, "--seed", "7")
+
+    assert code == 0 and "already" in out.lower()
+
+
+def test_deploy_run_promotes_a_good_model(home: Path) -> None:
+    code, out, err = cli(home, "deploy", "--run", "--timeout", "300")
+
+    assert code == 0, out + err
+    assert "Branch chosen: promote_model" in out
+    (run,) = runs(home)
+    assert run["state"] == "SUCCEEDED"
+    assert states(run) | {"send_alert": "SKIPPED"} == states(run)
+    assert states(run)["promote_model"] == "SUCCEEDED" and states(run)["cleanup"] == "SUCCEEDED"
+    m = models(home)
+    assert m["default_version"] is not None
+    (version,) = m["versions"]
+    assert version["name"] == m["default_version"] and "CHAMPION" in version["aliases"]
+    assert version["metrics"]["test_accuracy"] >= 0.7
+
+
+def test_a_threshold_override_takes_the_alert_branch_and_notifies(home: Path) -> None:
+    code, out, err = cli(home, "deploy", "--run", "--config", "metric_threshold=0.999")
+
+    assert code == 0, out + err
+    assert "Branch chosen: send_alert" in out
+    (run,) = runs(home)
+    assert states(run)["promote_model"] == "SKIPPED" and states(run)["send_alert"] == "SUCCEEDED"
+    assert models(home)["versions"] == []
+    mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
+    assert "not promoted" in mail and "0.999" in mail
+
+
+def test_weak_data_takes_the_alert_branch_honestly(home: Path) -> None:
+    assert cli(home, "setup", "--rows", ROWS, "--signal", "0", "--force")[0] == 0
+
+    code, out, err = cli(home, "deploy", "--run")
+
+    assert code == 0, out + err
+    assert "Branch chosen: send_alert" in out
+
+
+class _Failing:
+    """Delegates to a real adapter, except that ``method`` raises."""
+
+    def __init__(self, inner: object, method: str) -> None:
+        self._inner, self._method = inner, method
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._method:
+
+            def fail(*_: object, **__: object) -> Any:
+                raise BackendUnavailable(f"injected failure in {name}")
+
+            return fail
+        return getattr(self._inner, name)
+
+
+def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str) -> None:
+    from dependency_injector import providers
+
+    real: Callable[..., Any] = app.cli.build_container
+
+    def build(settings: Any) -> Any:
+        c = real(settings)
+        original = getattr(c, f"sim_{port}")
+        getattr(c, f"sim_{port}").override(providers.Singleton(lambda: _Failing(original(), method)))
+        return c
+
+    monkeypatch.setattr(app.cli, "build_container", build)
+
+
+@pytest.mark.parametrize(
+    ("port", "method", "task"),
+    [
+        ("feature_store", "source_version", "prepare_data"),
+        ("jobs", "submit_training", "train_model"),
+        ("registry", "default_version", "check_model_quality"),
+        ("registry", "promote", "promote_model"),
+        ("registry", "list_versions", "cleanup"),
+    ],
+)
+def test_a_failing_task_fails_the_run_but_the_finalizer_runs_and_the_default_is_unchanged(
+    home: Path, monkeypatch: pytest.MonkeyPatch, port: str, method: str, task: str
+) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+    before = models(home)["default_version"]
+    assert cli(home, "setup", "--rows", ROWS, "--seed", "8", "--force")[0] == 0  # new data, new candidate
+    inject(monkeypatch, port, method)
+
+    code, out, _ = cli(home, "deploy", "--run")
+
+    assert code == 1
+    monkeypatch.undo()
+    run = runs(home)[0]
+    assert run["state"] == "FAILED" and states(run)[task] == "FAILED"
+    if task != "cleanup":
+        assert states(run)["cleanup"] == "SUCCEEDED"
+        mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
+        assert f"failed in {task}" in mail
+    assert models(home)["default_version"] == before
+
+
+def test_a_failing_alert_fails_the_run_and_cleanup_still_runs(home: Path) -> None:
+    code, out, _ = cli(
+        home, "deploy", "--run", "--config", "metric_threshold=0.999", "--config", "notification_integration=NOWHERE"
+    )
+
+    assert code == 1
+    run = runs(home)[0]
+    assert states(run)["send_alert"] == "FAILED" and states(run)["cleanup"] == "SUCCEEDED"
+    assert "NOWHERE" in (run["first_error_message"] or "")
+
+
+def test_run_executes_the_pipeline_in_process_without_registering(home: Path) -> None:
+    code, out, err = cli(home, "run", "--no-register")
+
+    assert code == 0, out + err
+    assert "--no-register" in out
+    assert models(home)["versions"] == []
+
+
+def test_graph_renders_the_last_runs_states_as_mermaid(home: Path) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+
+    code, out, _ = cli(home, "graph", "--format", "mermaid")
+
+    assert code == 0
+    assert "check_model_quality -->|promote_model| promote_model" in out
+    assert "class promote_model ok;" in out
+
+
+def test_invalid_input_is_explained_with_exit_code_2(home: Path) -> None:
+    code, _, err = cli(home, "deploy", "--config", "metric_threshold=1.7")
+    assert code == 2 and "metric_threshold" in err and "1.7" in err
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--home", str(home), "deploy", "--schedule", "0m"])
+    assert exit_info.value.code == 2
+
+
+def test_suspend_resume_and_drop_operate_the_deployed_graph(home: Path) -> None:
+    assert cli(home, "deploy", "--schedule", "12h")[0] == 0
+
+    assert cli(home, "suspend")[1].startswith("Suspended")
+    assert cli(home, "resume")[1].startswith("Resumed")
+    assert cli(home, "drop")[1].startswith("Dropped")
+    assert cli(home, "drop")[0] == 3
