@@ -1,0 +1,209 @@
+"""``python -m app setup`` on the simulator: what the guide's setup scripts create, in the local account.
+
+The guide's ``create_resources.sql`` and ``setup_feature_store.py`` create database, schema, stages DAG_STAGE and
+JOB_STAGE, the data schema (which is also the feature store), UDF_STAGE in it, the source table and the feature
+view of its data version. Here the same objects are made in the local account (see ``account_objects`` for how
+they map to DuckDB and folders), and ``ACCOUNT_INFO`` records when and with what parameters.
+
+Idempotent: what exists is kept and reported; the source table is rebuilt only with ``force`` (a new
+last-altered time, so a new data version). Input is checked before anything is written — bad parameters or a bad
+data file leave the account as it was.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from adapters.simulator.account_objects import (
+    ensure_database,
+    ensure_schema,
+    ensure_stage,
+    object_exists,
+    render_part,
+    resolve_name,
+    utc_now,
+)
+from adapters.simulator.data_generator import DEFAULT_ROWS, generate_mortgage_data
+from adapters.simulator.duck_errors import translated
+from adapters.simulator.feature_store import SimFeatureStore
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.source_tables import TableInfo, find_table, load_source_file, load_source_table
+from domain.names import normalize_qualified
+
+STAGES = ("DAG_STAGE", "JOB_STAGE")
+UDF_STAGE = "UDF_STAGE"
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """What setup did: objects created vs already present, the source table and its data version."""
+
+    home: Path
+    created: tuple[str, ...]
+    existing: tuple[str, ...]
+    source_table: str
+    row_count: int
+    data_version: str
+    loaded: bool
+    messages: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created) or self.loaded
+
+
+def setup_account(
+    account: LocalAccount,
+    *,
+    rows: int = DEFAULT_ROWS,
+    seed: int = 42,
+    signal: float = 1.0,
+    data: Path | None = None,
+    force: bool = False,
+    database: str = "SNOWBANK",
+    schema: str = "DEV",
+    data_schema: str = "DATA",
+    source_table: str = "MORTGAGE_LENDING_DEMO_DATA",
+) -> SetupReport:
+    """Create the guide's objects and load the source table (generated, or from ``data``)."""
+    db = normalize_qualified(database, "database")[0]
+    sc = normalize_qualified(schema, "schema")[0]
+    ds = normalize_qualified(data_schema, "schema")[0]
+    table = resolve_name(source_table, database=db, schema=ds)
+    objects = [
+        ("DATABASE", render_part(db), f"database {render_part(db)}"),
+        *(("SCHEMA", f"{render_part(db)}.{render_part(s)}", f"schema {render_part(db)}.{render_part(s)}")
+          for s in dict.fromkeys((sc, ds, table.schema))),
+        *(("STAGE", f"{render_part(db)}.{render_part(s)}.{st}", f"stage @{render_part(db)}.{render_part(s)}.{st}")
+          for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE))),
+    ]  # fmt: skip
+    with translated("reading the account catalog"), account.cursor() as cur:
+        before = {label for kind, name, label in objects if object_exists(cur, kind, name)}
+        previous = find_table(cur, table)
+
+    frame = None
+    if data is None and (previous is None or force):
+        frame = generate_mortgage_data(rows, seed, signal)  # validates rows, seed, signal before any write
+    info: TableInfo
+    if previous is not None and not force:
+        info = previous
+    elif data is not None:
+        info = load_source_file(account, source_table, Path(data), database=db, schema=ds, replace=force)
+    else:
+        info = load_source_table(account, source_table, frame, database=db, schema=ds, replace=force)
+    loaded = previous is None or force
+    origin = _Origin(rows, seed, signal, None if data is None else Path(data))
+
+    with translated("creating the account objects"), account.transaction() as cur:
+        ensure_database(cur, db)
+        for s in dict.fromkeys((sc, ds)):
+            ensure_schema(cur, db, s)
+        for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE)):
+            ensure_stage(account, cur, db, s, st)
+        _record_info(cur, origin, info, loaded=loaded)
+
+    with warnings.catch_warnings():  # an existing view is the idempotent case, not news
+        warnings.simplefilter("ignore", UserWarning)
+        SimFeatureStore(account, database=db, schema=ds).ensure_feature_view(table.qualified, info.version)
+
+    created = tuple(label for _, _, label in objects if label not in before)
+    existing = tuple(label for _, _, label in objects if label in before)
+    return SetupReport(
+        home=account.home,
+        created=created,
+        existing=existing,
+        source_table=table.qualified,
+        row_count=info.row_count,
+        data_version=info.version,
+        loaded=loaded,
+        messages=_messages(
+            account,
+            created=created,
+            existing=existing,
+            info=info,
+            previous=previous,
+            origin=origin,
+            loaded=loaded,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where the source table's rows come from: the generator's parameters, or a user's file."""
+
+    rows: int
+    seed: int
+    signal: float
+    data: Path | None
+
+    def describe(self) -> str:
+        if self.data is not None:
+            return f"from {self.data}"
+        return f"generated (seed {self.seed}, signal {float(self.signal):g})"
+
+    def info(self) -> dict[str, str]:
+        generated = self.data is None
+        return {
+            "data_file": "" if generated else str(Path(self.data).resolve()),
+            "generator_rows": str(self.rows) if generated else "",
+            "generator_seed": str(self.seed) if generated else "",
+            "generator_signal": str(float(self.signal)) if generated else "",
+        }
+
+
+def _record_info(cur: duckdb.DuckDBPyConnection, origin: _Origin, info: TableInfo, *, loaded: bool) -> None:
+    """``ACCOUNT_INFO`` (key, value): the marker ``LocalAccount.is_new`` looks for, and the load's parameters."""
+    cur.execute(
+        "create table if not exists ACCOUNT_INFO (KEY varchar primary key, VALUE varchar, UPDATED_ON timestamp)"
+    )
+    now = utc_now()
+    cur.execute("insert or ignore into ACCOUNT_INFO values ('created_on', ?, ?)", [now.isoformat(), now])
+    if not loaded:
+        return
+    values = {
+        "source_table": info.name.qualified,
+        "data_version": info.version,
+        "row_count": str(info.row_count),
+        **origin.info(),
+    }
+    for key, value in values.items():
+        cur.execute("insert or replace into ACCOUNT_INFO values (?, ?, ?)", [key, value, now])
+
+
+def _messages(
+    account: LocalAccount,
+    *,
+    created: tuple[str, ...],
+    existing: tuple[str, ...],
+    info: TableInfo,
+    previous: TableInfo | None,
+    origin: _Origin,
+    loaded: bool,
+) -> tuple[str, ...]:
+    lines = [f"Simulator home: {account.home}"]
+    lines += [f"Created {label}" for label in created]
+    if existing:
+        lines.append(f"Already present: {', '.join(existing)}")
+    if loaded and previous is not None:
+        lines.append(
+            f"Rebuilt table {info.name}: {info.row_count:,} rows {origin.describe()}; data version "
+            f"{previous.version} -> {info.version}"
+        )
+    elif loaded:
+        lines.append(
+            f"Loaded table {info.name}: {info.row_count:,} rows {origin.describe()}; data version {info.version}"
+        )
+    else:
+        lines.append(
+            f"Table {info.name} already holds {info.row_count:,} rows (data version {info.version}); "
+            f"use --force to rebuild it"
+        )
+    if not created and not loaded:
+        lines.append("Nothing to do: the account is set up already.")
+    lines.append(f"Stages are folders under {account.files / 'stages'}")
+    return tuple(lines)
