@@ -1,0 +1,92 @@
+"""Task bodies of the graph deployed to Snowflake.
+
+They are module-level functions so that the stored procedures reference them by name (the project's packages
+travel with the DAG's imports); each builds the real adapters from the procedure's own session, then calls
+the same ``app.tasks.run_stage`` the simulator runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.task_context import TaskContextRuntime
+from app.tasks import run_stage
+from domain import pipeline as p
+from domain.graph import TaskKind, TaskSpec
+
+
+def _unquote(name: str | None, default: str) -> str:
+    return default if not name else name.strip('"')
+
+
+def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
+    from adapters.snowflake.feature_store import SnowflakeFeatureStore
+    from adapters.snowflake.jobs import SnowflakeJobRunner
+    from adapters.snowflake.notifier import SnowflakeNotifier
+    from adapters.snowflake.registry import SnowflakeModelRegistry
+
+    from adapters.snowflake.session import SnowflakeNames
+
+    defaults = SnowflakeNames()
+    names = SnowflakeNames(
+        database=_unquote(session.get_current_database(), defaults.database),
+        schema=_unquote(session.get_current_schema(), defaults.schema),
+        warehouse=_unquote(session.get_current_warehouse(), defaults.warehouse),
+        compute_pool=str(config.get("compute_pool", defaults.compute_pool)),
+        notification_integration=str(
+            config.get("notification_integration", defaults.notification_integration)
+        ),
+    )
+    return p.Ports(
+        SnowflakeFeatureStore(session, names),
+        SnowflakeJobRunner(session, names),
+        SnowflakeModelRegistry(session, names),
+        SnowflakeNotifier(session, names),
+    )
+
+
+def _run(stage: str, session: Any) -> str | None:
+    runtime = TaskContextRuntime(session)
+    return run_stage(stage, runtime, _ports(session, runtime.graph_config()))
+
+
+def prepare_data(session: Any) -> str | None:
+    return _run(p.PREPARE_DATA, session)
+
+
+def train_model(session: Any) -> str | None:
+    return _run(p.TRAIN_MODEL, session)
+
+
+def check_model_quality(session: Any) -> str | None:
+    return _run(p.CHECK_MODEL_QUALITY, session)
+
+
+def promote_model(session: Any) -> str | None:
+    return _run(p.PROMOTE_MODEL, session)
+
+
+def send_alert(session: Any) -> str | None:
+    return _run(p.SEND_ALERT, session)
+
+
+def cleanup(session: Any) -> str | None:
+    return _run(p.CLEANUP, session)
+
+
+_BY_STAGE = {
+    f.__name__: f
+    for f in (prepare_data, train_model, check_model_quality, promote_model, send_alert, cleanup)
+}
+
+
+def definition_for(spec: TaskSpec) -> Any:
+    """What a deployed task runs: SQL text as written, or the stage's module-level function."""
+    if spec.kind is TaskKind.SQL:
+        return spec.definition
+    try:
+        return _BY_STAGE[spec.definition]
+    except KeyError:
+        raise KeyError(
+            f"no deployable task body for stage {spec.definition!r}; known: {sorted(_BY_STAGE)}"
+        ) from None
