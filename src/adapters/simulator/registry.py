@@ -1,0 +1,300 @@
+"""The Model Registry on the simulator: model files in XGBoost's native format, metadata in the home's DuckDB.
+
+Model and version names are identifiers resolved as Snowflake does (``v20260210_092849`` is stored as
+``V20260210_092849``). Logging a version copies the model file into the registry's own area, so deleting run
+artifacts never breaks a version; the copy and the rows are written together or not at all. As in Snowflake,
+the first version of a model becomes its default; promotion moves the default and the ``CHAMPION`` and
+``PREVIOUS_CHAMPION`` aliases in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import xgboost as xgb
+
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.training import evaluate, read_dataset
+from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidConfig, InvalidData, NotFound
+from domain.names import normalize_identifier
+from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
+
+CHAMPION = "CHAMPION"
+PREVIOUS_CHAMPION = "PREVIOUS_CHAMPION"
+MODEL_FORMAT = "xgboost-ubj"
+
+_DDL = (
+    "create table if not exists REGISTRY_MODELS(MODEL_NAME VARCHAR, DEFAULT_VERSION VARCHAR, "
+    "CREATED_ON TIMESTAMP)",
+    "create table if not exists REGISTRY_VERSIONS(MODEL_NAME VARCHAR, VERSION VARCHAR, CREATED_ON TIMESTAMP, "
+    "COMMENT VARCHAR, METRICS VARCHAR, EVIDENCE VARCHAR, DATASET VARCHAR, MODEL_PATH VARCHAR)",
+    "create table if not exists REGISTRY_ALIASES(MODEL_NAME VARCHAR, ALIAS VARCHAR, VERSION VARCHAR)",
+    "create table if not exists REGISTRY_TAGS(MODEL_NAME VARCHAR, TAG_NAME VARCHAR, TAG_VALUE VARCHAR)",
+    # Read by the feature store to find the models trained on a dataset version: keep this exact shape.
+    "create table if not exists REGISTRY_LINEAGE(MODEL_NAME VARCHAR, VERSION VARCHAR, DATASET_NAME VARCHAR, "
+    "DATASET_VERSION VARCHAR)",
+)
+_SAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_$-]")
+
+
+@contextlib.contextmanager
+def _vendor_errors(what: str) -> Iterator[None]:
+    """The one place where DuckDB, XGBoost and file-system errors of the registry become domain errors."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise BackendUnavailable(f"{what}: the registry catalog failed: {exc}") from exc
+    except xgb.core.XGBoostError as exc:
+        raise InvalidData(f"{what}: not a readable XGBoost model: {str(exc).splitlines()[0]}") from exc
+    except OSError as exc:
+        raise BackendUnavailable(f"{what}: {exc}") from exc
+
+
+def _path_part(identifier: str) -> str:
+    # Quoted identifiers may hold '/', '.' or spaces: escape them so a name can never leave its folder.
+    return _SAFE_PATH_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", identifier)
+
+
+class SimModelRegistry:
+    """``domain.ports.ModelRegistry`` on the simulator home."""
+
+    def __init__(self, account: LocalAccount) -> None:
+        self.account = account
+        with _vendor_errors("creating the registry tables"), account.cursor() as cur:
+            for ddl in _DDL:
+                cur.execute(ddl)
+
+    def log_version(
+        self,
+        *,
+        model_name: str,
+        version: str,
+        artifact: ModelArtifact,
+        metrics: Mapping[str, float],
+        dataset: DatasetRef,
+        comment: str = "",
+        evidence: Mapping[str, Any] | None = None,
+    ) -> ModelVersionInfo:
+        model = normalize_identifier(model_name, "model")
+        name = normalize_identifier(version, "model version")
+        if artifact.format != MODEL_FORMAT:
+            raise InvalidConfig(
+                f"model artifact {artifact.uri} has format {artifact.format!r}; the registry stores "
+                f"{MODEL_FORMAT!r} (XGBoost's native format) only"
+            )
+        source = Path(artifact.uri)
+        if not source.is_file():
+            raise NotFound(f"model file {artifact.uri} does not exist")
+        with _vendor_errors(f"checking model file {artifact.uri}"):
+            xgb.Booster(model_file=str(source))
+        try:
+            metrics_json = json.dumps({k: float(v) for k, v in metrics.items()})
+            evidence_json = json.dumps(dict(evidence or {}), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidData(
+                f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
+            ) from exc
+        target = self.account.path("registry", _path_part(model), _path_part(name), "model.ubj")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        copied = False
+        try:
+            with _vendor_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
+                if self._version_row(cur, model, name) is not None:
+                    raise AlreadyExists(
+                        f"Model {model} version {name} already existed; versions are immutable, "
+                        f"log a new version name"
+                    )
+                shutil.copyfile(source, target)
+                copied = True
+                if (
+                    cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone()
+                    is None
+                ):
+                    # Snowflake: CREATE MODEL ... WITH VERSION makes the first version the default.
+                    cur.execute("insert into REGISTRY_MODELS values (?, ?, ?)", [model, name, now])
+                cur.execute(
+                    "insert into REGISTRY_VERSIONS values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        model,
+                        name,
+                        now,
+                        comment,
+                        metrics_json,
+                        evidence_json,
+                        json.dumps(dataset.to_dict()),
+                        str(target),
+                    ],
+                )
+                cur.execute(
+                    "insert into REGISTRY_LINEAGE values (?, ?, ?, ?)",
+                    [model, name, dataset.name, dataset.version],
+                )
+        except BaseException:
+            if copied:
+                target.unlink(missing_ok=True)
+            raise
+        return self._get(model, name)
+
+    def get_version(self, model_name: str, version: str) -> ModelVersionInfo:
+        """A version by name or by alias (aliases are tried first, as ``Model.version`` does)."""
+        return self._get(
+            normalize_identifier(model_name, "model"), normalize_identifier(version, "model version")
+        )
+
+    def _get(self, model: str, name: str) -> ModelVersionInfo:
+        with _vendor_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
+            alias = cur.execute(
+                "select VERSION from REGISTRY_ALIASES where MODEL_NAME = ? and ALIAS = ?", [model, name]
+            ).fetchone()
+            found = [v for v in self._infos(cur, model) if v.version == (alias[0] if alias else name)]
+        if not found:
+            raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+        return found[0]
+
+    def list_versions(self, model_name: str) -> list[ModelVersionInfo]:
+        model = normalize_identifier(model_name, "model")
+        with _vendor_errors(f"listing versions of {model}"), self.account.cursor() as cur:
+            return self._infos(cur, model)
+
+    def default_version(self, model_name: str) -> ModelVersionInfo | None:
+        return next((v for v in self.list_versions(model_name) if v.is_default), None)
+
+    def aliases(self, model_name: str) -> dict[str, str]:
+        """Alias → version of one model."""
+        model = normalize_identifier(model_name, "model")
+        with _vendor_errors(f"reading aliases of {model}"), self.account.cursor() as cur:
+            rows = cur.execute(
+                "select ALIAS, VERSION from REGISTRY_ALIASES where MODEL_NAME = ?", [model]
+            ).fetchall()
+        return dict(rows)
+
+    def promote(self, model_name: str, version: str) -> None:
+        """Make ``version`` the default and the ``CHAMPION``; the former default becomes ``PREVIOUS_CHAMPION``."""
+        model = normalize_identifier(model_name, "model")
+        name = normalize_identifier(version, "model version")
+        with _vendor_errors(f"promoting {model} version {name}"), self.account.transaction() as cur:
+            if self._version_row(cur, model, name) is None:
+                raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+            (former,) = cur.execute(
+                "select DEFAULT_VERSION from REGISTRY_MODELS where MODEL_NAME = ?", [model]
+            ).fetchone()
+            champion = cur.execute(
+                "select VERSION from REGISTRY_ALIASES where MODEL_NAME = ? and ALIAS = ?", [model, CHAMPION]
+            ).fetchone()
+            if former == name and champion == (name,):
+                return  # promoting the champion again changes nothing
+            cur.execute("update REGISTRY_MODELS set DEFAULT_VERSION = ? where MODEL_NAME = ?", [name, model])
+            self._set_alias(cur, model, CHAMPION, name)
+            if former != name:
+                self._set_alias(cur, model, PREVIOUS_CHAMPION, former)
+
+    def set_tag(self, model_name: str, key: str, value: str) -> None:
+        """Tags belong to the model (not a version), as in Snowflake."""
+        model = normalize_identifier(model_name, "model")
+        tag = normalize_identifier(key, "tag")
+        with _vendor_errors(f"tagging {model}"), self.account.transaction() as cur:
+            if cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone() is None:
+                raise NotFound(f"Unable to find model {model}")
+            cur.execute("delete from REGISTRY_TAGS where MODEL_NAME = ? and TAG_NAME = ?", [model, tag])
+            cur.execute("insert into REGISTRY_TAGS values (?, ?, ?)", [model, tag, str(value)])
+
+    def tags(self, model_name: str) -> dict[str, str]:
+        model = normalize_identifier(model_name, "model")
+        with _vendor_errors(f"reading tags of {model}"), self.account.cursor() as cur:
+            rows = cur.execute(
+                "select TAG_NAME, TAG_VALUE from REGISTRY_TAGS where MODEL_NAME = ?", [model]
+            ).fetchall()
+        return dict(rows)
+
+    def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]:
+        """Re-score a stored version on a dataset version, where the data is; metric names are unprefixed."""
+        model = normalize_identifier(model_name, "model")
+        name = normalize_identifier(version, "model version")
+        with _vendor_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
+            row = self._version_row(cur, model, name)
+        if row is None:
+            raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+        with _vendor_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
+            booster = xgb.Booster(model_file=row["MODEL_PATH"])
+            return evaluate(booster, read_dataset(self.account.files, dataset))
+
+    def delete_version(self, model_name: str, version: str) -> None:
+        """Drop a version and its file; the default version and aliased versions are refused."""
+        model = normalize_identifier(model_name, "model")
+        name = normalize_identifier(version, "model version")
+        with _vendor_errors(f"deleting {model} version {name}"), self.account.transaction() as cur:
+            row = self._version_row(cur, model, name)
+            if row is None:
+                raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+            (default,) = cur.execute(
+                "select DEFAULT_VERSION from REGISTRY_MODELS where MODEL_NAME = ?", [model]
+            ).fetchone()
+            if default == name:
+                raise Conflict(
+                    f"cannot drop version {name} of model {model}: it is the default version; "
+                    f"promote another version first"
+                )
+            held = [
+                a
+                for (a,) in cur.execute(
+                    "select ALIAS from REGISTRY_ALIASES where MODEL_NAME = ? and VERSION = ? order by ALIAS",
+                    [model, name],
+                ).fetchall()
+            ]
+            if held:
+                raise Conflict(f"cannot drop version {name} of model {model}: it holds the aliases {held}")
+            for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE"):
+                cur.execute(f"delete from {table} where MODEL_NAME = ? and VERSION = ?", [model, name])
+        # The rows are gone; the file is only reachable through them, so removing it last is safe.
+        shutil.rmtree(Path(row["MODEL_PATH"]).parent, ignore_errors=True)
+
+    # --- rows ---
+
+    @staticmethod
+    def _version_row(cur: duckdb.DuckDBPyConnection, model: str, name: str) -> dict[str, Any] | None:
+        rel = cur.execute(
+            "select * from REGISTRY_VERSIONS where MODEL_NAME = ? and VERSION = ?", [model, name]
+        )
+        columns = [d[0] for d in rel.description]
+        found = rel.fetchone()
+        return None if found is None else dict(zip(columns, found, strict=True))
+
+    @staticmethod
+    def _set_alias(cur: duckdb.DuckDBPyConnection, model: str, alias: str, version: str) -> None:
+        cur.execute("delete from REGISTRY_ALIASES where MODEL_NAME = ? and ALIAS = ?", [model, alias])
+        cur.execute("insert into REGISTRY_ALIASES values (?, ?, ?)", [model, alias, version])
+
+    @staticmethod
+    def _infos(cur: duckdb.DuckDBPyConnection, model: str) -> list[ModelVersionInfo]:
+        rows = cur.execute(
+            """
+            select v.VERSION, v.CREATED_ON, v.COMMENT, v.METRICS, v.DATASET, m.DEFAULT_VERSION = v.VERSION,
+                   coalesce((select list(a.ALIAS order by a.ALIAS) from REGISTRY_ALIASES a
+                             where a.MODEL_NAME = v.MODEL_NAME and a.VERSION = v.VERSION), [])
+            from REGISTRY_VERSIONS v join REGISTRY_MODELS m using (MODEL_NAME)
+            where v.MODEL_NAME = ?
+            order by v.CREATED_ON, v.VERSION
+            """,
+            [model],
+        ).fetchall()
+        return [
+            ModelVersionInfo(
+                model_name=model,
+                version=version,
+                created_on=created.replace(tzinfo=UTC),
+                is_default=bool(is_default),
+                aliases=frozenset(aliases),
+                metrics=json.loads(metrics),
+                dataset=DatasetRef.from_dict(json.loads(dataset)),
+                comment=comment or "",
+            )
+            for version, created, comment, metrics, dataset, is_default, aliases in rows
+        ]

@@ -1,0 +1,220 @@
+"""The simulated Model Registry: native model files, versions, default, aliases, tags, lineage, scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.integration.test_sim_training import request_for, write_dataset
+
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.registry import SimModelRegistry
+from adapters.simulator.training import run_training
+from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
+from domain.refs import DatasetRef, ModelArtifact
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> Iterator[LocalAccount]:
+    with LocalAccount(tmp_path / "home") as acc:
+        yield acc
+
+
+@pytest.fixture
+def registry(account: LocalAccount) -> SimModelRegistry:
+    return SimModelRegistry(account)
+
+
+@pytest.fixture
+def artifact(account: LocalAccount) -> ModelArtifact:
+    outcome = run_training(request_for(account.files), account.files)
+    assert outcome is not None
+    return outcome.artifact
+
+
+DATASET = DatasetRef("MORTGAGE_DATASET", "v1", label_cols=("MORTGAGERESPONSE",), exclude_cols=("LOAN_ID",))
+
+
+def log(registry: SimModelRegistry, artifact: ModelArtifact, version: str, **extra: object) -> None:
+    registry.log_version(
+        model_name="mortgage_model",
+        version=version,
+        artifact=artifact,
+        metrics={"test_accuracy": 0.8},
+        dataset=DATASET,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_names_resolve_like_snowflake_identifiers(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    info = registry.log_version(
+        model_name="mortgage_model",
+        version="v20260210_092849",
+        artifact=artifact,
+        metrics={"test_accuracy": 0.81},
+        dataset=DATASET,
+        comment="XGBoost for loan approval",
+        evidence={"decision": "promote"},
+    )
+    assert (info.model_name, info.version) == ("MORTGAGE_MODEL", "V20260210_092849")
+    assert info.metrics == {"test_accuracy": 0.81}
+    assert info.dataset == DATASET
+    assert info.comment == "XGBoost for loan approval"
+
+
+def test_the_first_version_becomes_the_default_and_later_ones_do_not(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    default = registry.default_version("MORTGAGE_MODEL")
+    assert default is not None and default.version == "V1"
+    assert [v.is_default for v in registry.list_versions("mortgage_model")] == [True, False]
+
+
+def test_a_version_survives_the_deletion_of_its_run_artifact(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    Path(artifact.uri).unlink()
+    metrics = registry.score("mortgage_model", "v1", write_dataset(account.files, "DS", "v2_test", seed=5))
+    assert metrics["accuracy"] > 0.7
+    assert "test_accuracy" not in metrics
+
+
+def test_a_duplicate_version_raises_and_writes_nothing(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1", comment="first")
+    with pytest.raises(AlreadyExists, match="MORTGAGE_MODEL version V1 already existed"):
+        log(registry, artifact, "V1", comment="second")
+    [only] = registry.list_versions("mortgage_model")
+    assert only.comment == "first"
+    with account.cursor() as cur:
+        assert cur.execute("select count(*) from REGISTRY_LINEAGE").fetchone() == (1,)
+
+
+def test_lineage_rows_name_the_dataset_version(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    with account.cursor() as cur:
+        rows = cur.execute("select * from REGISTRY_LINEAGE").fetchall()
+    assert rows == [("MORTGAGE_MODEL", "V1", "MORTGAGE_DATASET", "v1")]
+
+
+def test_promotion_moves_the_default_and_the_champion_aliases(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    for v in ("v1", "v2", "v3"):
+        log(registry, artifact, v)
+    registry.promote("mortgage_model", "v1")
+    assert registry.aliases("mortgage_model") == {"CHAMPION": "V1"}
+    registry.promote("mortgage_model", "v2")
+    registry.promote("mortgage_model", "v3")
+    assert registry.aliases("mortgage_model") == {"CHAMPION": "V3", "PREVIOUS_CHAMPION": "V2"}
+    assert registry.get_version("mortgage_model", "champion").version == "V3"
+    default = registry.default_version("mortgage_model")
+    assert default is not None and default.version == "V3"
+    assert default.aliases == frozenset({"CHAMPION"})
+
+
+def test_promoting_the_champion_again_changes_nothing(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    registry.promote("mortgage_model", "v2")
+    before = registry.list_versions("mortgage_model")
+    registry.promote("mortgage_model", "v2")
+    assert registry.list_versions("mortgage_model") == before
+
+
+def test_promoting_an_unknown_version_changes_nothing(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    log(registry, artifact, "v1")
+    with pytest.raises(NotFound, match="V9"):
+        registry.promote("mortgage_model", "v9")
+    assert registry.aliases("mortgage_model") == {}
+
+
+def test_tags_belong_to_the_model(registry: SimModelRegistry, artifact: ModelArtifact) -> None:
+    log(registry, artifact, "v1")
+    registry.set_tag("mortgage_model", "stage", "production")
+    registry.set_tag("mortgage_model", "stage", "staging")
+    assert registry.tags("MORTGAGE_MODEL") == {"STAGE": "staging"}
+    with pytest.raises(NotFound, match="OTHER_MODEL"):
+        registry.set_tag("other_model", "stage", "x")
+
+
+def test_the_default_and_aliased_versions_cannot_be_deleted(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    for v in ("v1", "v2", "v3"):
+        log(registry, artifact, v)
+    registry.promote("mortgage_model", "v2")
+    with pytest.raises(Conflict, match="default version"):
+        registry.delete_version("mortgage_model", "v2")
+    with pytest.raises(Conflict, match="PREVIOUS_CHAMPION"):
+        registry.delete_version("mortgage_model", "v1")
+
+
+def test_deleting_a_version_removes_its_rows_and_file(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    registry.delete_version("mortgage_model", "v2")
+    assert [v.version for v in registry.list_versions("mortgage_model")] == ["V1"]
+    assert not (account.files / "registry" / "MORTGAGE_MODEL" / "V2").exists()
+    with pytest.raises(NotFound):
+        registry.delete_version("mortgage_model", "v2")
+
+
+def test_an_unknown_model_lists_nothing_and_has_no_default(registry: SimModelRegistry) -> None:
+    assert registry.list_versions("nothing_here") == []
+    assert registry.default_version("nothing_here") is None
+    with pytest.raises(NotFound):
+        registry.get_version("nothing_here", "v1")
+
+
+def test_a_file_that_is_not_an_xgboost_model_is_refused(registry: SimModelRegistry, tmp_path: Path) -> None:
+    bogus = tmp_path / "model.ubj"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(InvalidData, match="not a readable XGBoost model"):
+        log(registry, ModelArtifact(str(bogus)), "v1")
+    assert registry.list_versions("mortgage_model") == []
+
+
+def test_a_missing_model_file_is_not_found(registry: SimModelRegistry, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="does not exist"):
+        log(registry, ModelArtifact(str(tmp_path / "gone.ubj")), "v1")
+
+
+def test_invalid_names_are_refused(registry: SimModelRegistry, artifact: ModelArtifact) -> None:
+    with pytest.raises(InvalidName):
+        log(registry, artifact, 'x"; drop table REGISTRY_VERSIONS; --')
+
+
+def test_quoted_names_cannot_escape_the_registry_folder(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    registry.log_version(
+        model_name='"../../escape"', version="v1", artifact=artifact, metrics={}, dataset=DATASET
+    )
+    assert not (account.home / "escape").exists()
+    assert registry.get_version('"../../escape"', "v1").model_name == "../../escape"
+
+
+def test_scoring_on_data_with_other_features_is_refused(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    ref = write_dataset(account.files, "DS", "v3", rows=50)
+    fewer = DatasetRef(ref.name, ref.version, ref.label_cols, (*ref.exclude_cols, "FLAG"))
+    with pytest.raises(InvalidData, match="differ from the model's"):
+        registry.score("mortgage_model", "v1", fewer)
