@@ -24,7 +24,6 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
     from adapters.snowflake.jobs import SnowflakeJobRunner
     from adapters.snowflake.notifier import SnowflakeNotifier
     from adapters.snowflake.registry import SnowflakeModelRegistry
-
     from adapters.snowflake.session import SnowflakeNames
 
     defaults = SnowflakeNames()

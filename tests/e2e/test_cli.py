@@ -29,7 +29,7 @@ def cli(home: Path, *argv: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("template") / "home"
-    code, out, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
+    code, _, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
     assert code == 0, err
     return home
 
@@ -58,7 +58,9 @@ def states(run: dict[str, Any]) -> dict[str, str]:
 
 
 def test_help_lists_the_commands() -> None:
-    result = subprocess.run([sys.executable, "-m", "app", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--help"], capture_output=True, text=True, check=True
+    )
 
     for command in ("setup", "run", "deploy", "runs", "models", "graph", "scheduler", "suspend", "drop"):
         assert command in result.stdout
@@ -155,7 +157,7 @@ def test_a_failing_task_fails_the_run_but_the_finalizer_runs_and_the_default_is_
     assert cli(home, "setup", "--rows", ROWS, "--seed", "8", "--force")[0] == 0  # new data, new candidate
     inject(monkeypatch, port, method)
 
-    code, out, _ = cli(home, "deploy", "--run")
+    code, _, _ = cli(home, "deploy", "--run")
 
     assert code == 1
     monkeypatch.undo()
@@ -169,8 +171,14 @@ def test_a_failing_task_fails_the_run_but_the_finalizer_runs_and_the_default_is_
 
 
 def test_a_failing_alert_fails_the_run_and_cleanup_still_runs(home: Path) -> None:
-    code, out, _ = cli(
-        home, "deploy", "--run", "--config", "metric_threshold=0.999", "--config", "notification_integration=NOWHERE"
+    code, _, _ = cli(
+        home,
+        "deploy",
+        "--run",
+        "--config",
+        "metric_threshold=0.999",
+        "--config",
+        "notification_integration=NOWHERE",
     )
 
     assert code == 1

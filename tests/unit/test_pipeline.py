@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from tests.fakes import T0, FakeClock, FakeFeatureStore, FakeJobRunner, FakeModelRegistry, FakeNotifier
 
 from domain import pipeline
 from domain.config import PipelineConfig, RunConfig
 from domain.errors import Conflict
 from domain.pipeline import Ports, pipeline_graph, run_pipeline
 from domain.refs import DatasetVersionInfo
+from tests.fakes import T0, FakeClock, FakeFeatureStore, FakeJobRunner, FakeModelRegistry, FakeNotifier
 
 GOOD = {"test_accuracy": 0.86, "test_roc_auc": 0.9, "train_accuracy": 0.9, "test_log_loss": 0.3}
 WEAK = {"test_accuracy": 0.55, "test_roc_auc": 0.6, "train_accuracy": 0.6, "test_log_loss": 0.7}

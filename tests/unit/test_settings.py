@@ -71,9 +71,9 @@ def test_an_unknown_pipeline_key_is_rejected_not_dropped(tmp_path: Path) -> None
 
 
 def test_a_missing_or_broken_file_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(InvalidConfig, match="does not exist"):
+    with pytest.raises(InvalidConfig, match=r"does not exist"):
         load_settings(config_file=tmp_path / "nope.toml", env={})
-    with pytest.raises(InvalidConfig, match="not valid TOML"):
+    with pytest.raises(InvalidConfig, match=r"not valid TOML"):
         load_settings(config_file=write(tmp_path, "backend = "), env={})
 
 
@@ -83,14 +83,14 @@ def test_an_unknown_backend_lists_the_valid_ones() -> None:
 
 
 def test_an_object_name_that_smuggles_sql_is_refused() -> None:
-    with pytest.raises(InvalidName, match="SNOWFLAKE_DATABASE|database"):
+    with pytest.raises(InvalidName, match=r"names\.database"):
         load_settings(env={"SNOWFLAKE_DATABASE": 'x"; drop table t; --'})
 
 
 def test_an_out_of_range_retry_count_names_the_range(tmp_path: Path) -> None:
     path = write(tmp_path, "[graph]\ntask_auto_retry_attempts = 31\n")
 
-    with pytest.raises(InvalidConfig, match="0..30"):
+    with pytest.raises(InvalidConfig, match=r"0\.\.30"):
         load_settings(config_file=path, env={})
 
 
