@@ -1,0 +1,101 @@
+"""``setup_account``: the guide's objects in a local account, idempotent, with --force and --data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.simulator.data_generator import generate_mortgage_data
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.setup import setup_account
+from adapters.simulator.source_tables import describe_table
+from domain.errors import InvalidConfig, InvalidData, InvalidName
+
+ROWS = 800
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> Iterator[LocalAccount]:
+    with LocalAccount(tmp_path / "home") as acc:
+        yield acc
+
+
+def _tables(account: LocalAccount) -> set[str]:
+    with account.cursor() as cur:
+        return {r[0] for r in cur.execute("select table_name from information_schema.tables").fetchall()}
+
+
+def test_first_run_creates_the_guides_objects_and_loads_the_table(account: LocalAccount) -> None:
+    report = setup_account(account, rows=ROWS)
+    assert report.created == (
+        "database SNOWBANK", "schema SNOWBANK.DEV", "schema SNOWBANK.DATA",
+        "stage @SNOWBANK.DEV.DAG_STAGE", "stage @SNOWBANK.DEV.JOB_STAGE", "stage @SNOWBANK.DATA.UDF_STAGE",
+    )  # fmt: skip
+    assert report.loaded and report.row_count == ROWS
+    assert report.data_version == describe_table(account, "SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA").version
+    assert not account.is_new
+
+
+def test_stages_are_folders_in_the_files_area(account: LocalAccount) -> None:
+    setup_account(account, rows=ROWS)
+    assert (account.files / "stages" / "SNOWBANK" / "DEV" / "DAG_STAGE").is_dir()
+    assert (account.files / "stages" / "SNOWBANK" / "DEV" / "JOB_STAGE").is_dir()
+
+
+def test_setup_registers_the_feature_view_of_the_data_version(account: LocalAccount) -> None:
+    report = setup_account(account, rows=ROWS)
+    assert f"MORTGAGE_FEATURE_VIEW${report.data_version}" in _tables(account)
+
+
+def test_second_run_changes_nothing_and_says_so(account: LocalAccount) -> None:
+    first = setup_account(account, rows=ROWS)
+    second = setup_account(account, rows=ROWS)
+    assert not second.changed and second.created == ()
+    assert second.data_version == first.data_version
+    assert any("Nothing to do" in line for line in second.messages)
+
+
+def test_force_rebuilds_the_table_under_a_new_data_version(account: LocalAccount) -> None:
+    first = setup_account(account, rows=ROWS)
+    second = setup_account(account, rows=ROWS // 2, force=True)
+    assert second.loaded and second.row_count == ROWS // 2
+    assert second.data_version > first.data_version
+    assert any(first.data_version in line and second.data_version in line for line in second.messages)
+
+
+def test_data_file_is_loaded_instead_of_generating(account: LocalAccount, tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    generate_mortgage_data(123, seed=1).to_csv(path, index=False)
+    report = setup_account(account, data=path)
+    assert report.row_count == 123
+    assert any(str(path) in line for line in report.messages)
+
+
+def test_parquet_data_file_is_loaded(account: LocalAccount, tmp_path: Path) -> None:
+    path = tmp_path / "mine.parquet"
+    generate_mortgage_data(50, seed=1).to_parquet(path)
+    assert setup_account(account, data=path).row_count == 50
+
+
+def test_a_bad_data_file_leaves_the_account_untouched(account: LocalAccount, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    generate_mortgage_data(20, seed=1).drop(columns=["MORTGAGERESPONSE"]).to_csv(path, index=False)
+    with pytest.raises(InvalidData, match="MORTGAGERESPONSE"):
+        setup_account(account, data=path)
+    assert account.is_new
+    assert not (account.files / "stages").exists()
+
+
+def test_bad_parameters_leave_the_account_untouched(account: LocalAccount) -> None:
+    with pytest.raises(InvalidConfig, match="signal"):
+        setup_account(account, rows=ROWS, signal=2.0)
+    assert account.is_new
+
+
+def test_an_injection_attempt_as_a_name_is_refused_before_anything_is_written(account: LocalAccount) -> None:
+    with pytest.raises(InvalidName):
+        setup_account(account, rows=ROWS, source_table='x"; drop table t; --')
+    assert account.is_new
+    assert _tables(account) == set()
