@@ -1,0 +1,74 @@
+"""Due times and the scheduler loop: run started, scheduled graphs when they are due.
+
+As in Snowflake: an interval counts from a base time set when the graph is deployed or resumed; cron fires
+at every matching minute in its time zone; missed times are not backfilled (only the next due time fires,
+once); under NO_OVERLAP a time that comes while the graph is executing is skipped. Suspended graphs do not
+run. Only graphs whose task definitions were deployed in this process can run; others are skipped with a
+warning (their Python callables live in the process that deployed them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from adapters.simulator.taskgraph.clock import Clock
+from domain.schedule import CronSchedule, IntervalSchedule, Schedule, parse_schedule
+
+if TYPE_CHECKING:
+    from adapters.simulator.taskgraph.operation import LocalDAGOperation
+
+log = logging.getLogger(__name__)
+
+
+def next_due(schedule: Schedule, base: datetime, now: datetime) -> datetime:
+    """The first fire time strictly after ``now``."""
+    if isinstance(schedule, IntervalSchedule):
+        return schedule.next_after(base, now)
+    if isinstance(schedule, CronSchedule):
+        return schedule.next_after(now)
+    raise TypeError(f"unknown schedule {schedule!r}")
+
+
+def first_due(schedule: Schedule, now: datetime) -> datetime:
+    """The first fire time after a deploy or resume at ``now`` (which is also the interval's base)."""
+    return next_due(schedule, now, now)
+
+
+def tick(operation: LocalDAGOperation, now: datetime) -> list[int]:
+    """Start every graph that is due at ``now``; returns the run ids started."""
+    started: list[int] = []
+    for record in operation.store.graphs():
+        if record.state != "started" or record.schedule is None or record.next_due is None:
+            continue
+        if record.next_due > now:
+            continue
+        due = record.next_due
+        base = record.schedule_base or due
+        operation.store.update_graph(
+            record.name, next_due=next_due(parse_schedule(record.schedule), base, now)
+        )
+        if not operation.has_definitions(record.name):
+            log.warning("graph %s is due but was not deployed in this process; skipped", record.name)
+            continue
+        if record.overlap_policy == "NO_OVERLAP" and operation.is_executing(record.name):
+            log.info("graph %s is still executing at %s; this scheduled time is skipped", record.name, due)
+            continue
+        started.append(operation.start(record.name, scheduled_time=due, scheduled_from="SCHEDULE"))
+    return started
+
+
+def run_scheduler(
+    operation: LocalDAGOperation,
+    *,
+    clock: Clock,
+    stop_event: threading.Event,
+    poll_seconds: float = 1.0,
+) -> None:
+    """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end."""
+    while not stop_event.is_set():
+        tick(operation, clock.now())
+        stop_event.wait(poll_seconds)
+    operation.wait_all()

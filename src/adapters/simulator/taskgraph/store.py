@@ -1,0 +1,333 @@
+"""Durable task-graph state and history in the home's DuckDB, shaped like Snowflake's views.
+
+Tables (all ``TG_*``): ``TG_GRAPHS`` (deployed graphs: state, schedule, structure, failure counter),
+``TG_LEFTOVER_TASKS`` (finalizers that ``drop`` kept, as dagv1 does), ``TG_GRAPH_RUNS`` (one row per graph-run
+attempt, like ``COMPLETE_TASK_GRAPHS`` plus ``TASK_STATES``), ``TG_TASK_HISTORY`` (one row per task run, like
+``TASK_HISTORY``). Views ``COMPLETE_TASK_GRAPHS`` and ``TASK_HISTORY`` expose them to SQL inside tasks.
+
+Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
+batches through Arrow, so a 1000-task graph costs a few statements, not a thousand commits. DuckDB errors are
+translated here, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from adapters.simulator.home import LocalAccount
+from domain.errors import BackendUnavailable
+
+CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
+CRASH_CODE = 3000
+
+_DDL = """
+create table if not exists TG_GRAPHS (
+    NAME varchar primary key, DISPLAY_NAME varchar, STATE varchar, STRUCTURE varchar, CONFIG varchar,
+    SCHEDULE varchar, OVERLAP_POLICY varchar, TASK_AUTO_RETRY_ATTEMPTS integer, SUSPEND_AFTER integer,
+    GRAPH_VERSION integer, ROOT_UUID varchar, CREATED_ON timestamp, SCHEDULE_BASE timestamp,
+    NEXT_DUE timestamp, CONSECUTIVE_FAILURES integer, LAST_SUSPENDED_REASON varchar);
+create table if not exists TG_LEFTOVER_TASKS (FULL_NAME varchar primary key, ROOT_TASK_NAME varchar);
+create table if not exists TG_GRAPH_RUNS (
+    ROOT_TASK_NAME varchar, RUN_ID bigint, GRAPH_RUN_GROUP_ID varchar, ATTEMPT_NUMBER integer, STATE varchar,
+    SCHEDULED_FROM varchar, SCHEDULED_TIME timestamp, QUERY_START_TIME timestamp, COMPLETED_TIME timestamp,
+    NEXT_SCHEDULED_TIME timestamp, FIRST_ERROR_TASK_NAME varchar, FIRST_ERROR_CODE integer,
+    FIRST_ERROR_MESSAGE varchar, CONFIG varchar, GRAPH_VERSION integer, TASK_STATES varchar, PID integer,
+    primary key (GRAPH_RUN_GROUP_ID, ATTEMPT_NUMBER));
+create table if not exists TG_TASK_HISTORY (
+    NAME varchar, ROOT_TASK_NAME varchar, RUN_ID bigint, GRAPH_RUN_GROUP_ID varchar, ATTEMPT_NUMBER integer,
+    STATE varchar, RETURN_VALUE varchar, ERROR_CODE integer, ERROR_MESSAGE varchar, CONDITION_TEXT varchar,
+    SCHEDULED_TIME timestamp, QUERY_START_TIME timestamp, COMPLETED_TIME timestamp, SCHEDULED_FROM varchar,
+    GRAPH_VERSION integer);
+create or replace view COMPLETE_TASK_GRAPHS as
+    select * exclude (TASK_STATES, PID) from TG_GRAPH_RUNS where STATE in ('SUCCEEDED', 'FAILED', 'CANCELLED');
+create or replace view TASK_HISTORY as select * from TG_TASK_HISTORY;
+"""
+
+
+@dataclass
+class GraphRecord:
+    name: str
+    display_name: str
+    state: str  # 'started' | 'suspended', as SHOW TASKS reports a root
+    structure: dict[str, Any]
+    config: dict[str, Any]
+    schedule: str | None
+    overlap_policy: str
+    task_auto_retry_attempts: int
+    suspend_after: int
+    graph_version: int
+    root_uuid: str
+    created_on: datetime
+    schedule_base: datetime | None = None
+    next_due: datetime | None = None
+    consecutive_failures: int = 0
+    last_suspended_reason: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """One graph-run attempt (a ``COMPLETE_TASK_GRAPHS`` row, or an EXECUTING one)."""
+
+    root_task_name: str
+    run_id: int
+    graph_run_group_id: str
+    attempt_number: int
+    state: str
+    scheduled_from: str
+    scheduled_time: datetime
+    query_start_time: datetime | None
+    completed_time: datetime | None
+    next_scheduled_time: datetime | None
+    first_error_task_name: str | None
+    first_error_code: int | None
+    first_error_message: str | None
+    config: dict[str, Any]
+    graph_version: int
+    task_states: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TaskHistoryRecord:
+    """One ``TASK_HISTORY`` row; ``name`` is ``<DAG>$<TASK>`` (the root's row is named after the graph)."""
+
+    name: str
+    root_task_name: str
+    run_id: int
+    graph_run_group_id: str
+    attempt_number: int
+    state: str
+    return_value: str | None
+    error_code: int | None
+    error_message: str | None
+    condition_text: str | None
+    scheduled_time: datetime
+    query_start_time: datetime | None
+    completed_time: datetime | None
+    scheduled_from: str
+    graph_version: int
+
+
+_HISTORY_COLUMNS = [f.name for f in fields(TaskHistoryRecord)]
+_RUN_COLUMNS = [f.name for f in fields(RunRecord)]
+_GRAPH_COLUMNS = [f.name for f in fields(GraphRecord)]
+_JSON_FIELDS = {"structure", "config", "task_states"}
+_TIME = pa.timestamp("us")
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column.endswith("_time"):
+        return _TIME
+    if column == "run_id":
+        return pa.int64()
+    if column in {"error_code", "attempt_number", "graph_version"}:
+        return pa.int32()
+    return pa.string()
+
+
+_HISTORY_SCHEMA = pa.schema([(c, _arrow_type(c)) for c in _HISTORY_COLUMNS])
+
+
+def _to_db(value: Any, name: str) -> Any:
+    if name in _JSON_FIELDS:
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _from_db(value: Any, name: str) -> Any:
+    if name in _JSON_FIELDS:
+        return json.loads(value) if value else {}
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class GraphStore:
+    def __init__(self, account: LocalAccount) -> None:
+        self._account = account
+        with self._cursor() as cur:
+            cur.execute(_DDL)
+
+    @contextmanager
+    def _cursor(self, *, transaction: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            with self._account.transaction() if transaction else self._account.cursor() as cur:
+                yield cur
+        except duckdb.Error as exc:  # the one place DuckDB errors of the engine's state become domain errors
+            raise BackendUnavailable(
+                f"task-graph state in {self._account.home} could not be used: {exc}"
+            ) from exc
+
+    def _rows(self, sql: str, params: Sequence[Any], columns: list[str]) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            rows = cur.execute(sql, list(params)).fetchall()
+        return [{c: _from_db(v, c) for c, v in zip(columns, r, strict=True)} for r in rows]
+
+    # graphs -----------------------------------------------------------------------------------------------
+
+    def graph(self, name: str) -> GraphRecord | None:
+        rows = self._rows(
+            f"select {', '.join(_GRAPH_COLUMNS)} from TG_GRAPHS where NAME = ?", [name], _GRAPH_COLUMNS
+        )
+        return GraphRecord(**rows[0]) if rows else None
+
+    def graphs(self) -> list[GraphRecord]:
+        rows = self._rows(
+            f"select {', '.join(_GRAPH_COLUMNS)} from TG_GRAPHS order by NAME", [], _GRAPH_COLUMNS
+        )
+        return [GraphRecord(**r) for r in rows]
+
+    def put_graph(self, record: GraphRecord, *, replace_tasks: Sequence[str]) -> None:
+        """Store a (re)deployed graph; tasks named in ``replace_tasks`` stop being leftovers."""
+        values = [_to_db(getattr(record, c), c) for c in _GRAPH_COLUMNS]
+        with self._cursor(transaction=True) as cur:
+            cur.execute("delete from TG_GRAPHS where NAME = ?", [record.name])
+            cur.execute(f"insert into TG_GRAPHS values ({', '.join('?' * len(values))})", values)
+            for full_name in replace_tasks:
+                cur.execute("delete from TG_LEFTOVER_TASKS where FULL_NAME = ?", [full_name])
+
+    def update_graph(self, name: str, **changes: Any) -> None:
+        assignments = ", ".join(f"{c.upper()} = ?" for c in changes)
+        values = [_to_db(v, c) for c, v in changes.items()]
+        with self._cursor() as cur:
+            cur.execute(f"update TG_GRAPHS set {assignments} where NAME = ?", [*values, name])
+
+    def drop_graph(self, name: str, *, keep_task: str | None) -> None:
+        with self._cursor(transaction=True) as cur:
+            cur.execute("delete from TG_GRAPHS where NAME = ?", [name])
+            if keep_task:
+                cur.execute("insert or replace into TG_LEFTOVER_TASKS values (?, ?)", [keep_task, name])
+
+    def leftover_tasks(self, full_names: Sequence[str]) -> list[str]:
+        if not full_names:
+            return []
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "select FULL_NAME from TG_LEFTOVER_TASKS where list_contains(?, FULL_NAME)",
+                [list(full_names)],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def like(self, pattern: str) -> list[str]:
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "select NAME from TG_GRAPHS where NAME ilike ? order by NAME", [pattern]
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # runs and history -------------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> None:
+        values = [_to_db(getattr(run, c), c) for c in _RUN_COLUMNS]
+        with self._cursor() as cur:
+            cur.execute(
+                f"insert into TG_GRAPH_RUNS values ({', '.join('?' * (len(values) + 1))})",
+                [*values, os.getpid()],
+            )
+
+    def finish_run(self, run: RunRecord, history: Sequence[TaskHistoryRecord]) -> None:
+        """The attempt's final row and its remaining task rows, in one transaction."""
+        changes = {c: _to_db(getattr(run, c), c) for c in _RUN_COLUMNS}
+        with self._cursor(transaction=True) as cur:
+            self._insert_history(cur, history)
+            cur.execute(
+                f"update TG_GRAPH_RUNS set {', '.join(f'{c.upper()} = ?' for c in changes)} "
+                "where GRAPH_RUN_GROUP_ID = ? and ATTEMPT_NUMBER = ?",
+                [*changes.values(), run.graph_run_group_id, run.attempt_number],
+            )
+
+    def append_history(self, history: Sequence[TaskHistoryRecord]) -> None:
+        if history:
+            with self._cursor(transaction=True) as cur:
+                self._insert_history(cur, history)
+
+    @staticmethod
+    def _insert_history(cur: duckdb.DuckDBPyConnection, history: Sequence[TaskHistoryRecord]) -> None:
+        if not history:
+            return
+        columns = {c: [_to_db(getattr(h, c), c) for h in history] for c in _HISTORY_COLUMNS}
+        batch = pa.table(columns, schema=_HISTORY_SCHEMA)
+        cur.register("tg_history_batch", batch)
+        try:
+            cur.execute("insert into TG_TASK_HISTORY select * from tg_history_batch")
+        finally:
+            cur.unregister("tg_history_batch")
+
+    def mark_state(self, group_id: str, attempt: int, task_full_name: str, state: str) -> None:
+        with self._cursor() as cur:
+            cur.execute(
+                "update TG_TASK_HISTORY set STATE = ? where GRAPH_RUN_GROUP_ID = ? and ATTEMPT_NUMBER = ? "
+                "and NAME = ?",
+                [state, group_id, attempt, task_full_name],
+            )
+
+    def runs(
+        self,
+        name: str,
+        *,
+        states: Sequence[str] | None = None,
+        since: datetime | None = None,
+        run_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Attempts of one graph, newest first."""
+        where, params = ["ROOT_TASK_NAME = ?"], [name]
+        if states is not None:
+            where.append("list_contains(?, STATE)")
+            params.append(list(states))
+        if since is not None:
+            where.append("coalesce(COMPLETED_TIME, QUERY_START_TIME) >= ?")
+            params.append(_to_db(since, "since"))
+        if run_id is not None:
+            where.append("RUN_ID = ?")
+            params.append(run_id)
+        sql = (
+            f"select {', '.join(_RUN_COLUMNS)} from TG_GRAPH_RUNS where {' and '.join(where)} "
+            "order by QUERY_START_TIME desc, ATTEMPT_NUMBER desc"
+        )
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        return [RunRecord(**r) for r in self._rows(sql, params, _RUN_COLUMNS)]
+
+    def history(
+        self, name: str, *, run_id: int | None = None, group_id: str | None = None
+    ) -> list[TaskHistoryRecord]:
+        where, params = ["ROOT_TASK_NAME = ?"], [name]
+        if run_id is not None:
+            where.append("RUN_ID = ?")
+            params.append(run_id)
+        if group_id is not None:
+            where.append("GRAPH_RUN_GROUP_ID = ?")
+            params.append(group_id)
+        sql = (
+            f"select {', '.join(_HISTORY_COLUMNS)} from TG_TASK_HISTORY where {' and '.join(where)} "
+            "order by QUERY_START_TIME, ATTEMPT_NUMBER, NAME"
+        )
+        return [TaskHistoryRecord(**r) for r in self._rows(sql, params, _HISTORY_COLUMNS)]
+
+    def recover_abandoned(self, now: datetime) -> int:
+        """Runs left EXECUTING by a process that is gone become FAILED; returns how many.
+
+        DuckDB lets one process open a home file, so an EXECUTING run owned by another pid belongs to a
+        process that ended without finishing it (kill -9, power loss).
+        """
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "update TG_GRAPH_RUNS set STATE = 'FAILED', COMPLETED_TIME = ?, "
+                "FIRST_ERROR_TASK_NAME = coalesce(FIRST_ERROR_TASK_NAME, ROOT_TASK_NAME), "
+                "FIRST_ERROR_CODE = coalesce(FIRST_ERROR_CODE, ?), "
+                "FIRST_ERROR_MESSAGE = coalesce(FIRST_ERROR_MESSAGE, ?) "
+                "where STATE = 'EXECUTING' and PID <> ? returning 1",
+                [_to_db(now, "now"), CRASH_CODE, CRASH_MESSAGE, os.getpid()],
+            ).fetchall()
+        return len(rows)
