@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.unit.snowflake.sf_fakes import FakeSchema, ScriptedSession
 
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
@@ -15,6 +14,7 @@ from domain.errors import InvalidConfig, JobTimeout, NotFound
 from domain.graph import GraphRunState, GraphSpec, TaskState
 from domain.pipeline import pipeline_graph
 from domain.schedule import IntervalSchedule
+from tests.unit.snowflake.sf_fakes import FakeSchema, ScriptedSession
 
 G = "MORTGAGE_PIPELINE"
 T0 = datetime(2026, 2, 10, 9, 28, 49)
