@@ -58,7 +58,8 @@ def _vendor_errors(what: str) -> Iterator[None]:
         raise BackendUnavailable(f"{what}: {exc}") from exc
 
 
-def _path_part(identifier: str) -> str:
+def path_part(identifier: str) -> str:
+    """An identifier as one safe file-name part (also used for mailbox files)."""
     # Quoted identifiers may hold '/', '.' or spaces: escape them so a name can never leave its folder.
     return _SAFE_PATH_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", identifier)
 
@@ -102,7 +103,7 @@ class SimModelRegistry:
             raise InvalidData(
                 f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
             ) from exc
-        target = self.account.path("registry", _path_part(model), _path_part(name), "model.ubj")
+        target = self.account.path("registry", path_part(model), path_part(name), "model.ubj")
         now = datetime.now(UTC).replace(tzinfo=None)
         copied = False
         try:
