@@ -114,13 +114,15 @@ class ScriptedSession:
 
     def __init__(self) -> None:
         self.queries: list[str] = []
+        self.bound: list[list[Any] | None] = []
         self.answers: list[tuple[re.Pattern[str], Any]] = []
 
     def answer(self, pattern: str, rows: Any) -> None:
         self.answers.insert(0, (re.compile(pattern, re.IGNORECASE | re.DOTALL), rows))
 
     def sql(self, text: str, params: list[Any] | None = None) -> FakeResult:
-        self.queries.append(text if params is None else f"{text} -- {params!r}")
+        self.queries.append(text)
+        self.bound.append(params)
         for pattern, rows in self.answers:
             if pattern.search(text):
                 return FakeResult(rows() if callable(rows) else rows)
