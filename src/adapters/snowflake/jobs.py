@@ -1,0 +1,114 @@
+"""JobRunner on ``snowflake.ml.jobs``: training submitted with ``@remote`` on the compute pool, then followed.
+
+The payload is ``training_payload.train_in_job``; it is pickled by reference, so the project's ``domain`` and
+``adapters`` packages travel with the job as directory imports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.training_payload import train_in_job
+from domain.errors import InvalidConfig, JobFailed, NotFound
+from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
+
+_SRC = Path(__file__).resolve().parents[2]
+
+
+def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
+    return (
+        f"CREATE COMPUTE POOL IF NOT EXISTS {pool} MIN_NODES = 1 MAX_NODES = {max(nodes, 2)} "
+        f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {pool} TO ROLE {names.role}"
+    )
+
+
+class SnowflakeJobRunner:
+    """The JobRunner port on a real account; job payloads go to ``names.job_stage``."""
+
+    def __init__(self, session: Any, names: SnowflakeNames | None = None) -> None:
+        self._session = session
+        self.names = names or SnowflakeNames()
+
+    def _pool_max_nodes(self, pool: str) -> int:
+        pattern = pool.replace("'", "''")
+        with vendor_errors(f"compute pool {pool}", fix=pool_fix(self.names, pool)):
+            rows = self._session.sql(f"SHOW COMPUTE POOLS LIKE '{pattern}'").collect()
+        for row in rows:
+            data = {str(k).lower(): v for k, v in (row.as_dict() if hasattr(row, "as_dict") else row).items()}
+            if str(data.get("name", "")).upper() == pool.upper():
+                return int(data["max_nodes"])
+        raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")
+
+    def submit_training(self, request: TrainingRequest) -> JobRef:
+        pool = request.compute_pool
+        max_nodes = self._pool_max_nodes(pool)
+        if request.target_instances < 1 or request.target_instances > max_nodes:
+            raise InvalidConfig(
+                f"target_instances={request.target_instances} must be 1..{max_nodes} (MAX_NODES of {pool}); "
+                f"ALTER COMPUTE POOL {pool} SET MAX_NODES = {max(request.target_instances, 1)}"
+            )
+        minimum = request.min_instances if request.min_instances is not None else request.target_instances
+        if not 0 < minimum <= request.target_instances:
+            raise InvalidConfig(
+                f"min_instances={minimum} must be 1..target_instances={request.target_instances}"
+            )
+        from snowflake.ml.jobs import remote
+
+        artifact_dir = f"{self.names.dag_stage}/run_artifacts/{request.run_id}"
+        with vendor_errors(
+            f"submitting training job {request.run_id} on {pool}", fix=pool_fix(self.names, pool)
+        ):
+            definition = remote(
+                pool,
+                stage_name=f"{self.names.schema_fqn}.{self.names.job_stage_name}",
+                target_instances=request.target_instances,
+                min_instances=minimum,
+                session=self._session,
+                database=self.names.database,
+                schema=self.names.schema,
+                query_warehouse=self.names.warehouse,
+                imports=[(str(_SRC / "domain"), "domain"), (str(_SRC / "adapters"), "adapters")],
+                name="train_model",
+            )(train_in_job)
+            job = definition(request.to_dict(), self.names.schema_fqn, artifact_dir)
+        return JobRef(job.id)
+
+    def _job(self, job: JobRef) -> Any:
+        from snowflake.ml.jobs import get_job
+
+        with vendor_errors(f"job {job.id}"):
+            return get_job(job.id, session=self._session)
+
+    def status(self, job: JobRef) -> JobStatus:
+        with vendor_errors(f"job {job.id}"):
+            status = str(self._job(job).status)
+        if status == "DELETED":
+            raise NotFound(f"job {job.id} was deleted")
+        return JobStatus(status)
+
+    def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
+        with vendor_errors(f"job {job.id}"):
+            return JobStatus(str(self._job(job).wait(timeout=-1 if timeout is None else timeout)))
+
+    def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
+        handle = self._job(job)
+        with vendor_errors(f"job {job.id}"):
+            status = JobStatus(str(handle.wait(timeout=-1 if timeout is None else timeout)))
+        if status is not JobStatus.DONE:
+            tail = self.logs(job)[-2000:]
+            raise JobFailed(f"job {job.id} ended {status.value}; last log lines:\n{tail}")
+        with vendor_errors(f"result of job {job.id}"):
+            return TrainingOutcome.from_json(str(handle.result()))
+
+    def logs(self, job: JobRef, instance: int = 0) -> str:
+        with vendor_errors(f"logs of job {job.id} instance {instance}"):
+            return str(self._job(job).get_logs(instance_id=instance))
+
+    def cancel(self, job: JobRef) -> None:
+        handle = self._job(job)
+        with vendor_errors(f"job {job.id}"):
+            if not JobStatus(str(handle.status)).is_terminal:
+                handle.cancel()
