@@ -141,7 +141,7 @@ def _parse_cron(expression: str) -> _CronFields:
             f"day-of-week) followed by a time zone"
         )
     minute, hour, day, month, weekday = parts
-    if "L" in weekday:
+    if re.fullmatch(r"[0-7]?L", weekday):
         raise Unsupported(
             f"cron {expression!r}: 'L' (last weekday of the month) in day-of-week is not supported"
         )
