@@ -1,0 +1,98 @@
+"""What a deploy would create, and how it differs from what is deployed (for ``python -m app plan``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.session import SnowflakeNames
+from domain.errors import NotFound
+from domain.graph import GraphSpec
+
+
+@dataclass(frozen=True)
+class TaskDescription:
+    name: str  # upper case, as Snowflake stores it: GRAPH$TASK
+    predecessors: tuple[str, ...] = ()
+    condition: str | None = None
+    finalizer: bool = False
+
+
+@dataclass(frozen=True)
+class GraphDescription:
+    name: str
+    tasks: dict[str, TaskDescription] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    schedule: str | None = None
+    warehouse: str | None = None
+
+
+def described_spec(graph: GraphSpec, scheduler: Any) -> GraphDescription:
+    """The spec as the low-level tasks dagv1 produces from it (``scheduler.build``)."""
+    dag = scheduler.build(graph)
+    root = dag._to_low_level_task()
+    tasks = {}
+    for task in dag.tasks:
+        low = task._to_low_level_task()
+        tasks[low.name.upper()] = TaskDescription(
+            low.name.upper(),
+            tuple(sorted(p.upper() for p in (low.predecessors or []))),
+            low.condition,
+            bool(low.finalize),
+        )
+    return GraphDescription(
+        root.name.upper(), tasks, dict(root.config or {}), _schedule(root.schedule), root.warehouse
+    )
+
+
+def _schedule(schedule: Any) -> str | None:
+    return None if schedule is None else str(schedule)
+
+
+def deployed_graph(
+    session: Any, names: SnowflakeNames, graph_name: str, *, schema: Any = None
+) -> GraphDescription:
+    """The deployed graph read back through snowflake.core (``NotFound`` when it is not deployed)."""
+    from snowflake.core import Root
+    from snowflake.core.exceptions import NotFoundError
+
+    root_name = graph_name.upper()
+    with vendor_errors(f"task graph {names.qualified(root_name)}"):
+        schema = schema or Root(session).databases[names.database].schemas[names.schema]
+        try:
+            root = schema.tasks[root_name].fetch()
+        except NotFoundError:
+            raise NotFound(f"task graph {names.qualified(root_name)} is not deployed") from None
+        dependents = schema.tasks[root_name].fetch_task_dependents()
+    tasks = {}
+    for task in dependents:
+        if task.name.upper() == root_name:
+            continue
+        tasks[task.name.upper()] = TaskDescription(
+            task.name.upper(),
+            tuple(sorted(p.rsplit(".", 1)[-1].upper() for p in (task.predecessors or []))),
+            task.condition,
+            bool(task.finalize),
+        )
+    config = root.config if isinstance(root.config, dict) else json.loads(root.config or "{}")
+    return GraphDescription(root_name, tasks, dict(config), _schedule(root.schedule), root.warehouse)
+
+
+def diff(spec: GraphDescription, deployed: GraphDescription) -> list[str]:
+    """Human-readable differences: ``+`` a deploy would add, ``-`` it would remove, ``~`` it would change."""
+    out = [f"+ task {n}" for n in sorted(set(spec.tasks) - set(deployed.tasks))]
+    out += [f"- task {n}" for n in sorted(set(deployed.tasks) - set(spec.tasks))]
+    for name in sorted(set(spec.tasks) & set(deployed.tasks)):
+        want, have = spec.tasks[name], deployed.tasks[name]
+        for attr in ("predecessors", "condition", "finalizer"):
+            if getattr(want, attr) != getattr(have, attr):
+                out.append(f"~ task {name} {attr}: {getattr(have, attr)!r} -> {getattr(want, attr)!r}")
+    for attr in ("config", "schedule", "warehouse"):
+        want, have = getattr(spec, attr), getattr(deployed, attr)
+        if (str(want).upper() if attr == "warehouse" else want) != (
+            str(have).upper() if attr == "warehouse" else have
+        ):
+            out.append(f"~ graph {attr}: {have!r} -> {want!r}")
+    return out

@@ -1,0 +1,139 @@
+"""The guide's account setup, idempotent: database, schemas, stages, image repository, feature store, data.
+
+Objects an admin owns — the compute pool, the warehouse and the notification integration — are only checked
+(``SHOW … LIKE``); when one is missing the report says exactly what to create and grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.session import SnowflakeNames
+from domain.errors import InvalidData
+
+
+@dataclass
+class SetupReport:
+    created: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # object → the statements that fix it
+    rows_uploaded: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
+    """Admin-owned objects: ``label → (SHOW statement, statements that create and grant it)``."""
+    role = names.role
+    return {
+        f"compute pool {names.compute_pool}": (
+            f"SHOW COMPUTE POOLS LIKE '{names.compute_pool}'",
+            f"CREATE COMPUTE POOL IF NOT EXISTS {names.compute_pool} MIN_NODES = 1 MAX_NODES = 2 "
+            f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {names.compute_pool} TO ROLE {role}",
+        ),
+        f"warehouse {names.warehouse}": (
+            f"SHOW WAREHOUSES LIKE '{names.warehouse}'",
+            f"CREATE WAREHOUSE IF NOT EXISTS {names.warehouse} WAREHOUSE_SIZE = XSMALL AUTO_SUSPEND = 60; "
+            f"GRANT USAGE ON WAREHOUSE {names.warehouse} TO ROLE {role}",
+        ),
+        f"notification integration {names.notification_integration}": (
+            f"SHOW NOTIFICATION INTEGRATIONS LIKE '{names.notification_integration}'",
+            f"CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {names.notification_integration} TYPE = EMAIL "
+            f"ENABLED = TRUE DEFAULT_SUBJECT = 'Model Training Status'; "
+            f"GRANT USAGE ON INTEGRATION {names.notification_integration} TO ROLE {role}",
+        ),
+    }
+
+
+def setup_statements(names: SnowflakeNames) -> list[str]:
+    """The guide's ``create_resources.sql`` plus the UDF stage, all ``IF NOT EXISTS``."""
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {names.database}",
+        f"CREATE SCHEMA IF NOT EXISTS {names.schema_fqn}",
+        f"CREATE SCHEMA IF NOT EXISTS {names.data_schema_fqn}",
+        f"CREATE STAGE IF NOT EXISTS {names.schema_fqn}.{names.dag_stage_name}",
+        f"CREATE STAGE IF NOT EXISTS {names.schema_fqn}.{names.job_stage_name}",
+        f"CREATE STAGE IF NOT EXISTS {names.data_schema_fqn}.{names.udf_stage_name}",
+        f"CREATE IMAGE REPOSITORY IF NOT EXISTS {names.schema_fqn}.{names.image_repository}",
+    ]
+
+
+def _load_frame(data: Any, data_path: str | Path | None) -> Any:
+    import pandas as pd
+
+    if data is None and data_path is None:
+        return None
+    if data is None:
+        path = Path(data_path)  # type: ignore[arg-type]
+        if not path.is_file():
+            raise InvalidData(f"source data file {path} does not exist")
+        data = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if not isinstance(data, pd.DataFrame) or data.empty:
+        raise InvalidData("source data must be a non-empty pandas DataFrame (or a .csv/.parquet file)")
+    return data
+
+
+def setup_snowflake(
+    session: Any,
+    names: SnowflakeNames | None = None,
+    *,
+    data: Any = None,
+    data_path: str | Path | None = None,
+    replace_data: bool = False,
+) -> SetupReport:
+    """Create what the pipeline owns, check what an admin owns, upload the source data if missing or empty."""
+    names = names or SnowflakeNames()
+    frame = _load_frame(data, data_path)  # bad input is refused before anything is created
+    report = SetupReport()
+    for label, (show, fix) in required_objects(names).items():
+        with vendor_errors(label, fix=fix):
+            if not session.sql(show).collect():
+                report.missing[label] = fix
+    database_fix = (
+        f"GRANT CREATE DATABASE ON ACCOUNT TO ROLE {names.role} (or create {names.database} for it)"
+    )
+    for statement in setup_statements(names):
+        with vendor_errors(statement, fix=database_fix):
+            session.sql(statement).collect()
+        report.created.append(statement)
+    from snowflake.ml.feature_store import CreationMode, FeatureStore
+
+    if f"warehouse {names.warehouse}" not in report.missing:
+        with vendor_errors(f"feature store {names.data_schema_fqn}"):
+            FeatureStore(
+                session,
+                database=names.database,
+                name=names.data_schema,
+                default_warehouse=names.warehouse,
+                creation_mode=CreationMode.CREATE_IF_NOT_EXIST,
+            )
+        report.created.append(f"feature store {names.data_schema_fqn}")
+    if frame is not None:
+        report.rows_uploaded = _upload(session, names, frame, replace_data)
+    return report
+
+
+def _upload(session: Any, names: SnowflakeNames, frame: Any, replace: bool) -> int:
+    table = names.source_table_fqn
+    with vendor_errors(f"source table {table}"):
+        exists = session.sql(
+            f"select ROW_COUNT from {names.database}.INFORMATION_SCHEMA.TABLES "
+            "where TABLE_SCHEMA = ? and TABLE_NAME = ?",
+            params=[names.data_schema, names.source_table],
+        ).collect()
+        if exists and int(exists[0][0] or 0) > 0 and not replace:
+            return 0
+        session.write_pandas(
+            frame,
+            names.source_table,
+            database=names.database,
+            schema=names.data_schema,
+            auto_create_table=True,
+            overwrite=True,
+            quote_identifiers=True,
+        )
+    return len(frame)

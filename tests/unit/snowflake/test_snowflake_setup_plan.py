@@ -1,0 +1,71 @@
+"""Setup names what an admin must create; plan diffs the spec against what is deployed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.snowflake.plan import deployed_graph, described_spec, diff
+from adapters.snowflake.scheduler import SnowflakeScheduler
+from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.setup import required_objects, setup_snowflake
+from domain.config import PipelineConfig
+from domain.errors import InvalidData, NotFound
+from domain.pipeline import pipeline_graph
+from tests.unit.snowflake.sf_fakes import FakeSchema
+
+
+def test_the_compute_pool_fix_is_the_exact_create_and_grant() -> None:
+    _, fix = required_objects(SnowflakeNames())["compute pool DEMO_POOL"]
+    assert fix == (
+        "CREATE COMPUTE POOL IF NOT EXISTS DEMO_POOL MIN_NODES = 1 MAX_NODES = 2 INSTANCE_FAMILY = CPU_X64_S; "
+        "GRANT USAGE ON COMPUTE POOL DEMO_POOL TO ROLE ENGINEER"
+    )
+
+
+def test_bad_source_data_is_refused_before_anything_is_created(tmp_path: Any) -> None:
+    class NoSql:
+        def sql(self, text: str) -> None:
+            raise AssertionError(f"nothing may run: {text}")
+
+    with pytest.raises(InvalidData, match="does not exist"):
+        setup_snowflake(NoSql(), data_path=tmp_path / "missing.csv")
+
+
+def task_function(session: object) -> str:
+    return "ok"
+
+
+def _scheduler(schema: FakeSchema) -> SnowflakeScheduler:
+    return SnowflakeScheduler(None, SnowflakeNames(), lambda spec: task_function, schema=schema)
+
+
+def test_plan_of_a_deployed_graph_has_no_differences() -> None:
+    schema = FakeSchema()
+    graph = pipeline_graph(PipelineConfig(), name="G", warehouse="DEMO_WH")
+    scheduler = _scheduler(schema)
+    scheduler.deploy(graph)
+    assert (
+        diff(described_spec(graph, scheduler), deployed_graph(None, SnowflakeNames(), "G", schema=schema))
+        == []
+    )
+
+
+def test_plan_shows_a_changed_config_and_a_new_task() -> None:
+    schema = FakeSchema()
+    graph = pipeline_graph(PipelineConfig(), name="G", warehouse="DEMO_WH")
+    scheduler = _scheduler(schema)
+    scheduler.deploy(graph)
+    del schema.tasks.tasks["G$send_alert"]
+    changed = graph.with_config(metric_threshold=0.9)
+    lines = diff(
+        described_spec(changed, scheduler), deployed_graph(None, SnowflakeNames(), "G", schema=schema)
+    )
+    assert lines[0] == "+ task G$SEND_ALERT"
+    assert any(line.startswith("~ graph config:") for line in lines)
+
+
+def test_plan_of_an_undeployed_graph_is_not_found() -> None:
+    with pytest.raises(NotFound, match="not deployed"):
+        deployed_graph(None, SnowflakeNames(), "G", schema=FakeSchema())
