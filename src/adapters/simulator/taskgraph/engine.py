@@ -329,6 +329,8 @@ class _Attempt:
             if not self._running:
                 return
             deadline = min(d for _, d, _ in self._running.values())
+            if self._rows:  # wake up to persist finished tasks even while a long task keeps running
+                deadline = min(deadline, self._flushed_at + _FLUSH_SECONDS)
             try:
                 name, scope, error, start, end = self._completions.get(
                     timeout=max(0.0, deadline - time.monotonic())
@@ -342,7 +344,7 @@ class _Attempt:
                         self.values[name] = scope.value
                     state = "SUCCEEDED" if error is None else "FAILED"
                     self._finish(name, state, scope.value, error, TASK_ERROR_CODE, start, end)
-            if time.monotonic() - self._flushed_at > _FLUSH_SECONDS:
+            if time.monotonic() - self._flushed_at >= _FLUSH_SECONDS:
                 self._flush()
 
     def _consider(self, name: str) -> None:
