@@ -154,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("--poll", type=_positive, default=5.0, help="seconds between checks (default 5)")
 
+    pl = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="print what a deploy to Snowflake would create; with --backend snowflake -c NAME, also the "
+        "difference from what is deployed",
+    )
+    pl.add_argument("--schedule", type=_schedule, help="as for deploy")
+    pl.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
+
     for name, text in (
         ("suspend", "stop the schedule"),
         ("resume", "restart the schedule"),
@@ -349,6 +358,53 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    from types import SimpleNamespace
+
+    from adapters.dagv1_build import build_dag
+    from adapters.snowflake.plan import deployed_graph, described_spec, diff
+    from adapters.snowflake.scheduler import deploy_packages
+    from app.snowflake_tasks import definition_for
+
+    graph = _graph(settings, args.schedule)
+    names = c.sf_names()
+    offline = SimpleNamespace(
+        build=lambda g: build_dag(
+            g, definition_for, stage_location=names.dag_stage, packages=deploy_packages()
+        )
+    )
+    spec = described_spec(graph, offline)
+    out.write(
+        f"Task graph {names.database}.{names.schema}.{spec.name}: warehouse {spec.warehouse}, "
+        f"schedule {graph.schedule.text() if graph.schedule else 'none (runs only when executed)'}\n"
+    )
+    out.write(f"  config {json.dumps(spec.config, sort_keys=True)}\n")
+    order = sorted(graph.topological_order(), key=lambda t: graph.task(t).is_finalizer)
+    for name in [spec.name] + [f"{spec.name}${t}".upper() for t in order]:
+        if name == spec.name:
+            out.write(f"  {name:<40} root\n")
+            continue
+        t = spec.tasks[name]
+        where = (
+            "finalizer (runs last, always)"
+            if t.finalizer
+            else "after " + ", ".join(t.predecessors or (spec.name,))
+        )
+        out.write(f"  {name:<40} {where}\n")
+        if t.condition:
+            out.write(f"  {'':<40} WHEN {t.condition}\n")
+    if settings.backend != "snowflake":
+        out.write("Offline plan (use --backend snowflake -c NAME to compare with what is deployed).\n")
+        return EXIT_OK
+    try:
+        changes = diff(spec, deployed_graph(c.session(), names, graph.name))
+    except NotFound:
+        out.write("Not deployed yet: a deploy creates everything above.\n")
+        return EXIT_OK
+    out.write("\n".join(changes) + "\n" if changes else "Deployed graph is up to date.\n")
+    return EXIT_OK
+
+
 def _lifecycle(action: str) -> Callable[..., int]:
     def command(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
         getattr(c.scheduler(), action)(settings.graph.name)
@@ -368,6 +424,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "models": cmd_models,
     "graph": cmd_graph,
     "scheduler": cmd_scheduler,
+    "plan": cmd_plan,
     "suspend": _lifecycle("suspend"),
     "resume": _lifecycle("resume"),
     "drop": _lifecycle("drop"),

@@ -35,10 +35,10 @@ def _account(settings: Settings) -> Iterator[Any]:
         account.close()
 
 
-def _sim_feature_store(account: Any) -> Any:
+def _sim_feature_store(account: Any, settings: Settings) -> Any:
     from adapters.simulator.feature_store import SimFeatureStore
 
-    return SimFeatureStore(account)
+    return SimFeatureStore(account, database=settings.names.database, schema=settings.names.data_schema)
 
 
 def _sim_jobs(account: Any, settings: Settings) -> Any:
@@ -130,7 +130,7 @@ class Container(containers.DeclarativeContainer):
     backend = providers.Callable(lambda s: s.backend, settings)
 
     account = providers.Resource(_account, settings)
-    sim_feature_store = providers.Singleton(_sim_feature_store, account)
+    sim_feature_store = providers.Singleton(_sim_feature_store, account, settings)
     sim_jobs = providers.Singleton(_sim_jobs, account, settings)
     sim_registry = providers.Singleton(_sim_registry, account)
     sim_notifier = providers.Singleton(_sim_notifier, account)

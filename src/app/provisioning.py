@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.container import Container
 from app.settings import Settings
+from domain.errors import BackendUnavailable
 
 DEFAULT_ROWS = 369_245
 
@@ -64,9 +65,17 @@ def _setup_snowflake(
 
     frame = None
     if data is None:
-        # The generator is plain numpy/pandas; it travels to Snowflake as the source table's rows.
+        # The generator is plain numpy/pandas; its rows are uploaded as the source table.
         from adapters.simulator.data_generator import generate_mortgage_data
 
         frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
-    report = setup_snowflake(c.session(), c.sf_names(), data_path=Path(data) if data else None, frame=frame)
-    return list(report.messages)
+    report = setup_snowflake(c.session(), c.sf_names(), data=frame, data_path=Path(data) if data else None)
+    lines = [f"Created or verified {what}." for what in report.created]
+    if report.rows_uploaded:
+        lines.append(f"Uploaded {report.rows_uploaded} rows to the source table.")
+    if not report.ok:
+        fixes = "\n".join(
+            f"  {what}: run as an administrator:\n    {fix}" for what, fix in report.missing.items()
+        )
+        raise BackendUnavailable("\n".join([*lines, "Setup is incomplete; missing objects:", fixes]))
+    return lines
