@@ -1,0 +1,87 @@
+"""JobRunner contract (``domain.ports.JobRunner``), run against every selected backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from domain.errors import InvalidConfig, JobFailed, NotFound
+from domain.ports import JobRunner
+from domain.refs import JobRef, JobStatus, TrainingRequest
+from tests.integration.test_sim_training import request_for
+
+POOL = os.environ.get("CONTRACT_COMPUTE_POOL", "DEMO_POOL")
+METRIC_KEYS = {
+    f"{split}_{m}"
+    for split in ("train", "test")
+    for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+}
+
+
+@pytest.fixture
+def runner(backend: Any) -> Iterator[JobRunner]:
+    if backend.name == "simulator":
+        from adapters.simulator.jobs import SimJobRunner
+
+        jobs = SimJobRunner(backend.account, {POOL: 2})
+        yield jobs
+        jobs.close()
+    else:
+        from adapters.snowflake.jobs import SnowflakeJobRunner
+
+        yield SnowflakeJobRunner(backend.session)
+
+
+def request(backend: Any, **overrides: Any) -> TrainingRequest:
+    if backend.name != "simulator":
+        pytest.skip("training requests need prepared dataset versions; the simulator writes its own")
+    return request_for(backend.account.files, **{"compute_pool": POOL, **overrides})
+
+
+def test_the_runner_implements_the_port(runner: JobRunner) -> None:
+    assert isinstance(runner, JobRunner)
+
+
+def test_a_training_job_ends_done_with_the_full_metric_set(runner: JobRunner, backend: Any) -> None:
+    job = runner.submit_training(request(backend, target_instances=2))
+    assert runner.wait(job, timeout=120) is JobStatus.DONE
+    assert set(runner.result(job).metrics) == METRIC_KEYS
+    assert isinstance(runner.logs(job, 0), str)
+
+
+def test_wait_returns_failed_and_result_raises_the_remote_error(runner: JobRunner, backend: Any) -> None:
+    job = runner.submit_training(request(backend, train_labels=np.zeros(100)))
+    assert runner.wait(job, timeout=120) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="one class"):
+        runner.result(job)
+
+
+def test_cancelling_a_finished_job_is_a_no_op(runner: JobRunner, backend: Any) -> None:
+    job = runner.submit_training(request(backend, train_labels=np.zeros(100)))
+    status = runner.wait(job, timeout=120)
+    runner.cancel(job)
+    assert runner.status(job) is status
+
+
+def test_more_instances_than_the_pool_allows_is_invalid(runner: JobRunner, backend: Any) -> None:
+    with pytest.raises(InvalidConfig, match="exceeds the max_nodes"):
+        runner.submit_training(request(backend, target_instances=1000))
+
+
+def test_min_instances_above_target_is_invalid(runner: JobRunner, backend: Any) -> None:
+    with pytest.raises(InvalidConfig, match="min_instances"):
+        runner.submit_training(request(backend, target_instances=1, min_instances=2))
+
+
+def test_an_unknown_pool_is_not_found(runner: JobRunner, backend: Any) -> None:
+    with pytest.raises(NotFound):
+        runner.submit_training(request(backend, compute_pool="NO_SUCH_POOL_XYZ"))
+
+
+def test_an_unknown_job_is_not_found(runner: JobRunner) -> None:
+    with pytest.raises(NotFound):
+        runner.status(JobRef("SNOWBANK.DEV.NO_SUCH_JOB_0000"))

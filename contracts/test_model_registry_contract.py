@@ -1,0 +1,108 @@
+"""ModelRegistry contract (``domain.ports.ModelRegistry``), run against every selected backend."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from domain.errors import AlreadyExists, Conflict, NotFound
+from domain.ports import ModelRegistry
+from domain.refs import DatasetRef, ModelArtifact
+from tests.integration.test_sim_training import request_for, write_dataset
+
+
+@pytest.fixture
+def registry(backend: Any) -> ModelRegistry:
+    if backend.name == "simulator":
+        from adapters.simulator.registry import SimModelRegistry
+
+        return SimModelRegistry(backend.account)
+    from adapters.snowflake.registry import SnowflakeModelRegistry
+
+    return SnowflakeModelRegistry(backend.session)
+
+
+@pytest.fixture
+def artifact(backend: Any) -> ModelArtifact:
+    if backend.name != "simulator":
+        pytest.skip("a trained model artifact is produced by the simulator's training payload only")
+    from adapters.simulator.training import run_training
+
+    outcome = run_training(request_for(backend.account.files), backend.account.files)
+    assert outcome is not None
+    return outcome.artifact
+
+
+@pytest.fixture
+def model() -> str:
+    return f"CONTRACT_MODEL_{uuid.uuid4().hex[:8].upper()}"
+
+
+DATASET = DatasetRef(
+    "DS", "v1_train", label_cols=("MORTGAGERESPONSE",), exclude_cols=("LOAN_ID", "TIMESTAMP")
+)
+
+
+def log(registry: ModelRegistry, model: str, artifact: ModelArtifact, version: str) -> None:
+    registry.log_version(
+        model_name=model, version=version, artifact=artifact, metrics={"test_accuracy": 0.8}, dataset=DATASET
+    )
+
+
+def test_the_registry_implements_the_port(registry: ModelRegistry) -> None:
+    assert isinstance(registry, ModelRegistry)
+
+
+def test_the_first_version_is_the_default(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")
+    log(registry, model, artifact, "v2")
+    default = registry.default_version(model)
+    assert default is not None and default.version == "V1"
+
+
+def test_a_duplicate_version_already_exists(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")
+    with pytest.raises(AlreadyExists):
+        log(registry, model, artifact, "v1")
+    assert len(registry.list_versions(model)) == 1
+
+
+def test_promotion_moves_default_and_aliases_and_is_idempotent(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")
+    log(registry, model, artifact, "v2")
+    registry.promote(model, "v2")
+    registry.promote(model, "v2")
+    versions = {v.version: v for v in registry.list_versions(model)}
+    assert versions["V2"].is_default and "CHAMPION" in versions["V2"].aliases
+    assert versions["V1"].aliases == frozenset({"PREVIOUS_CHAMPION"})
+
+
+def test_the_default_version_cannot_be_deleted(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")
+    with pytest.raises(Conflict):
+        registry.delete_version(model, "v1")
+
+
+def test_score_returns_unprefixed_metrics(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact, backend: Any
+) -> None:
+    log(registry, model, artifact, "v1")
+    test = write_dataset(backend.account.files, "DS", "v1_test", rows=80, seed=3)
+    assert set(registry.score(model, "v1", test)) >= {"accuracy", "roc_auc", "log_loss"}
+
+
+def test_an_unknown_model_has_no_versions(registry: ModelRegistry) -> None:
+    assert registry.list_versions("NO_SUCH_MODEL_XYZ") == []
+    assert registry.default_version("NO_SUCH_MODEL_XYZ") is None
+    with pytest.raises(NotFound):
+        registry.get_version("NO_SUCH_MODEL_XYZ", "v1")
