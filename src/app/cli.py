@@ -62,7 +62,9 @@ def _count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # Global options are accepted before or after the command; SUPPRESS keeps a later default from hiding an
+    # earlier value.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     g = common.add_argument_group("backend")
     g.add_argument(
         "--backend",
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
         "3 backend unavailable or object not found, 124 timeout.",
     )
+    parser.set_defaults(backend=None, connection=None, home=None, config_file=None, verbose=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
@@ -180,6 +183,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         stream=err,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.captureWarnings(True)  # library warnings (e.g. 'already exists. Skip registration') are logs
     try:
         settings = load_settings(
             config_file=args.config_file, backend=args.backend, home=args.home, connection=args.connection

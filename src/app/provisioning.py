@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.container import Container
 from app.settings import Settings
-from domain.errors import BackendUnavailable
+from domain.errors import BackendUnavailable, NotFound
 
 DEFAULT_ROWS = 369_245
 
@@ -48,13 +48,15 @@ def _setup_simulator(
     lines = list(report.messages)
     catalog = IntegrationCatalog(c.account())
     name = settings.pipeline.notification_integration
-    if catalog.exists(name):
+    try:
+        catalog.get_integration(name)
         lines.append(f"Notification integration {name} already exists.")
-    else:
-        mailbox = catalog.create_email_integration(
-            name, recipients=("ml-team@localhost",), subject="Model Training Status"
+    except NotFound:
+        catalog.create_integration(
+            name, type="EMAIL", default_recipients=("ml-team@localhost",), default_subject="Model Training Status"
         )
-        lines.append(f"Created email notification integration {name}; messages go to {mailbox}.")
+        mail = c.account().files / "mail"
+        lines.append(f"Created email notification integration {name}; its mail goes to a mailbox in {mail}.")
     return lines
 
 
