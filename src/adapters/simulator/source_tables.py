@@ -216,7 +216,7 @@ def _validate(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str) -> d
     if missing:
         raise InvalidData(
             f"table {table}: missing column(s) {', '.join(missing)}; the guide's columns are "
-            f"{', '.join(COLUMNS)} (LOAN_TYPE_NAME optional); got {', '.join(by_upper)}"
+            f"{', '.join(COLUMNS)} (LOAN_TYPE_NAME optional); got {', '.join(c for c, _ in by_upper.values())}"
         )
     columns = {c: by_upper[c.upper()][0] for c in COLUMNS if c.upper() in by_upper}
     total = int(cur.execute(f"select count(*) from {view}").fetchone()[0])
