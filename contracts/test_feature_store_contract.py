@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -165,7 +166,8 @@ def test_list_and_delete_versions(fs: Harness) -> None:
     fs.store.split_dataset(ref, test_fraction=0.2)
     listed = fs.store.list_dataset_versions(ref.name)
     assert {i.version for i in listed} == {ref.version, f"{ref.version}_train", f"{ref.version}_test"}
-    assert all(i.created_on is not None for i in listed)
+    assert all(i.created_on.utcoffset() == timedelta(0) for i in listed)  # aware UTC, comparable with now
+    assert all(abs(datetime.now(UTC) - i.created_on) < timedelta(hours=1) for i in listed)
     fs.store.delete_dataset_version(ref.name, f"{ref.version}_test")
     assert {i.version for i in fs.store.list_dataset_versions(ref.name)} == {
         ref.version,

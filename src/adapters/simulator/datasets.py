@@ -24,6 +24,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -136,7 +137,11 @@ def list_versions(account: LocalAccount, name: str) -> list[DatasetVersionInfo]:
             "select VERSION, CREATED_ON, ROW_COUNT, COMMENT from DATASET_VERSIONS where NAME = ? order by VERSION",
             [name],
         ).fetchall()
-    return [DatasetVersionInfo(name, v, created, int(count), comment) for v, created, count, comment in rows]
+    # Stored as naive UTC (DuckDB TIMESTAMP); the port promises aware UTC times.
+    return [
+        DatasetVersionInfo(name, v, created.replace(tzinfo=UTC), int(count), comment)
+        for v, created, count, comment in rows
+    ]
 
 
 def create_versions(
