@@ -62,8 +62,8 @@ def _count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Global options are accepted before or after the command; SUPPRESS keeps a later default from hiding an
-    # earlier value.
+    # Global options are accepted before or after the command. The parsers share these actions, so their
+    # default is SUPPRESS (absent), never a value that a later parser would write over an earlier one.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     g = common.add_argument_group("backend")
     g.add_argument(
@@ -88,7 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
         "3 backend unavailable or object not found, 124 timeout.",
     )
-    parser.set_defaults(backend=None, connection=None, home=None, config_file=None, verbose=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
@@ -178,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    for option, default in (
+        ("backend", None),
+        ("connection", None),
+        ("home", None),
+        ("config_file", None),
+        ("verbose", False),
+    ):
+        if not hasattr(args, option):
+            setattr(args, option, default)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=err,
