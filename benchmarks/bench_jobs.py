@@ -67,7 +67,7 @@ def peak_mib(account: LocalAccount, job: JobRef, instances: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=GUIDE_ROWS)
-    parser.add_argument("--rounds", type=int, default=40, help="boosting rounds of the overhead comparison")
+    parser.add_argument("--rounds", type=int, default=300, help="boosting rounds of the overhead comparison")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each side of the overhead comparison")
     args = parser.parse_args()
     with LocalAccount(None) as account:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.integration.test_sim_training import request_for
 
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.jobs import SimJobRunner
-from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
+from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
+from tests.integration.test_sim_training import request_for
 
 
 @pytest.fixture
@@ -202,6 +203,16 @@ def test_min_instances_must_be_between_one_and_the_target(
 ) -> None:
     with pytest.raises(InvalidConfig, match="0 < min_instances <= target_instances"):
         runner.submit_training(request_for(account.files, target_instances=2, min_instances=minimum))
+
+
+def test_an_invalid_run_id_is_refused_at_submission(runner: SimJobRunner, account: LocalAccount) -> None:
+    with pytest.raises(InvalidName, match="run id"):
+        runner.submit_training(request_for(account.files, run_id="../../etc"))
+
+
+def test_a_function_with_an_unpicklable_argument_is_refused_at_submission(runner: SimJobRunner) -> None:
+    with pytest.raises(InvalidConfig, match="cannot be pickled"):
+        runner.submit_function(sleeper, args=(threading.Lock(),), compute_pool="DEMO_POOL")
 
 
 def test_an_unknown_job_is_not_found(runner: SimJobRunner) -> None:

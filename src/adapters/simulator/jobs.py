@@ -32,8 +32,9 @@ from xgboost.tracker import RabitTracker
 
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
+from adapters.simulator.training import booster_params
 from domain.errors import BackendUnavailable, InvalidConfig, JobFailed, JobTimeout, NotFound
-from domain.names import normalize_identifier
+from domain.names import normalize_identifier, validate_version
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
 DEFAULT_POOLS: Mapping[str, int] = {"DEMO_POOL": 2}
@@ -227,6 +228,9 @@ class SimJobRunner:
     # --- submission ---
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
+        # Refuse what can be judged here before any process starts; the data is checked where it is read.
+        validate_version(request.run_id, "run id")
+        booster_params(request)
         return self._submit(
             kind="training",
             base="TRAIN_MODEL",
@@ -255,7 +259,10 @@ class SimJobRunner:
         try:
             payload = cloudpickle.dumps((func, tuple(args), dict(kwargs or {})))
         except Exception as exc:
-            raise InvalidConfig(f"the function {base!r} or its arguments cannot be pickled: {exc}") from exc
+            raise InvalidConfig(
+                f"the function {base!r} or its arguments cannot be pickled: {exc}. A job runs in its own "
+                f"processes and cannot hold a session to the home; pass names and references instead"
+            ) from exc
         return self._submit(
             kind="function",
             base=base,
