@@ -13,6 +13,8 @@ import json
 import os
 import resource
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,18 @@ def _jsonable(value: Any) -> Any:
     )
 
 
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """Workers run in their own session; if the submitting process dies (even by SIGKILL), stop too."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _run(spec: dict[str, Any], instance: int) -> Any:
     if spec["kind"] == "training":
         from adapters.simulator.training import run_training
@@ -72,6 +86,7 @@ def _run(spec: dict[str, Any], instance: int) -> Any:
 
 def main(argv: list[str]) -> int:
     job_dir, instance = Path(argv[1]), int(argv[2])
+    _exit_with_parent()
     spec = json.loads((job_dir / SPEC_FILE).read_text())
     print(f"ML job started: {spec['name']} instance {instance} of {spec['target_instances']}", flush=True)
     code = 0
