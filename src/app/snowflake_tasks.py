@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.task_context import TaskContextRuntime
+from adapters.snowflake.task_runtime import SnowflakeTaskRuntime
 from app.tasks import run_stage
 from domain import pipeline as p
 from domain.graph import TaskKind, TaskSpec
@@ -45,7 +45,7 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
 
 
 def _run(stage: str, session: Any) -> str | None:
-    runtime = TaskContextRuntime(session)
+    runtime = SnowflakeTaskRuntime(session)
     return run_stage(stage, runtime, _ports(session, runtime.graph_config()))
 
 

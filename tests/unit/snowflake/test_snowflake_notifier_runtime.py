@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -118,5 +118,5 @@ def test_set_return_value_refuses_more_than_10_kb() -> None:
 
 def test_scheduled_time_and_short_task_name() -> None:
     runtime = SnowflakeTaskRuntime(TaskSession())
-    assert runtime.scheduled_time() == datetime(2026, 2, 10, 9, 28, 49)
+    assert runtime.scheduled_time() == datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC)  # naive is read as UTC
     assert runtime.current_task_name() == "PROMOTE_MODEL"
