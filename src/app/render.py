@@ -20,6 +20,13 @@ def _duration(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
 
 
+def in_run_order(tasks: Sequence[TaskRun]) -> list[TaskRun]:
+    """Tasks in the order they started; those that never ran come last, by name."""
+    return sorted(
+        tasks, key=lambda t: (t.query_start_time is None, t.query_start_time or datetime.min, t.name)
+    )
+
+
 def task_to_dict(task: TaskRun) -> dict[str, Any]:
     return {
         "name": task.short_name.lower(),
@@ -46,7 +53,7 @@ def run_to_dict(run: GraphRun) -> dict[str, Any]:
         "completed_time": _iso(run.completed_time),
         "first_error_task_name": run.first_error_task_name,
         "first_error_message": run.first_error_message,
-        "tasks": [task_to_dict(t) for t in run.tasks],
+        "tasks": [task_to_dict(t) for t in in_run_order(run.tasks)],
     }
 
 
@@ -68,7 +75,7 @@ def runs_table(runs: Sequence[GraphRun]) -> str:
             f"run {run.run_id}  {run.state}  scheduled {run.scheduled_time:%Y-%m-%d %H:%M:%S}  "
             f"attempt {run.attempt_number}  ({run.scheduled_from})"
         )
-        for t in run.tasks:
+        for t in in_run_order(run.tasks):
             d = _duration(t.query_start_time, t.completed_time)
             lines.append(
                 f"  {t.short_name.lower():<22} {t.state!s:<13} {'' if d is None else f'{d:8.2f}s':>9}  "
