@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -79,6 +81,28 @@ def test_a_two_instance_training_job_trains_one_model_and_reports_it(
     assert outcome.metrics["test_accuracy"] > 0.7
     assert "instance 1 of 2" in runner.logs(job, 1)
     assert "ML job finished" in runner.logs(job, 0)
+
+
+def test_the_trackers_port_is_closed_when_the_job_ends(runner: SimJobRunner, account: LocalAccount) -> None:
+    job = runner.submit_training(request_for(account.files, target_instances=2))
+    runner.wait(job, timeout=60)
+    spec = json.loads((account.files / "jobs" / job.name / "spec.json").read_text())
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", spec["communicator"]["dmlc_tracker_port"]), timeout=2)
+
+
+def test_a_job_whose_supervising_process_is_gone_is_marked_failed(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    with account.cursor() as cur:
+        cur.execute(
+            "insert into ML_JOBS(ID, NAME, KIND, STATUS, TARGET_INSTANCES) "
+            "values ('SNOWBANK.DEV.OLD_00000000', 'OLD_00000000', 'training', 'RUNNING', 1)"
+        )
+    job = JobRef("SNOWBANK.DEV.OLD_00000000")
+    assert runner.wait(job, timeout=1) is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="process that supervised this job exited"):
+        runner.result(job)
 
 
 def test_job_ids_are_qualified_and_named_after_the_payload(runner: SimJobRunner) -> None:
