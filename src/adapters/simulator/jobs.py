@@ -64,13 +64,12 @@ create table if not exists ML_JOBS(
 
 @contextlib.contextmanager
 def _vendor_errors(what: str) -> Iterator[None]:
-    """The one place where DuckDB, XGBoost and OS errors of this adapter become domain errors."""
+    """The one place where DuckDB and OS errors of this adapter become domain errors (the supervisor reports
+    its own failures, XGBoost's included, on the job)."""
     try:
         yield
     except (duckdb.Error, OSError) as exc:
         raise BackendUnavailable(f"{what}: {exc}") from exc
-    except xgb.core.XGBoostError as exc:
-        raise BackendUnavailable(f"{what}: XGBoost tracker error: {str(exc).splitlines()[0]}") from exc
 
 
 def _now() -> datetime:
@@ -108,7 +107,8 @@ class _Supervisor(threading.Thread):
                 tracker.start()
                 self.spec["communicator"] = tracker.worker_args()
             write_json(self.job_dir / SPEC_FILE, self.spec)
-            self.procs = [self._spawn(i) for i in range(n)]
+            for instance in range(n):  # one by one, so a failure part-way still kills those started
+                self.procs.append(self._spawn(instance))
             status, message = self._watch()
             if status is JobStatus.DONE:
                 result = json.dumps(json.loads((self.job_dir / RESULT_FILE).read_text())["value"])
