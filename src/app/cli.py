@@ -192,6 +192,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.captureWarnings(True)  # library warnings (e.g. 'already exists. Skip registration') are logs
+    logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
     try:
         settings = load_settings(
             config_file=args.config_file, backend=args.backend, home=args.home, connection=args.connection

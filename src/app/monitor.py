@@ -27,16 +27,20 @@ def follow_run(
 ) -> GraphRun:
     started = clock()
     seen: dict[str, str] = {}
+    # The simulator also reports tasks still executing; Snowflake's TASK_HISTORY lists them itself.
+    live = getattr(scheduler, "live_task_states", None)
     while True:
         run = next((r for r in scheduler.runs(graph_name, limit=50) if r.run_id == run_id), None)
-        tasks = scheduler.task_history(graph_name, run_id)
-        for t in tasks:
-            key = f"{t.name}#{t.attempt_number}"
-            if seen.get(key) != str(t.state):
-                seen[key] = str(t.state)
-                elapsed = clock() - started
-                suffix = f" — {t.error_message}" if t.error_message else ""
-                out.write(f"[{elapsed:7.1f}s] {t.short_name.lower():<22} {t.state}{suffix}\n")
+        states: dict[str, tuple[str, str | None]] = {}
+        for name, state in ((live(graph_name, run_id) or {}) if live else {}).items():
+            states[name.lower()] = (state, None)
+        for t in scheduler.task_history(graph_name, run_id):
+            states[t.short_name.lower()] = (str(t.state), t.error_message)
+        for name, (state, error) in states.items():
+            if seen.get(name) != state and state not in {"SCHEDULED", "NOT_EXECUTED"}:
+                seen[name] = state
+                suffix = f" — {error}" if error else ""
+                out.write(f"[{clock() - started:7.1f}s] {name:<22} {state}{suffix}\n")
                 out.flush()
         if run is not None and run.state.is_terminal:
             return run

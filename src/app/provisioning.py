@@ -53,7 +53,10 @@ def _setup_simulator(
         lines.append(f"Notification integration {name} already exists.")
     except NotFound:
         catalog.create_integration(
-            name, type="EMAIL", default_recipients=("ml-team@localhost",), default_subject="Model Training Status"
+            name,
+            type="EMAIL",
+            default_recipients=("ml-team@localhost",),
+            default_subject="Model Training Status",
         )
         mail = c.account().files / "mail"
         lines.append(f"Created email notification integration {name}; its mail goes to a mailbox in {mail}.")
