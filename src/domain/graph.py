@@ -144,7 +144,9 @@ def validate_graph(graph: GraphSpec) -> None:
     if "$" in graph.name:
         raise InvalidName(f"invalid graph name {graph.name!r}: '$' separates the graph from its tasks")
     if len(graph.tasks) + 1 > MAX_TASKS:
-        raise InvalidConfig(f"graph {graph.name} has {len(graph.tasks) + 1} tasks; Snowflake allows {MAX_TASKS}")
+        raise InvalidConfig(
+            f"graph {graph.name} has {len(graph.tasks) + 1} tasks; Snowflake allows {MAX_TASKS}"
+        )
     seen: dict[str, str] = {graph.name.upper(): graph.name}
     for t in graph.tasks:
         validate_name(t.name)
@@ -166,7 +168,9 @@ def validate_graph(graph: GraphSpec) -> None:
         if len(set(t.predecessors)) != len(t.predecessors):
             raise InvalidConfig(f"task {t.name!r} lists a predecessor twice: {list(t.predecessors)}")
         if len(t.predecessors) > MAX_PREDECESSORS:
-            raise InvalidConfig(f"task {t.name!r} has {len(t.predecessors)} predecessors; at most {MAX_PREDECESSORS}")
+            raise InvalidConfig(
+                f"task {t.name!r} has {len(t.predecessors)} predecessors; at most {MAX_PREDECESSORS}"
+            )
         for p in t.predecessors:
             if p not in names:
                 raise InvalidConfig(f"task {t.name!r} follows unknown task {p!r}; known: {sorted(names)}")
@@ -196,7 +200,9 @@ def validate_graph(graph: GraphSpec) -> None:
         raise InvalidConfig(f"user_task_timeout_ms={graph.user_task_timeout_ms}: must be 0..604800000")
     for k, v in graph.config.items():
         if not isinstance(v, str | int | float | bool):
-            raise InvalidConfig(f"config key {k!r} has a {type(v).__name__} value; only str, int, float, bool")
+            raise InvalidConfig(
+                f"config key {k!r} has a {type(v).__name__} value; only str, int, float, bool"
+            )
 
 
 def _topological_order(tasks: Iterable[TaskSpec]) -> list[str]:

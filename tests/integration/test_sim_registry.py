@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.test_sim_training import request_for, write_dataset
 
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.registry import SimModelRegistry
 from adapters.simulator.training import run_training
 from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
 from domain.refs import DatasetRef, ModelArtifact
+from tests.integration.test_sim_training import request_for, write_dataset
 
 
 @pytest.fixture

@@ -41,7 +41,9 @@ class LocalAccount:
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
         self._temporary = home is None
-        self.home = Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
+        self.home = (
+            Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
+        )
         self.files = self.home / "files"
         self.files.mkdir(parents=True, exist_ok=True)
         database = ":memory:" if self._temporary else str(self.home / DB_FILE)
