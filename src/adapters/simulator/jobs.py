@@ -43,17 +43,6 @@ _POLL_SECONDS = 0.05
 # (a killed worker usually makes its peers fail with a communication error a moment later).
 _SETTLE_SECONDS = 0.3
 _TRACKER_TIMEOUT_SECONDS = 120
-# A worker needs a few simulator modules only. Registering the package without running its __init__ (which
-# loads the task-graph engine and snowflake.core) saves seconds of start-up per instance.
-_WORKER_BOOTSTRAP = (
-    "import sys, types; "
-    "package = types.ModuleType('adapters.simulator'); "
-    f"package.__path__ = [{str(Path(__file__).parent)!r}]; "
-    "sys.modules['adapters.simulator'] = package; "
-    "from adapters.simulator.job_worker import main; "
-    "sys.exit(main(sys.argv))"
-)
-
 _DDL = """
 create table if not exists ML_JOBS(
     ID VARCHAR, NAME VARCHAR, KIND VARCHAR, STATUS VARCHAR, COMPUTE_POOL VARCHAR,
@@ -145,7 +134,7 @@ class _Supervisor(threading.Thread):
         feeds = self.payload is not None and instance == 0
         with open(self.job_dir / f"instance-{instance}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_BOOTSTRAP, str(self.job_dir), str(instance)],
+                [sys.executable, "-m", "adapters.simulator.job_worker", str(self.job_dir), str(instance)],
                 stdin=subprocess.PIPE if feeds else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
