@@ -44,12 +44,17 @@ _DDL = (
 )
 
 
-def sanitize_webhook_content(text: str) -> str:
-    """``SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT``: placeholders become ``REDACTED``, and the text is
-    escaped so it can stand inside a JSON string of a body template such as ``{"text": "..."}``."""
+def redact_placeholders(text: str) -> str:
+    """``SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT``: placeholders become ``REDACTED``, so message text can
+    never pull the integration's secret into a webhook."""
     for placeholder in _PLACEHOLDERS:
         text = text.replace(placeholder, "REDACTED")
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    return text
+
+
+def sanitize_webhook_content(text: str) -> str:
+    """Redacted and escaped so it can stand inside a JSON string of a body template such as ``{"text": "..."}``."""
+    return json.dumps(redact_placeholders(text), ensure_ascii=False)[1:-1]
 
 
 class _Undelivered(Exception):

@@ -20,11 +20,10 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from adapters.simulator.home import LocalAccount
+from adapters.simulator.notifier import redact_placeholders
 from domain.errors import DomainError, InvalidConfig, InvalidData, NotFound, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification
-
-_WEBHOOK_SECRET = "SNOWFLAKE_WEBHOOK_SECRET"  # the placeholder SANITIZE_WEBHOOK_CONTENT strips
 
 
 class TaskRuntime(Protocol):
@@ -71,7 +70,7 @@ class SystemFunctions:
             "TEXT_PLAIN": lambda body: _Message(str(body), "text/plain"),
             "TEXT_HTML": lambda body: _Message(str(body), "text/html"),
             "APPLICATION_JSON": lambda body: _Message(str(body), "application/json"),
-            "SANITIZE_WEBHOOK_CONTENT": lambda body: str(body).replace(_WEBHOOK_SECRET, ""),
+            "SANITIZE_WEBHOOK_CONTENT": lambda body: redact_placeholders(str(body)),
             "INTEGRATION": lambda name: _Target(str(name)),
             "EMAIL_INTEGRATION_CONFIG": lambda name, subject, *_addresses: _Target(str(name), str(subject)),
         }
