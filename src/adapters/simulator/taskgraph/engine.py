@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.simulator.home import LocalAccount
+from adapters.simulator.taskgraph.bridge import session_bridge
 from adapters.simulator.taskgraph.conditions import Condition
 from adapters.simulator.taskgraph.model import ROOT, GraphDef, JobBody, PythonBody, SqlBody, TaskDef
 from adapters.simulator.taskgraph.session import SessionFactory, SimSession, bind_active
@@ -213,18 +214,19 @@ class Engine:
                 f"task {task.full_name} is an ML Job definition; pass job_runner=... (with submit_function and "
                 "function_result) to LocalDAGOperation to run it"
             )
-        # A function with a parameter gets the task's session (TaskContext works on it); one without can reach
-        # it through adapters.simulator.taskgraph.session.active_session() when the runner calls it on this thread.
-        args = (session,) if inspect.signature(body.func).parameters else ()
-        job = self.job_runner.submit_function(
-            body.func,
-            args=args,
-            compute_pool=body.compute_pool,
-            target_instances=body.target_instances,
-            min_instances=body.min_instances,
-            name=body.name,
-        )
-        self.job_runner.function_result(job)
+        # A function with a parameter gets the task's session — through a bridge, as the job runs in its own
+        # processes — so TaskContext works inside the job as it does in Snowflake.
+        with session_bridge(session) as remote:
+            args = (remote,) if inspect.signature(body.func).parameters else ()
+            job = self.job_runner.submit_function(
+                body.func,
+                args=args,
+                compute_pool=body.compute_pool,
+                target_instances=body.target_instances,
+                min_instances=body.min_instances,
+                name=body.name,
+            )
+            self.job_runner.function_result(job)
 
 
 class _Attempt:

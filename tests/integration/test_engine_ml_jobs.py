@@ -1,0 +1,76 @@
+"""An ``@remote`` ML Job definition used as a task runs as a job on the simulator's JobRunner, in its own
+processes, and still reaches its task through TaskContext — as the guide's TRAIN_MODEL task does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from snowflake.core.task.context import TaskContext
+from snowflake.core.task.dagv1 import DAG, DAGTask
+from snowflake.ml.jobs import remote
+
+from adapters.simulator import LocalDAGOperation
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.jobs import SimJobRunner
+from domain.refs import JobStatus
+
+
+@pytest.fixture
+def account() -> Iterator[LocalAccount]:
+    with LocalAccount(None) as acct:
+        yield acct
+
+
+def prepare(session: Any) -> str:
+    return "dataset-v1"
+
+
+@remote("DEMO_POOL", stage_name="JOB_STAGE", target_instances=2)
+def train(session: Any) -> None:
+    ctx = TaskContext(session)
+    upstream = ctx.get_predecessor_return_value("PREPARE")
+    ctx.set_return_value(
+        f"trained on {upstream} by pid {os.getpid()} with {os.environ['SNOWFLAKE_JOBS_COUNT']}"
+    )
+
+
+@remote("DEMO_POOL", stage_name="JOB_STAGE", target_instances=1)
+def broken(session: Any) -> None:
+    raise RuntimeError("out of memory on purpose")
+
+
+def run_graph(account: LocalAccount, job: Any) -> tuple[Any, dict[str, Any]]:
+    runner = SimJobRunner(account)
+    with (
+        LocalDAGOperation(account=account, job_runner=runner) as op,
+        DAG("JOBS", use_func_return_value=True) as dag,
+    ):
+        first = DAGTask("prepare", definition=prepare)
+        second = DAGTask("train", definition=job)
+        first >> second
+        op.deploy(dag)
+        run = op.run(dag)
+        history = {r.name: r for r in op.task_history(dag)}
+    return run, history
+
+
+def test_the_job_runs_in_its_own_processes_and_sets_its_tasks_return_value(account: LocalAccount) -> None:
+    run, history = run_graph(account, train)
+
+    assert run.state == "SUCCEEDED", run.first_error_message
+    value = history["JOBS$TRAIN"].return_value
+    assert value.startswith("trained on dataset-v1 by pid ") and value.endswith("with 2")
+    assert f"pid {os.getpid()} " not in value
+    with account.cursor() as cur:
+        ((status, instances),) = cur.execute("select STATUS, TARGET_INSTANCES from ML_JOBS").fetchall()
+    assert (JobStatus(status), instances) == (JobStatus.DONE, 2)
+
+
+def test_a_failing_job_fails_its_task_with_the_remote_error(account: LocalAccount) -> None:
+    run, history = run_graph(account, broken)
+
+    assert run.state == "FAILED"
+    assert "out of memory on purpose" in history["JOBS$TRAIN"].error_message
