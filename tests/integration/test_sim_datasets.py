@@ -12,6 +12,7 @@ from adapters.simulator.feature_store import SimFeatureStore
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.source_tables import load_source_table
 from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName, NotFound
+from domain.features import split_bucket
 from domain.refs import DatasetRef, FeatureViewRef
 
 TABLE = "MORTGAGE_LENDING_DEMO_DATA"
@@ -105,7 +106,7 @@ def test_split_writes_train_and_test_versions_with_comments(store: SimFeatureSto
 def test_split_follows_the_stable_key_hash(account: LocalAccount, store: SimFeatureStore) -> None:
     splits = store.split_dataset(_generate(store), test_fraction=0.3)
     test_keys = set(datasets.read_dataset(account, splits.test, columns=["LOAN_ID"])["LOAN_ID"])
-    assert test_keys == {k for k in range(1, 1_001) if datasets.split_bucket(k) < 0.3}
+    assert test_keys == {k for k in range(1, 1_001) if split_bucket(k) < 0.3}
 
 
 def test_the_same_key_lands_in_the_same_split_for_every_data_version(

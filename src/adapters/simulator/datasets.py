@@ -19,7 +19,6 @@ in Snowflake SQL too (``TO_NUMBER(SUBSTR(MD5(TO_VARCHAR(k)), 1, 8), 'XXXXXXXX')`
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from adapters.simulator.account_objects import path_segment, render_part, sql_st
 from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
+from domain.features import HASH_SPACE
 from domain.names import normalize_qualified, validate_version
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo
 
@@ -42,17 +42,11 @@ LINEAGE_DDL = (
     "create table if not exists REGISTRY_LINEAGE (MODEL_NAME VARCHAR, VERSION VARCHAR, "
     "DATASET_NAME VARCHAR, DATASET_VERSION VARCHAR)"
 )
-_HASH_SPACE = 2**32
 
 
 def dataset_name(name: str) -> str:
     """The canonical dataset name (``InvalidName`` for bad names): unquoted parts upper-cased."""
     return ".".join(render_part(p) for p in normalize_qualified(name, "dataset"))
-
-
-def split_bucket(key: object) -> float:
-    """Where a key falls in [0, 1) for the train/test split; the SQL in ``split_versions`` computes the same."""
-    return int(hashlib.md5(str(key).encode()).hexdigest()[:8], 16) / _HASH_SPACE
 
 
 def ensure_catalog(cur: duckdb.DuckDBPyConnection) -> None:
@@ -219,7 +213,7 @@ def split_versions(account: LocalAccount, ref: DatasetRef, test_fraction: float)
     files = ", ".join(sql_string(str(f)) for f in dataset_files(account, full))
     key = '"' + keys[0].replace('"', '""') + '"'
     bucket = f"cast(('0x' || substr(md5(cast({key} as varchar)), 1, 8)) as ubigint)"
-    threshold = float(test_fraction) * _HASH_SPACE
+    threshold = float(test_fraction) * HASH_SPACE
     source = f"select * from read_parquet([{files}])"
     with translated(f"reading dataset {full.name}"), account.cursor() as cur:
         source_query = cur.execute(

@@ -13,10 +13,6 @@ from adapters.simulator import datasets
 from adapters.simulator.account_objects import ObjectName, resolve_name
 from adapters.simulator.duck_errors import translated
 from adapters.simulator.feature_views import (
-    FEATURE_VIEW_NAME,
-    FEATURES,
-    JOIN_KEY,
-    TIMESTAMP_COL,
     create_feature_view,
     ensure_entity,
     find_feature_view,
@@ -30,10 +26,17 @@ from adapters.simulator.source_tables import (
     describe_table,
 )
 from domain.errors import InvalidConfig, NotFound
+from domain.features import (
+    EXCLUDE_COLS,
+    FEATURE_VIEW_NAME,
+    FEATURES,
+    JOIN_KEY,
+    LABEL_COL,
+    LABEL_COLS,
+    TIMESTAMP_COL,
+)
 from domain.names import validate_version
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo, FeatureViewRef
-
-LABEL_COL = "MORTGAGERESPONSE"
 
 
 class SimFeatureStore:
@@ -105,8 +108,8 @@ class SimFeatureStore:
             self._account,
             name,
             [datasets.NewVersion(version, query)],
-            label_cols=(LABEL_COL,),
-            exclude_cols=(TIMESTAMP_COL, JOIN_KEY),  # keys and timestamps are never features
+            label_cols=LABEL_COLS,
+            exclude_cols=EXCLUDE_COLS,  # keys and timestamps are never features
             key_cols=(JOIN_KEY,),
             source_query=spine,
         )

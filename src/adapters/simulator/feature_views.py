@@ -19,25 +19,14 @@ from datetime import datetime
 import duckdb
 
 from adapters.simulator.account_objects import ObjectName, quote_ident, sql_string, utc_now
-
-FEATURE_VIEW_NAME = "MORTGAGE_FEATURE_VIEW"
-ENTITY_NAME = "LOAN_ENTITY"
-ENTITY_DESC = "Features defined on a per loan level"
-JOIN_KEY = "LOAN_ID"
-TIMESTAMP_COL = "TIMESTAMP"
-NUMERIC_FEATURES = (
-    "MONTH",
-    "DAY_OF_YEAR",
-    "DOTW",
-    "LOAN_AMOUNT",
-    "INCOME",
-    "INCOME_LOAN_RATIO",
-    "MEAN_COUNTY_INCOME",
-    "HIGH_INCOME_FLAG",
-    "AVG_THIRTY_DAY_LOAN_AMOUNT",
+from domain.features import (
+    ENCODED_FEATURE,
+    ENTITY_DESC,
+    ENTITY_NAME,
+    JOIN_KEY,
+    NUMERIC_FEATURES,
+    TIMESTAMP_COL,
 )
-ENCODED_FEATURE = "LOAN_PURPOSE_ENCODED"
-FEATURES = (*NUMERIC_FEATURES, ENCODED_FEATURE)
 
 
 @dataclass(frozen=True)

@@ -22,30 +22,24 @@ from typing import Any
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
+from domain.features import (
+    ENCODED_FEATURE,
+    ENTITY_DESC,
+    ENTITY_NAME,
+    EXCLUDE_COLS,
+    FEATURE_VIEW_NAME,
+    FEATURES,
+    HASH_SPACE,
+    JOIN_KEY,
+    LABEL_COL,
+    LABEL_COLS,
+    NUMERIC_FEATURES,
+    PURPOSE_COL,
+    TIMESTAMP_COL,
+)
 from domain.names import normalize_identifier, validate_version, version_from_timestamp
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo, FeatureViewRef
 
-FEATURE_VIEW_NAME = "MORTGAGE_FEATURE_VIEW"
-ENTITY_NAME = "LOAN_ENTITY"
-ENTITY_DESC = "Features defined on a per loan level"
-JOIN_KEY = "LOAN_ID"
-TIMESTAMP_COL = "TIMESTAMP"
-LABEL_COL = "MORTGAGERESPONSE"
-PURPOSE_COL = "LOAN_PURPOSE_NAME"
-NUMERIC_FEATURES = (
-    "MONTH",
-    "DAY_OF_YEAR",
-    "DOTW",
-    "LOAN_AMOUNT",
-    "INCOME",
-    "INCOME_LOAN_RATIO",
-    "MEAN_COUNTY_INCOME",
-    "HIGH_INCOME_FLAG",
-    "AVG_THIRTY_DAY_LOAN_AMOUNT",
-)
-ENCODED_FEATURE = "LOAN_PURPOSE_ENCODED"
-FEATURES = (*NUMERIC_FEATURES, ENCODED_FEATURE)
-HASH_SPACE = 2**32
 SPLIT_BUCKET_SQL = f"TO_NUMBER(SUBSTR(MD5(TO_VARCHAR({JOIN_KEY})), 1, 8), 'XXXXXXXX')"
 _SETUP_FIX = "run `python -m app setup --backend snowflake`"
 
@@ -287,7 +281,7 @@ class SnowflakeFeatureStore:
                 exclude_cols=[TIMESTAMP_COL, JOIN_KEY],  # keys and timestamps are never features
                 comment=f"{feature_view.name}/{feature_view.version} point-in-time on {db}.{schema}.{table}",
             )
-        return DatasetRef(name, version, label_cols=(LABEL_COL,), exclude_cols=(TIMESTAMP_COL, JOIN_KEY))
+        return DatasetRef(name, version, label_cols=LABEL_COLS, exclude_cols=EXCLUDE_COLS)
 
     def split_dataset(self, dataset: DatasetRef, *, test_fraction: float) -> DatasetSplits:
         train_filter, test_filter = split_filters(test_fraction)

@@ -56,16 +56,6 @@ def _by_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(sf.JOIN_KEY).set_index(sf.JOIN_KEY)
 
 
-def test_both_backends_define_the_same_feature_columns() -> None:
-    assert sf.FEATURES == sim.FEATURES
-    assert (sf.FEATURE_VIEW_NAME, sf.ENTITY_NAME, sf.JOIN_KEY, sf.TIMESTAMP_COL) == (
-        sim.FEATURE_VIEW_NAME,
-        sim.ENTITY_NAME,
-        sim.JOIN_KEY,
-        sim.TIMESTAMP_COL,
-    )
-
-
 def test_the_feature_dataframe_has_key_timestamp_and_features(snowpark_features: pd.DataFrame) -> None:
     assert list(snowpark_features.columns) == [sf.JOIN_KEY, sf.TIMESTAMP_COL, *sf.FEATURES]
     assert len(snowpark_features) == ROWS
@@ -95,8 +85,8 @@ def test_imputation_needs_every_mean() -> None:
 
 
 @pytest.mark.parametrize("key", [1, 42, 1234567, 99999999])
-def test_the_split_bucket_is_the_first_32_bits_of_the_keys_md5_like_the_simulator(key: int) -> None:
-    from adapters.simulator.datasets import split_bucket
+def test_the_split_bucket_is_the_first_32_bits_of_the_keys_md5_like_the_domain_rule(key: int) -> None:
+    from domain.features import split_bucket
 
     train, test = sf.split_filters(0.2)
     bucket = int(hashlib.md5(str(key).encode()).hexdigest()[:8], 16)
