@@ -354,6 +354,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
         raise Unsupported(
             "Snowflake schedules graphs itself; the local scheduler is for the simulator backend"
         )
+    from adapters.simulator.taskgraph.clock import SystemClock
     from adapters.simulator.taskgraph.scheduling import run_scheduler
 
     stop = threading.Event()
@@ -364,9 +365,11 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    c.sim_scheduler()  # builds the task definitions the scheduled graphs run
+    # Task bodies are Python callables that live in the process that runs them, so this process attaches the
+    # pipeline graph deployed earlier (its schedule, config and history stay as deployed).
+    c.sim_scheduler().attach(_graph(settings))
     out.write(f"Scheduler running on {c.account().home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
-    run_scheduler(c.dag_operation(), stop_event=stop, poll_seconds=args.poll)
+    run_scheduler(c.dag_operation(), clock=SystemClock(), stop_event=stop, poll_seconds=args.poll)
     out.write("Scheduler stopped.\n")
     return EXIT_OK
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -224,3 +226,63 @@ def test_suspend_resume_and_drop_operate_the_deployed_graph(home: Path) -> None:
     assert cli(home, "resume")[1].startswith("Resumed")
     assert cli(home, "drop")[1].startswith("Dropped")
     assert cli(home, "drop")[0] == 3
+
+
+def test_the_scheduler_attaches_the_deployed_graph_and_stops_cleanly_on_sigterm(home: Path) -> None:
+    assert cli(home, "deploy", "--schedule", "12h")[0] == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--home", str(home), "scheduler", "--poll", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "Scheduler running" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Received SIGTERM" in out and "Scheduler stopped." in out
+
+
+def test_the_scheduler_needs_a_deployed_graph(home: Path) -> None:
+    code, _, err = cli(home, "scheduler")
+
+    assert code == 3 and "deploy it first" in err
+
+
+def test_a_run_killed_mid_flight_is_failed_on_restart_not_left_executing(home: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--home",
+            str(home),
+            "deploy",
+            "--run",
+            "--config",
+            "n_estimators=5000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until training is under way
+            if "train_model" in line and "EXECUTING" in line:
+                break
+        time.sleep(0.3)  # the engine persists finished tasks within 50 ms
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+
+    (run,) = runs(home)
+
+    assert run["state"] == "FAILED"
+    assert "ended unexpectedly" in (run["first_error_message"] or "")
+    assert states(run)["prepare_data"] == "SUCCEEDED"

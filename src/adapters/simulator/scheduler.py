@@ -24,6 +24,10 @@ class SimScheduler:
     def deploy(self, graph: GraphSpec) -> None:
         self.operation.deploy(build_dag(graph, self._definition_for), mode=CreateMode.or_replace)
 
+    def attach(self, graph: GraphSpec) -> None:
+        """Make a graph deployed earlier runnable from this process (its schedule and history are kept)."""
+        self.operation.attach(build_dag(graph, self._definition_for))
+
     def run(
         self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
     ) -> str:
@@ -87,8 +91,10 @@ class SimScheduler:
         tasks = []
         for short, state in record.task_states.items():
             full = full_names.get(short, f"{record.root_task_name}${short.upper()}")
-            row = rows.get(full)
+            row = rows.pop(full, None)
             tasks.append(_task_run(row) if row else TaskRun(name=full, state=TaskState(state)))
+        # A run ended by a crash has no final task states, but the history it wrote before is kept.
+        tasks += [_task_run(row) for name, row in rows.items() if name != record.root_task_name]
         return GraphRun(
             graph_name=record.root_task_name,
             run_id=str(record.run_id),

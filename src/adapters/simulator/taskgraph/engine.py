@@ -50,7 +50,9 @@ from domain.ports import Notifier
 DEFAULT_TIMEOUT_MS = 3_600_000
 TASK_ERROR_CODE = 100132  # Snowflake's code for an error raised by procedure code
 TIMEOUT_ERROR_CODE = 630  # "Statement reached its statement or warehouse timeout"
-_FLUSH_SECONDS = 0.5  # task rows reach the store at least this often, so a crash loses little history
+_FLUSH_SECONDS = (
+    0.05  # task rows reach the store at least this often: a crash loses at most this much history
+)
 _CARRIED = frozenset({"SUCCEEDED", "SKIPPED"})
 
 

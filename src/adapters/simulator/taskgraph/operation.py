@@ -125,6 +125,24 @@ class LocalDAGOperation:
         )
         self._graphs[graph.name] = graph
 
+    def attach(self, dag: DAG) -> None:
+        """Give this process the task definitions of a graph deployed earlier, perhaps by another process,
+        without deploying it again: its schedule, state, config and history stay as they are.
+
+        Python callables cannot be stored in the home, so a process that only runs graphs (the scheduler)
+        attaches the DAG it was given. The DAG must have the deployed structure.
+        """
+        graph = compile_dag(dag)
+        record = self.store.graph(graph.name)
+        if record is None:
+            raise NotFound(f"task graph {graph.name} is not deployed; deploy it first")
+        if record.structure != graph.structure():
+            raise Conflict(
+                f"task graph {graph.name} as deployed differs from the one given (tasks, edges or conditions); "
+                "deploy it again to replace it"
+            )
+        self._graphs[graph.name] = graph
+
     def drop(self, dag: DAG | str, *, drop_finalizer: bool = False) -> None:
         """Drop the graph; as in dagv1 the finalizer is kept (and warned about) unless ``drop_finalizer``."""
         if not drop_finalizer:
