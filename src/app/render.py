@@ -134,7 +134,7 @@ def graph_text(graph: GraphSpec, last: GraphRun | None) -> str:
     lines = [header, f"  config: {json.dumps(dict(graph.config), sort_keys=True)}"]
     if graph.schedule is not None:
         lines.append(f"  schedule: {graph.schedule.text()}")
-    for name in graph.topological_order():
+    for name in sorted(graph.topological_order(), key=lambda n: graph.task(n).is_finalizer):
         t = graph.task(name)
         after = ", ".join(t.predecessors) or ("(finalizer)" if t.is_finalizer else graph.name)
         kind = "branch" if t.is_branch else str(t.kind)
