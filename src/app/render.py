@@ -136,10 +136,12 @@ def graph_text(graph: GraphSpec, last: GraphRun | None) -> str:
         lines.append(f"  schedule: {graph.schedule.text()}")
     for name in sorted(graph.topological_order(), key=lambda n: graph.task(n).is_finalizer):
         t = graph.task(name)
-        after = ", ".join(t.predecessors) or ("(finalizer)" if t.is_finalizer else graph.name)
+        when = (
+            "finally (finalizer)" if t.is_finalizer else "after " + (", ".join(t.predecessors) or graph.name)
+        )
         kind = "branch" if t.is_branch else str(t.kind)
         state = states.get(name.upper(), "")
-        lines.append(f"  {name:<22} after {after:<22} {kind:<8} {state}")
+        lines.append(f"  {name:<22} {when:<28} {kind:<8} {state}")
     return "\n".join(lines)
 
 
