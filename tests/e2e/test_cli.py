@@ -112,22 +112,24 @@ def test_weak_data_takes_the_alert_branch_honestly(home: Path) -> None:
 
 
 class _Failing:
-    """Delegates to a real adapter, except that ``method`` raises."""
+    """Delegates to a real adapter, except that ``method`` raises (the first ``times`` calls, or always)."""
 
-    def __init__(self, inner: object, method: str) -> None:
-        self._inner, self._method = inner, method
+    def __init__(self, inner: object, method: str, times: int | None = None) -> None:
+        self._inner, self._method, self._left = inner, method, times
 
     def __getattr__(self, name: str) -> Any:
-        if name == self._method:
+        if name == self._method and (self._left is None or self._left > 0):
 
             def fail(*_: object, **__: object) -> Any:
+                if self._left is not None:
+                    self._left -= 1
                 raise BackendUnavailable(f"injected failure in {name}")
 
             return fail
         return getattr(self._inner, name)
 
 
-def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str) -> None:
+def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str, times: int | None = None) -> None:
     from dependency_injector import providers
 
     real: Callable[..., Any] = app.cli.build_container
@@ -136,7 +138,7 @@ def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str) -> None:
         c = real(settings)
         provider = getattr(c, f"sim_{port}")
         adapter = provider()  # the real one, built before the override replaces it
-        provider.override(providers.Object(_Failing(adapter, method)))
+        provider.override(providers.Object(_Failing(adapter, method, times)))
         return c
 
     monkeypatch.setattr(app.cli, "build_container", build)
@@ -286,3 +288,21 @@ def test_a_run_killed_mid_flight_is_failed_on_restart_not_left_executing(home: P
     assert run["state"] == "FAILED"
     assert "ended unexpectedly" in (run["first_error_message"] or "")
     assert states(run)["prepare_data"] == "SUCCEEDED"
+
+
+def test_automatic_retry_reruns_only_the_failed_task_and_succeeds(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[graph]\ntask_auto_retry_attempts = 1\n")
+    inject(monkeypatch, "jobs", "submit_training", times=1)
+
+    code, out, err = cli(home, "--config-file", str(settings), "deploy", "--run")
+
+    assert code == 0, out + err
+    monkeypatch.undo()
+    run = runs(home)[0]
+    assert run["state"] == "SUCCEEDED" and run["attempt_number"] == 2
+    attempts = {t["name"]: t["attempt_number"] for t in run["tasks"] if t["state"] == "SUCCEEDED"}
+    assert attempts["train_model"] == 2
+    assert attempts["prepare_data"] == 1  # kept from the first attempt, not re-run
