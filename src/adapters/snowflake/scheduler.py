@@ -46,16 +46,26 @@ def deploy_packages(extra: tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys((*DEPLOY_PACKAGES, *extra)))
 
 
-def deploy_imports(project_root: str | Path) -> list[tuple[str, str]]:
+def deploy_imports(project_root: str | Path | None = None) -> list[tuple[str, str]]:
     """``(directory, import path)`` pairs that ship the project's packages with each task procedure.
 
     Snowpark zips a directory import under its import path when the path ends with it
-    (``…/src/domain`` → ``domain/``), so ``import domain`` works inside the task.
+    (``…/domain`` → ``domain/``), so ``import domain`` works inside the task. Without ``project_root`` the
+    packages are taken from where this process imports them, which works for source and installed copies alike.
     """
-    src = Path(project_root).resolve() / "src"
-    pairs = [(str(src / pkg), pkg) for pkg in PROJECT_PACKAGES if (src / pkg / "__init__.py").is_file()]
-    if not any(pkg == "domain" for _, pkg in pairs):
-        raise InvalidConfig(f"{src} holds no domain package; pass the project root (the folder with src/)")
+    if project_root is None:
+        import importlib
+
+        folders = {pkg: Path(importlib.import_module(pkg).__file__ or "").parent for pkg in PROJECT_PACKAGES}
+    else:
+        src = Path(project_root).resolve() / "src"
+        folders = {pkg: src / pkg for pkg in PROJECT_PACKAGES}
+    pairs = [(str(path), pkg) for pkg, path in folders.items() if (path / "__init__.py").is_file()]
+    if len(pairs) != len(PROJECT_PACKAGES):
+        missing = sorted(set(PROJECT_PACKAGES) - {pkg for _, pkg in pairs})
+        raise InvalidConfig(
+            f"cannot find the project's packages {missing} under {project_root}; pass the folder with src/"
+        )
     return pairs
 
 
@@ -87,7 +97,7 @@ class SnowflakeScheduler:
         self.names = names or SnowflakeNames()
         self._definition_for = definition_for or _default_definitions
         self._schema = schema
-        self._project_root = Path(project_root) if project_root else Path(__file__).resolve().parents[3]
+        self._project_root = project_root
         self._packages = deploy_packages(extra_packages)
         self._poll = poll_seconds
         self._appear_timeout = appear_timeout

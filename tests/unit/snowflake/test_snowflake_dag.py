@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from snowflake.core.task import StoredProcedureCall
@@ -108,13 +109,20 @@ def test_sql_tasks_keep_their_text() -> None:
 
 def test_deploy_imports_ship_each_package_under_its_import_name() -> None:
     pairs = deploy_imports(".")
+    assert [pkg for _, pkg in pairs] == ["domain", "adapters", "app"]
     assert all(path.endswith(f"src/{pkg}") for path, pkg in pairs)
-    assert "domain" in [pkg for _, pkg in pairs]
 
 
-def test_deploy_imports_refuse_a_folder_without_the_project(tmp_path: object) -> None:
-    with pytest.raises(InvalidConfig, match="no domain package"):
-        deploy_imports(tmp_path)  # type: ignore[arg-type]
+def test_deploy_imports_default_to_where_the_packages_are_imported_from() -> None:
+    import domain
+
+    pairs = dict((pkg, path) for path, pkg in deploy_imports())
+    assert pairs["domain"] == str(Path(domain.__file__).parent)
+
+
+def test_deploy_imports_refuse_a_folder_without_the_project(tmp_path: Path) -> None:
+    with pytest.raises(InvalidConfig, match="cannot find the project's packages"):
+        deploy_imports(tmp_path)
 
 
 def test_the_guides_packages_are_listed_and_extras_appended_once() -> None:
