@@ -50,3 +50,24 @@ def cleaned_up() -> Iterator[Cleanup]:
     finally:
         with suppress(Exception):
             cleanup.run()
+
+
+def drop_objects_like(
+    session: Any, prefix: str, kinds: tuple[str, ...] = ("DATASET", "TABLE", "MODEL")
+) -> list[str]:
+    """Drop every object of ``kinds`` whose name starts with ``prefix`` (a name this run generated); returns
+    the failures instead of raising, so one stubborn object does not leave the others behind."""
+    failures: list[str] = []
+    for kind in kinds:
+        try:
+            rows = session.sql(f"SHOW {kind}S LIKE '{prefix}%'").collect()
+        except Exception as exc:  # e.g. a kind this account does not have
+            failures.append(f"SHOW {kind}S: {exc}")
+            continue
+        for row in rows:
+            fqn = f'"{row["database_name"]}"."{row["schema_name"]}"."{row["name"]}"'
+            try:
+                session.sql(f"DROP {kind} IF EXISTS {fqn}").collect()
+            except Exception as exc:
+                failures.append(f"DROP {kind} {fqn}: {exc}")
+    return failures

@@ -66,6 +66,7 @@ def fs(backend) -> Iterator[Harness]:
     from snowflake.ml.dataset import load_dataset
 
     from adapters.snowflake.feature_store import SnowflakeFeatureStore
+    from contracts.snowflake_objects import drop_objects_like
 
     session = backend.session
 
@@ -76,6 +77,7 @@ def fs(backend) -> Iterator[Harness]:
         return load_dataset(session, ref.name, ref.version).read.to_pandas()
 
     yield Harness(SnowflakeFeatureStore(session), load_snowflake, rows_snowflake, name)
+    drop_objects_like(session, name, kinds=("DATASET", "TABLE"))
 
 
 def _dataset(fs: Harness, frame: pd.DataFrame = MANY) -> DatasetRef:

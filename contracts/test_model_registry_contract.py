@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,8 +37,13 @@ def artifact(backend: Any) -> ModelArtifact:
 
 
 @pytest.fixture
-def model() -> str:
-    return f"CONTRACT_MODEL_{uuid.uuid4().hex[:8].upper()}"
+def model(backend: Any) -> Iterator[str]:
+    name = f"CONTRACT_MODEL_{uuid.uuid4().hex[:8].upper()}"
+    yield name
+    if backend.name == "snowflake":
+        from contracts.snowflake_objects import drop_objects_like
+
+        drop_objects_like(backend.session, name, kinds=("MODEL",))
 
 
 DATASET = DatasetRef(
