@@ -12,6 +12,9 @@ import pytest
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
+from adapters.simulator import datasets
+from adapters.simulator.home import LocalAccount
+from adapters.simulator.path_segments import path_segment
 from adapters.simulator.training import (
     GUIDE_NUM_BOOST_ROUND,
     GUIDE_PARAMS,
@@ -49,7 +52,7 @@ def write_dataset(
             **{f: x[:, j] for j, f in enumerate(FEATURES)},
         }
     )
-    folder = files_root / "datasets" / name / version
+    folder = files_root / "datasets" / path_segment(name) / path_segment(version)
     folder.mkdir(parents=True, exist_ok=True)
     chunk = max(1, -(-rows // files))
     for part, start in enumerate(range(0, max(rows, 1), chunk)):
@@ -159,3 +162,20 @@ def test_invalid_hyperparameters_are_reported_as_such(tmp_path: Path) -> None:
 def test_a_missing_dataset_version_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no Parquet files"):
         read_dataset(tmp_path, DatasetRef("DS", "v9", label_cols=(LABEL,)))
+
+
+def test_a_dataset_with_a_quoted_name_is_read_where_the_feature_store_wrote_it(tmp_path: Path) -> None:
+    query = "select i as K, (i % 2) as Y, i * 1.5 as X from range(40) t(i)"
+    with LocalAccount(tmp_path / "home") as account:
+        (ref,) = datasets.create_versions(
+            account,
+            '"my ds/v"',
+            [datasets.NewVersion("v1", query)],
+            label_cols=["Y"],
+            exclude_cols=["K"],
+            key_cols=["K"],
+            source_query=query,
+        )
+        data = read_dataset(account.files, ref)
+    assert data.feature_names == ("X",)
+    assert data.labels.size == 40

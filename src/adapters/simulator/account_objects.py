@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import duckdb
 
 from adapters.simulator.home import LocalAccount
+
+# path_segment stays importable from here (datasets use it); it lives apart from DuckDB for the workers.
+from adapters.simulator.path_segments import path_segment
 from domain.errors import NotFound
 from domain.names import normalize_qualified
 
@@ -39,12 +41,6 @@ def render_part(part: str) -> str:
     if part and part[0] not in "0123456789$" and set(part) <= _PLAIN:
         return part
     return quote_ident(part)
-
-
-def path_segment(part: str) -> str:
-    """A folder name for an identifier: quoted names may hold ``/`` or be ``..``, so those are %-encoded."""
-    encoded = quote(part, safe="$_-")
-    return encoded.replace(".", "%2E") if set(encoded) <= {"."} else encoded
 
 
 def utc_now() -> datetime:

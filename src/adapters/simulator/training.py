@@ -22,6 +22,7 @@ import pyarrow.dataset as pads
 import xgboost as xgb
 from xgboost import collective
 
+from adapters.simulator.path_segments import path_segment
 from domain.errors import InvalidConfig, InvalidData, NotFound
 from domain.metrics import binary_metrics, prefixed
 from domain.names import validate_version
@@ -57,8 +58,8 @@ class LabelledData:
 
 
 def dataset_dir(files_root: Path, ref: DatasetRef) -> Path:
-    """Where a dataset version's Parquet files live (the feature store writes them there)."""
-    return Path(files_root) / "datasets" / ref.name / ref.version
+    """Where a dataset version's Parquet files live: the folder ``datasets.dataset_dir`` writes."""
+    return Path(files_root) / "datasets" / path_segment(ref.name) / path_segment(ref.version)
 
 
 def model_path(files_root: Path, run_id: str) -> Path:
