@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,3 +219,41 @@ def test_scoring_on_data_with_other_features_is_refused(
     fewer = DatasetRef(ref.name, ref.version, ref.label_cols, (*ref.exclude_cols, "FLAG"))
     with pytest.raises(InvalidData, match="differ from the model's"):
         registry.score("mortgage_model", "v1", fewer)
+
+
+def test_scoring_reads_a_dataset_with_a_quoted_name(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    ref = write_dataset(account.files, "my ds/x", "v3", rows=50)
+    assert set(registry.score("mortgage_model", "v1", ref)) >= {"accuracy"}
+
+
+def test_deleting_a_version_in_a_copied_home_leaves_the_original_home_alone(
+    artifact: ModelArtifact, tmp_path: Path
+) -> None:
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    with LocalAccount(original) as account:
+        registry = SimModelRegistry(account)
+        log(registry, artifact, "v1")
+        log(registry, artifact, "v2")
+    shutil.copytree(original, copy)
+    with LocalAccount(copy) as account:
+        SimModelRegistry(account).delete_version("mortgage_model", "v2")
+    assert (original / "files" / "registry" / "MORTGAGE_MODEL" / "V2" / "model.ubj").is_file()
+    assert not (copy / "files" / "registry" / "MORTGAGE_MODEL" / "V2").exists()
+
+
+def test_rows_with_absolute_model_paths_resolve_in_the_current_home(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount, tmp_path: Path
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    with account.cursor() as cur:  # as rows were written before paths were stored relative
+        cur.execute(
+            "update REGISTRY_VERSIONS set MODEL_PATH = ?", [str(tmp_path / "elsewhere" / "model.ubj")]
+        )
+    ref = write_dataset(account.files, "DS", "v3", rows=50)
+    assert registry.score("mortgage_model", "v1", ref)
+    registry.delete_version("mortgage_model", "v2")
+    assert not (account.files / "registry" / "MORTGAGE_MODEL" / "V2").exists()

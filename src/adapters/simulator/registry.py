@@ -64,6 +64,11 @@ def path_part(identifier: str) -> str:
     return _SAFE_PATH_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", identifier)
 
 
+def _model_parts(model: str, version: str) -> tuple[str, str, str, str]:
+    """Where a version's model file lives, relative to the files area."""
+    return "registry", path_part(model), path_part(version), "model.ubj"
+
+
 class SimModelRegistry:
     """``domain.ports.ModelRegistry`` on the simulator home."""
 
@@ -103,7 +108,7 @@ class SimModelRegistry:
             raise InvalidData(
                 f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
             ) from exc
-        target = self.account.path("registry", path_part(model), path_part(name), "model.ubj")
+        target = self.account.path(*_model_parts(model, name))
         now = datetime.now(UTC).replace(tzinfo=None)
         copied = False
         try:
@@ -131,7 +136,8 @@ class SimModelRegistry:
                         metrics_json,
                         evidence_json,
                         json.dumps(dataset.to_dict()),
-                        str(target),
+                        # Relative to the files area, so a copied or moved home uses its own files.
+                        target.relative_to(self.account.files).as_posix(),
                     ],
                 )
                 cur.execute(
@@ -224,7 +230,7 @@ class SimModelRegistry:
         if row is None:
             raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
         with _vendor_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
-            booster = xgb.Booster(model_file=row["MODEL_PATH"])
+            booster = xgb.Booster(model_file=str(self._model_file(row)))
             return evaluate(booster, read_dataset(self.account.files, dataset))
 
     def delete_version(self, model_name: str, version: str) -> None:
@@ -255,7 +261,15 @@ class SimModelRegistry:
             for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE"):
                 cur.execute(f"delete from {table} where MODEL_NAME = ? and VERSION = ?", [model, name])
         # The rows are gone; the file is only reachable through them, so removing it last is safe.
-        shutil.rmtree(Path(row["MODEL_PATH"]).parent, ignore_errors=True)
+        shutil.rmtree(self._model_file(row).parent, ignore_errors=True)
+
+    def _model_file(self, row: Mapping[str, Any]) -> Path:
+        """The version's model file in THIS home. Rows written before paths were stored relative hold an
+        absolute path, possibly into another home this one was copied from: rebuild theirs from the names."""
+        stored = Path(row["MODEL_PATH"])
+        if stored.is_absolute():
+            return self.account.files.joinpath(*_model_parts(row["MODEL_NAME"], row["VERSION"]))
+        return self.account.files / stored
 
     # --- rows ---
 
