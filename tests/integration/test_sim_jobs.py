@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.simulator import jobs as jobs_module
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.jobs import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
@@ -103,6 +105,42 @@ def test_a_job_whose_supervising_process_is_gone_is_marked_failed(
     assert runner.wait(job, timeout=1) is JobStatus.FAILED
     with pytest.raises(JobFailed, match="process that supervised this job exited"):
         runner.result(job)
+
+
+def test_a_job_finished_while_its_status_is_read_is_not_taken_for_an_orphan(
+    runner: SimJobRunner, account: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with account.cursor() as cur:
+        cur.execute(
+            "insert into ML_JOBS(ID, NAME, KIND, STATUS, TARGET_INSTANCES) "
+            "values ('SNOWBANK.DEV.RACE_00000000', 'RACE_00000000', 'function', 'RUNNING', 1)"
+        )
+    real_lock = jobs_module._LIVE_LOCK
+
+    @contextlib.contextmanager
+    def supervisor_finishes_first() -> Iterator[None]:
+        # The supervisor's last write lands after the reader's SELECT and before its look at the live jobs.
+        with account.cursor() as cur:
+            cur.execute(
+                "update ML_JOBS set STATUS = 'DONE', RESULT = '42' where ID = 'SNOWBANK.DEV.RACE_00000000'"
+            )
+        with real_lock:
+            yield
+
+    monkeypatch.setattr(jobs_module, "_LIVE_LOCK", supervisor_finishes_first())
+    job = JobRef("SNOWBANK.DEV.RACE_00000000")
+    assert runner.status(job) is JobStatus.DONE
+    monkeypatch.setattr(jobs_module, "_LIVE_LOCK", real_lock)
+    assert runner.function_result(job) == 42
+
+
+def test_a_quoted_job_name_cannot_leave_the_jobs_folder(runner: SimJobRunner, account: LocalAccount) -> None:
+    job = runner.submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL", name='"../../escape/x"')
+    assert runner.wait(job, timeout=30) is JobStatus.DONE
+    assert runner.function_result(job) == "slept"
+    assert not (account.home / "escape").exists() and not (account.files / "escape").exists()
+    (folder,) = (account.files / "jobs").iterdir()
+    assert (folder / "instance-0.log").is_file()
 
 
 def test_job_ids_are_qualified_and_named_after_the_payload(runner: SimJobRunner) -> None:

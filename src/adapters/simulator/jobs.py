@@ -5,7 +5,7 @@ tracker (for training), launches the N ``job_worker`` processes with their outpu
 and watches all of them: when one dies (a signal, out of memory) or fails, it kills the others at once — the
 collective would otherwise wait forever — and the job ends FAILED with that instance's error. Status, times,
 errors and results live in the home's ``ML_JOBS`` table; logs, spec and result files under
-``files/jobs/<name>/``.
+``files/jobs/<name>/`` (the name %-encoded as dataset folders are).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from xgboost.tracker import RabitTracker
 
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
+from adapters.simulator.path_segments import path_segment
 from adapters.simulator.training import booster_params
 from domain.errors import BackendUnavailable, InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
@@ -182,6 +183,11 @@ class _Supervisor(threading.Thread):
             proc.wait()
 
 
+def _job_folder(name: str) -> tuple[str, str]:
+    """A job's folder under the files area: quoted job names may hold ``/`` or ``..``, so the name is encoded."""
+    return "jobs", path_segment(name)
+
+
 _LIVE: dict[str, _Supervisor] = {}
 _LIVE_LOCK = threading.Lock()
 
@@ -276,7 +282,7 @@ class SimJobRunner:
         pool, target, minimum = self._check_pool(compute_pool, target_instances, min_instances)
         name = f"{normalize_identifier(base, 'job')}_{uuid.uuid4().hex[:8].upper()}"
         job_id = f"{self.database}.{self.schema}.{name}"
-        job_dir = self.account.path("jobs", name, SPEC_FILE).parent
+        job_dir = self.account.path(*_job_folder(name), SPEC_FILE).parent
         spec = {"kind": kind, "name": name, "target_instances": target, "min_instances": minimum, **extra}
         supervisor = _Supervisor(self, job_id, spec, job_dir, payload)
         # Registered before the row exists, so no reader takes the new job for an orphan.
@@ -358,7 +364,7 @@ class SimJobRunner:
                 f"instance {instance} is out of range: job {row['ID']} has instances "
                 f"0..{row['TARGET_INSTANCES'] - 1}"
             )
-        path = self.account.files / "jobs" / row["NAME"] / f"instance-{instance}.log"
+        path = self.account.files.joinpath(*_job_folder(row["NAME"]), f"instance-{instance}.log")
         with _vendor_errors(f"reading the log of {row['ID']} instance {instance}"):
             return path.read_text(errors="replace") if path.exists() else ""
 
@@ -382,22 +388,32 @@ class SimJobRunner:
     # --- persistence ---
 
     def _row(self, job: JobRef) -> dict[str, Any]:
+        row = self._select(job)
+        if not JobStatus(row["STATUS"]).is_terminal:
+            with _LIVE_LOCK:
+                orphaned = row["ID"] not in _LIVE
+            if orphaned:
+                # Jobs are supervised by the process that submitted them; that process is gone — or its
+                # supervisor finished the job since the row was read, so only a still unfinished job is failed.
+                message = "the process that supervised this job exited before the job finished"
+                unfinished = [s.value for s in JobStatus if not s.is_terminal]
+                with _vendor_errors(f"updating job {row['ID']}"), self.account.cursor() as cur:
+                    cur.execute(
+                        "update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where ID = ? "
+                        f"and STATUS in ({', '.join('?' for _ in unfinished)})",
+                        [JobStatus.FAILED.value, _now(), message, row["ID"], *unfinished],
+                    )
+                row = self._select(job)
+        return row
+
+    def _select(self, job: JobRef) -> dict[str, Any]:
         with _vendor_errors(f"reading job {job.id}"), self.account.cursor() as cur:
             rel = cur.execute("select * from ML_JOBS where ID = ? or NAME = ?", [job.id, job.id])
             names = [d[0] for d in rel.description]
             found = rel.fetchone()
         if found is None:
             raise NotFound(f"Job {job.id} does not exist or not authorized")
-        row = dict(zip(names, found, strict=True))
-        if not JobStatus(row["STATUS"]).is_terminal:
-            with _LIVE_LOCK:
-                orphaned = row["ID"] not in _LIVE
-            if orphaned:
-                # Jobs are supervised by the process that submitted them; that process is gone.
-                message = "the process that supervised this job exited before the job finished"
-                self._update(row["ID"], status=JobStatus.FAILED, completed_on=_now(), message=message)
-                row.update(STATUS=JobStatus.FAILED.value, MESSAGE=message)
-        return row
+        return dict(zip(names, found, strict=True))
 
     def _update(self, job_id: str, **values: Any) -> None:
         columns = ", ".join(f"{k.upper()} = ?" for k in values)
