@@ -57,6 +57,10 @@ class LocalAccount:
         # One writer at a time inside this process; DuckDB cursors are per thread.
         self.lock = threading.RLock()
         self._closed = False
+        # Threads whose statements may be interrupted (task threads), and the cursor each is using now.
+        self._guard = threading.Lock()
+        self._interruptible: dict[int, duckdb.DuckDBPyConnection | None] = {}
+        self._interrupted: set[int] = set()
 
     @property
     def is_new(self) -> bool:
@@ -72,11 +76,50 @@ class LocalAccount:
         if self._closed:
             raise BackendUnavailable(f"the simulator account at {self.home} is closed")
         with self.lock:
-            cur = self._con.cursor()
+            me = threading.get_ident()
+            with self._guard:
+                if me in self._interrupted:
+                    raise BackendUnavailable(
+                        f"the simulator account at {self.home} refuses statements of an interrupted task "
+                        "(it ran past its time limit)"
+                    )
+                outer = self._interruptible.get(me)
+                cur = self._con.cursor()
+                if me in self._interruptible:
+                    self._interruptible[me] = cur
             try:
                 yield cur
             finally:
+                with self._guard:
+                    if me in self._interruptible:
+                        self._interruptible[me] = outer
                 cur.close()
+
+    @contextmanager
+    def interruptible(self) -> Iterator[int]:
+        """Mark this thread's statements as interruptible by ``interrupt(thread_id)``; yields the thread id."""
+        me = threading.get_ident()
+        with self._guard:
+            self._interruptible[me] = None
+        try:
+            yield me
+        finally:
+            with self._guard:
+                self._interruptible.pop(me, None)
+                self._interrupted.discard(me)
+
+    def interrupt(self, thread_id: int) -> None:
+        """Stop the statement an interruptible thread is running, and refuse its later ones.
+
+        Never waits for the account lock, so a task over its time limit can be stopped while it holds it.
+        """
+        with self._guard:
+            if thread_id not in self._interruptible:
+                return
+            self._interrupted.add(thread_id)
+            cur = self._interruptible[thread_id]
+        if cur is not None:
+            cur.interrupt()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
