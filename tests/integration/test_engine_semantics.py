@@ -251,3 +251,25 @@ def test_run_ids_are_epoch_milliseconds_of_the_scheduled_time(op: LocalDAGOperat
     run = op.run(dag)
     assert run.run_id == int(run.scheduled_time.timestamp() * 1000)
     assert run.dag_name == "RID" and run.graph_version == 1
+
+
+def test_a_sql_statement_past_its_timeout_is_interrupted_and_the_task_fails(op: LocalDAGOperation) -> None:
+    with DAG("slowsql", user_task_timeout_ms=300) as dag:
+        DAGTask("heavy", "select count(*) from range(4000000000) t(i) where i % 7 = 3")
+    op.deploy(dag)
+    run = op.run(dag)
+    assert run.state == "FAILED" and run.first_error_code == 630
+    assert run.first_error_message == "Task SLOWSQL$HEAVY timed out after 300 ms (USER_TASK_TIMEOUT_MS)"
+
+
+def test_a_task_holding_the_account_past_its_timeout_still_times_out(op: LocalDAGOperation) -> None:
+    def hold(session: Any) -> None:
+        with session.account.cursor():  # a long statement of its own: the account is busy meanwhile
+            time.sleep(0.4)
+
+    with DAG("holder", user_task_timeout_ms=100) as dag:
+        DAGTask("hold", hold)
+    op.deploy(dag)
+    run = op.run(dag)
+    assert run.state == "FAILED" and "timed out after 100 ms" in run.first_error_message
+    assert states(op, dag, run.run_id) == {"hold": "FAILED"}

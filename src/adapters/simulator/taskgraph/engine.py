@@ -10,10 +10,15 @@ Per attempt (``taskgraph-semantics.md`` §3, §5):
 - the attempt is FAILED if any task failed, else CANCELLED if any was cancelled, else SUCCEEDED.
 
 Timeouts: a task's ``user_task_timeout_ms``, else the root's (the default for every task), else one hour. A
-task over its limit is FAILED with a timeout message and its thread is abandoned: Python threads cannot be
-killed, so the thread runs on in the background and whatever it does later is ignored. Threads rather than
-subprocesses because task code receives a live session over the home's single DuckDB connection, which
-cannot cross a process boundary.
+task over its limit is FAILED with a timeout message — also when its completion arrives after the deadline —
+and its thread is abandoned: its running DuckDB statement is interrupted and its later ones are refused, but
+Python threads cannot be killed, so other work of the thread runs on in the background and is ignored.
+Threads rather than subprocesses because task code receives a live session over the home's single DuckDB
+connection, which cannot cross a process boundary. The loop never waits for the account lock while tasks
+run (a task's statement holds it): task rows are written when the lock is free, so deadlines are kept.
+
+An unexpected error inside an attempt (the store failing, say) ends the attempt FAILED with that error;
+its still-running tasks are abandoned like timed-out ones.
 
 Retries: a FAILED attempt is followed, while ``attempt <= task_auto_retry_attempts``, by a new attempt of
 the same run group (``AUTOMATIC RETRY``) that keeps SUCCEEDED and SKIPPED tasks (with their return values,
@@ -97,6 +102,7 @@ class TaskScope:
         self.full_name = task.full_name if task else attempt.meta.graph.name
         self.value: str | None = None
         self.abandoned = False
+        self.thread_id: int | None = None
 
     @property
     def _short(self) -> str:
@@ -253,7 +259,7 @@ class _Attempt:
         self.first_error: tuple[str, int, str] | None = None
         self._rows: list[TaskHistoryRecord] = []
         self._flushed_at = time.monotonic()
-        self._completions: queue.SimpleQueue[tuple[str, TaskScope, str | None, datetime, datetime]] = (
+        self._completions: queue.SimpleQueue[tuple[str, TaskScope, str | None, datetime, datetime, float]] = (
             queue.SimpleQueue()
         )
         self._running: dict[str, tuple[TaskScope, float, datetime]] = {}
@@ -290,6 +296,22 @@ class _Attempt:
         self.engine.store.start_run(record)
         self.live.states = self.states
         self.live.values = self.values
+        try:
+            self._run_tasks(started)
+        except Exception as exc:  # never leave the run EXECUTING: it ends FAILED with the engine's error
+            self._abandon_running()
+            self.first_error = (
+                graph.name,
+                TASK_ERROR_CODE,
+                f"the simulator's engine failed: {_describe(exc)}",
+            )
+            self._finalise(record, failed=True)
+        else:
+            self._finalise(record, failed=False)
+        return record
+
+    def _run_tasks(self, started: datetime) -> None:
+        graph = self.meta.graph
         self.states[ROOT] = "SUCCEEDED"
         if self.attempt == 1:
             self._row(ROOT, None, "SUCCEEDED", None, None, started, utcnow())
@@ -302,10 +324,12 @@ class _Attempt:
             self.states[graph.finalizer] = "SCHEDULED"
             self._start(graph.finalizer)
             self._drive()
+
+    def _finalise(self, record: RunRecord, *, failed: bool) -> None:
         states = {n: s for n, s in self.states.items() if n != ROOT}
         record.state = (
             "FAILED"
-            if "FAILED" in states.values()
+            if failed or "FAILED" in states.values()
             else "CANCELLED"
             if "CANCELLED" in states.values()
             else "SUCCEEDED"
@@ -316,9 +340,22 @@ class _Attempt:
             record.first_error_task_name, record.first_error_code, record.first_error_message = (
                 self.first_error
             )
-        self.engine.store.finish_run(record, self._rows)
-        self._rows = []
-        return record
+        rows, self._rows = self._rows, []
+        try:
+            self.engine.store.finish_run(record, rows)
+        except Exception:
+            if not rows:
+                raise
+            self.engine.store.finish_run(record, [])  # the run's own row matters most: its task rows are lost
+
+    def _abandon_running(self) -> None:
+        for name, (scope, _, _) in list(self._running.items()):
+            self._abandon(scope)
+            self.states[name] = "FAILED"
+        self._running.clear()
+        for name, state in self.states.items():
+            if state == "SCHEDULED":
+                self.states[name] = "NOT_EXECUTED"
 
     def _drive(self) -> None:
         """Consider what became runnable, start what fits, and wait for completions or deadlines."""
@@ -336,13 +373,17 @@ class _Attempt:
             if self._rows:  # wake up to persist finished tasks even while a long task keeps running
                 deadline = min(deadline, self._flushed_at + _FLUSH_SECONDS)
             try:
-                name, scope, error, start, end = self._completions.get(
+                name, scope, error, start, end, ended = self._completions.get(
                     timeout=max(0.0, deadline - time.monotonic())
                 )
             except queue.Empty:
                 self._expire()
             else:
-                if not scope.abandoned:
+                if scope.abandoned:
+                    pass
+                elif ended > self._running[name][1]:  # done, but too late: a timeout all the same
+                    self._time_out(name)
+                else:
                     del self._running[name]
                     if error is None:
                         self.values[name] = scope.value
@@ -398,33 +439,46 @@ class _Attempt:
         start = utcnow()
         error: str | None = None
         engine = self.engine
-        try:
-            base = SimSession(engine.account, scope, engine.notifier)
-            session: Any = base if engine.session_factory is None else engine.session_factory(base)
-            bind_active(session)
-            body = task.body
-            if isinstance(body, PythonBody):
-                body.func(session, *body.args)
-            elif isinstance(body, SqlBody):
-                run_sql(body.text, base.functions, engine.account)
-            else:
-                engine.run_job(body, session, task)
-        except BaseException as exc:  # task code may raise anything; it fails the task, never the engine
-            error = _describe(exc)
-        finally:
-            bind_active(None)
-        self._completions.put((task.name, scope, error, start, utcnow()))
+        with engine.account.interruptible() as thread_id:
+            scope.thread_id = thread_id
+            try:
+                if scope.abandoned:  # timed out before it began: interrupt() may have missed this thread
+                    return
+                base = SimSession(engine.account, scope, engine.notifier)
+                session: Any = base if engine.session_factory is None else engine.session_factory(base)
+                bind_active(session)
+                body = task.body
+                if isinstance(body, PythonBody):
+                    body.func(session, *body.args)
+                elif isinstance(body, SqlBody):
+                    run_sql(body.text, base.functions, engine.account)
+                else:
+                    engine.run_job(body, session, task)
+            except BaseException as exc:  # task code may raise anything; it fails the task, never the engine
+                error = _describe(exc)
+            finally:
+                bind_active(None)
+        self._completions.put((task.name, scope, error, start, utcnow(), time.monotonic()))
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for name, (scope, deadline, started) in list(self._running.items()):
+        for name, (_, deadline, _) in list(self._running.items()):
             if deadline <= now:
-                scope.abandoned = True
-                del self._running[name]
-                task = self.meta.graph.tasks[name]
-                limit = task.timeout_ms or self.meta.graph.user_task_timeout_ms or DEFAULT_TIMEOUT_MS
-                message = f"Task {task.full_name} timed out after {limit} ms (USER_TASK_TIMEOUT_MS)"
-                self._finish(name, "FAILED", None, message, TIMEOUT_ERROR_CODE, started, utcnow())
+                self._time_out(name)
+
+    def _time_out(self, name: str) -> None:
+        scope, _, started = self._running.pop(name)
+        self._abandon(scope)
+        task = self.meta.graph.tasks[name]
+        limit = task.timeout_ms or self.meta.graph.user_task_timeout_ms or DEFAULT_TIMEOUT_MS
+        message = f"Task {task.full_name} timed out after {limit} ms (USER_TASK_TIMEOUT_MS)"
+        self._finish(name, "FAILED", None, message, TIMEOUT_ERROR_CODE, started, utcnow())
+
+    def _abandon(self, scope: TaskScope) -> None:
+        """Ignore the task's thread from now on, and stop its DuckDB work (set first: see ``_work``)."""
+        scope.abandoned = True
+        if scope.thread_id is not None:
+            self.engine.account.interrupt(scope.thread_id)
 
     def _finish(
         self,
@@ -476,8 +530,9 @@ class _Attempt:
         )
 
     def _flush(self) -> None:
-        self.engine.store.append_history(self._rows)
-        self._rows = []
+        # Without waiting: a task's statement may hold the account lock, and deadlines must still be kept.
+        if self.engine.store.append_history(self._rows, wait=False):
+            self._rows = []
         self._flushed_at = time.monotonic()
 
 

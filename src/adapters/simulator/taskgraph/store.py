@@ -246,10 +246,18 @@ class GraphStore:
                 [*changes.values(), run.graph_run_group_id, run.attempt_number],
             )
 
-    def append_history(self, history: Sequence[TaskHistoryRecord]) -> None:
-        if history:
+    def append_history(self, history: Sequence[TaskHistoryRecord], *, wait: bool = True) -> bool:
+        """Write task rows; with ``wait=False`` only if the account is free now. True when written."""
+        if not history:
+            return True
+        if not self._account.lock.acquire(blocking=wait):
+            return False
+        try:
             with self._cursor(transaction=True) as cur:
                 self._insert_history(cur, history)
+        finally:
+            self._account.lock.release()
+        return True
 
     @staticmethod
     def _insert_history(cur: duckdb.DuckDBPyConnection, history: Sequence[TaskHistoryRecord]) -> None:
