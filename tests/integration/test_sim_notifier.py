@@ -162,6 +162,50 @@ def test_a_slow_webhook_is_cut_off_by_the_timeout(
         quick.send("hook", ALERT)
 
 
+def test_a_url_the_secret_makes_invalid_fails_once_without_showing_the_secret(
+    hook: Hook, catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount
+) -> None:
+    catalog.create_secret("token", "abc def")
+    catalog.create_integration(
+        "hook", type="WEBHOOK", webhook_url=f"{hook.url}/SNOWFLAKE_WEBHOOK_SECRET", webhook_secret="token"
+    )
+    with pytest.raises(NotificationFailed, match="request is invalid") as raised:
+        notifier.send("hook", ALERT)
+    [(status, attempts, error, _)] = outbox(account)
+    assert (status, attempts) == ("FAILED", 1)
+    assert hook.requests == []
+    for form in ("abc def", "abc%20def"):
+        assert form not in str(raised.value) + str(error)
+
+
+def test_a_header_a_stored_secret_makes_invalid_fails_without_showing_the_secret(
+    hook: Hook, catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount
+) -> None:
+    catalog.create_secret("token", "placeholder")
+    with account.cursor() as cur:  # a secret stored before control characters were refused
+        cur.execute("update SECRETS set SECRET_STRING = ? where NAME = 'TOKEN'", [f"{SECRET}\n"])
+    catalog.create_integration(
+        "hook",
+        type="WEBHOOK",
+        webhook_url=hook.url,
+        webhook_secret="token",
+        webhook_headers={"Authorization": "Bearer SNOWFLAKE_WEBHOOK_SECRET"},
+    )
+    with pytest.raises(NotificationFailed, match="request is invalid") as raised:
+        notifier.send("hook", ALERT)
+    [(status, attempts, error, _)] = outbox(account)
+    assert (status, attempts) == ("FAILED", 1)
+    assert SECRET not in str(raised.value) + str(error)
+
+
+def test_a_secret_with_control_characters_is_refused_without_echoing_it(catalog: IntegrationCatalog) -> None:
+    with pytest.raises(InvalidConfig, match="control characters") as raised:
+        catalog.create_secret("token", f"{SECRET}\n")
+    assert SECRET not in str(raised.value)
+    with pytest.raises(NotFound):
+        catalog.secret_value("token")
+
+
 def test_a_placeholder_in_the_message_never_pulls_the_secret_out(
     hook: Hook, catalog: IntegrationCatalog, notifier: SimNotifier
 ) -> None:
@@ -191,6 +235,41 @@ def test_email_goes_to_the_integrations_mailbox_with_its_default_subject(
     assert message["To"] == "ml-team@example.com"
     assert message.get_payload().strip() == "quality check failed"
     assert outbox(account)[0][:2] == ("SENT", 1)
+
+
+def test_concurrent_emails_to_one_mailbox_are_all_delivered(
+    catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount
+) -> None:
+    catalog.create_integration("mail", type="EMAIL", default_recipients=["ml-team@example.com"])
+    start, errors = threading.Barrier(6), []
+
+    def send(i: int) -> None:
+        start.wait()
+        try:
+            notifier.send("mail", Notification(subject=f"alert {i}", body="quality check failed"))
+        except Exception as exc:  # recorded, so the assertion below names what went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    subjects = {m["Subject"] for m in mailbox.mbox(account.files / "mail" / "MAIL.mbox")}
+    assert subjects == {f"alert {i}" for i in range(6)}
+
+
+def test_a_mailbox_locked_by_another_process_is_retried_then_fails_as_a_notification_failure(
+    catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount, sleeps: list[float]
+) -> None:
+    catalog.create_integration("mail", type="EMAIL", default_recipients=["ml-team@example.com"])
+    (account.files / "mail").mkdir(parents=True, exist_ok=True)
+    (account.files / "mail" / "MAIL.mbox.lock").touch()  # mbox's dot-lock, as another writer holds it
+    with pytest.raises(NotificationFailed, match="mailbox is busy"):
+        notifier.send("mail", Notification(subject="alert", body="quality check failed"))
+    assert sleeps == [0.1, 0.2]
+    assert outbox(account)[0][:2] == ("FAILED", 3)
 
 
 class _SmtpSink(socketserver.StreamRequestHandler):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,6 +103,12 @@ class IntegrationCatalog:
         secret = normalize_identifier(name, "secret")
         if not isinstance(value, str) or not value:
             raise InvalidConfig(f"secret {secret} needs a non-empty string value")
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            # Never echo the value: it is the secret. A token pasted from a file often keeps its newline.
+            raise InvalidConfig(
+                f"secret {secret} holds control characters (a newline, tab or similar, often a trailing "
+                f"newline pasted from a file); remove them and create the secret again"
+            )
         with _vendor_errors(f"creating secret {secret}"), self.account.transaction() as cur:
             exists = cur.execute("select 1 from SECRETS where NAME = ?", [secret]).fetchone()
             if exists and not or_replace:

@@ -10,9 +10,11 @@ its status, attempts and error; the secret value is redacted from everything rec
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import mailbox
 import smtplib
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,8 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 
@@ -38,6 +42,9 @@ from domain.refs import Notification
 SENDER = "notifications@simulator.local"
 DEFAULT_SUBJECT = "Snowflake Notification"
 _PLACEHOLDERS = (SECRET_PLACEHOLDER, MESSAGE_PLACEHOLDER)
+# One writer at a time per local mailbox file in this process (other processes meet mbox's own lock).
+_MAILBOX_LOCKS: dict[Path, threading.Lock] = {}
+_MAILBOX_LOCKS_LOCK = threading.Lock()
 _DDL = (
     "create table if not exists NOTIFICATION_OUTBOX(ID VARCHAR, INTEGRATION VARCHAR, TYPE VARCHAR, "
     "SUBJECT VARCHAR, BODY VARCHAR, STATUS VARCHAR, ATTEMPTS INTEGER, ERROR VARCHAR, CREATED_ON TIMESTAMP)"
@@ -172,10 +179,10 @@ class SimNotifier:
         body = content if template is None else fill(template).replace(MESSAGE_PLACEHOLDER, content)
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         headers.update({fill(k): fill(v) for k, v in integration.webhook_headers.items()})
-        request = urllib.request.Request(
-            fill(integration.webhook_url), data=body.encode("utf-8"), headers=headers, method="POST"
-        )
         try:
+            request = urllib.request.Request(
+                fill(integration.webhook_url), data=body.encode("utf-8"), headers=headers, method="POST"
+            )
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
@@ -184,6 +191,15 @@ class SimNotifier:
             raise _Undelivered(f"cannot reach the webhook: {exc.reason}", retry=True) from None
         except (TimeoutError, OSError) as exc:
             raise _Undelivered(f"webhook request failed: {exc}", retry=True) from None
+        except (http.client.InvalidURL, ValueError) as exc:
+            # A space or control character in the URL, a bad header name or value (not Latin-1, a newline)
+            # once the secret is substituted: the same request would fail every time.
+            raise _Undelivered(
+                f"the webhook request is invalid (its URL or a header, after the secret is substituted): {exc}",
+                retry=False,
+            ) from None
+        except http.client.HTTPException as exc:  # a malformed answer: the next attempt may get a good one
+            raise _Undelivered(f"the webhook answered malformed HTTP: {exc!r}", retry=True) from None
 
     def _mail(
         self,
@@ -205,20 +221,25 @@ class SimNotifier:
                 with smtplib.SMTP(integration.smtp_host, integration.smtp_port, timeout=self.timeout) as smtp:
                     smtp.send_message(message, to_addrs=to or [SENDER])
             else:
-                box = mailbox.mbox(self.account.path("mail", f"{path_part(integration.name)}.mbox"))
-                box.lock()
-                try:
-                    box.add(message)
-                    box.flush()
-                finally:
-                    box.unlock()
-                    box.close()
+                path = self.account.path("mail", f"{path_part(integration.name)}.mbox")
+                # mbox's dot-lock refuses a second writer instead of waiting, even in this process.
+                with _mailbox_lock(path):
+                    box = mailbox.mbox(path)
+                    box.lock()
+                    try:
+                        box.add(message)
+                        box.flush()
+                    finally:
+                        box.unlock()
+                        box.close()
         except smtplib.SMTPResponseException as exc:
             raise _Undelivered(
                 f"SMTP {exc.smtp_code} {exc.smtp_error!r}", retry=400 <= exc.smtp_code < 500
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise _Undelivered(f"email delivery failed: {exc}", retry=True) from None
+        except mailbox.Error as exc:  # another process holds the mailbox lock
+            raise _Undelivered(f"the local mailbox is busy: {exc}", retry=True) from None
 
     def _record(
         self, integration: Integration, subject: str, body: str, attempts: int, error: str | None
@@ -240,5 +261,17 @@ class SimNotifier:
             )
 
 
+def _mailbox_lock(path: Path) -> threading.Lock:
+    with _MAILBOX_LOCKS_LOCK:
+        return _MAILBOX_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
 def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "<redacted>") if secret else text
+    """The secret taken out of ``text`` as it may appear there: as is, stripped, escaped as Python and HTTP
+    errors quote it, or %-encoded as in a URL."""
+    if not secret:
+        return text
+    forms = {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode())[2:-1], quote(secret)}
+    for form in sorted((f for f in forms if f), key=len, reverse=True):
+        text = text.replace(form, "<redacted>")
+    return text
