@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -41,14 +42,15 @@ create table if not exists TG_GRAPH_RUNS (
     SCHEDULED_FROM varchar, SCHEDULED_TIME timestamp, QUERY_START_TIME timestamp, COMPLETED_TIME timestamp,
     NEXT_SCHEDULED_TIME timestamp, FIRST_ERROR_TASK_NAME varchar, FIRST_ERROR_CODE integer,
     FIRST_ERROR_MESSAGE varchar, CONFIG varchar, GRAPH_VERSION integer, TASK_STATES varchar, PID integer,
-    primary key (GRAPH_RUN_GROUP_ID, ATTEMPT_NUMBER));
+    OWNER varchar, primary key (GRAPH_RUN_GROUP_ID, ATTEMPT_NUMBER));
+alter table TG_GRAPH_RUNS add column if not exists OWNER varchar;
 create table if not exists TG_TASK_HISTORY (
     NAME varchar, ROOT_TASK_NAME varchar, RUN_ID bigint, GRAPH_RUN_GROUP_ID varchar, ATTEMPT_NUMBER integer,
     STATE varchar, RETURN_VALUE varchar, ERROR_CODE integer, ERROR_MESSAGE varchar, CONDITION_TEXT varchar,
     SCHEDULED_TIME timestamp, QUERY_START_TIME timestamp, COMPLETED_TIME timestamp, SCHEDULED_FROM varchar,
     GRAPH_VERSION integer);
 create or replace view COMPLETE_TASK_GRAPHS as
-    select * exclude (TASK_STATES, PID) from TG_GRAPH_RUNS where STATE in ('SUCCEEDED', 'FAILED', 'CANCELLED');
+    select * exclude (TASK_STATES, PID, OWNER) from TG_GRAPH_RUNS where STATE in ('SUCCEEDED', 'FAILED', 'CANCELLED');
 create or replace view TASK_HISTORY as select * from TG_TASK_HISTORY;
 """
 
@@ -119,6 +121,24 @@ class TaskHistoryRecord:
 _HISTORY_COLUMNS = [f.name for f in fields(TaskHistoryRecord)]
 _RUN_COLUMNS = [f.name for f in fields(RunRecord)]
 _GRAPH_COLUMNS = [f.name for f in fields(GraphRecord)]
+
+
+class ProcessToken:
+    """Who owns an EXECUTING run: one random token per process (a forked child draws its own).
+
+    Not the pid: a restarted container's process has the same pid (1) as the one that crashed.
+    """
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.value = uuid.uuid4().hex
+
+
+PROCESS = ProcessToken()
+
 _JSON_FIELDS = {"structure", "config", "task_states"}
 _TIME = pa.timestamp("us")
 
@@ -231,8 +251,8 @@ class GraphStore:
         values = [_to_db(getattr(run, c), c) for c in _RUN_COLUMNS]
         with self._cursor() as cur:
             cur.execute(
-                f"insert into TG_GRAPH_RUNS values ({', '.join('?' * (len(values) + 1))})",
-                [*values, os.getpid()],
+                f"insert into TG_GRAPH_RUNS values ({', '.join('?' * (len(values) + 2))})",
+                [*values, os.getpid(), PROCESS.value],
             )
 
     def finish_run(self, run: RunRecord, history: Sequence[TaskHistoryRecord]) -> None:
@@ -326,8 +346,8 @@ class GraphStore:
     def recover_abandoned(self, now: datetime) -> int:
         """Runs left EXECUTING by a process that is gone become FAILED; returns how many.
 
-        DuckDB lets one process open a home file, so an EXECUTING run owned by another pid belongs to a
-        process that ended without finishing it (kill -9, power loss).
+        DuckDB lets one process open a home file, so an EXECUTING run owned by another process (its token
+        differs, whatever its pid) belongs to a process that ended without finishing it (kill -9, power loss).
         """
         with self._cursor() as cur:
             rows = cur.execute(
@@ -335,7 +355,7 @@ class GraphStore:
                 "FIRST_ERROR_TASK_NAME = coalesce(FIRST_ERROR_TASK_NAME, ROOT_TASK_NAME), "
                 "FIRST_ERROR_CODE = coalesce(FIRST_ERROR_CODE, ?), "
                 "FIRST_ERROR_MESSAGE = coalesce(FIRST_ERROR_MESSAGE, ?) "
-                "where STATE = 'EXECUTING' and PID <> ? returning 1",
-                [_to_db(now, "now"), CRASH_CODE, CRASH_MESSAGE, os.getpid()],
+                "where STATE = 'EXECUTING' and OWNER is distinct from ? returning 1",
+                [_to_db(now, "now"), CRASH_CODE, CRASH_MESSAGE, PROCESS.value],
             ).fetchall()
         return len(rows)
