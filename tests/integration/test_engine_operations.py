@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from snowflake.core.task.dagv1 import DAG, DAGTask
 from adapters.simulator import LocalDAGOperation
 from adapters.simulator.taskgraph.clock import FakeClock
 from adapters.simulator.taskgraph.scheduling import run_scheduler, tick
+from adapters.simulator.taskgraph.store import GraphStore
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidName, NotFound
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -343,3 +345,90 @@ def test_current_runs_show_the_next_scheduled_run(op: LocalDAGOperation) -> None
     op.deploy(dag)
     [scheduled] = op.get_current_dag_runs(dag)
     assert scheduled.state == "SCHEDULED" and scheduled.scheduled_time == T0 + timedelta(hours=1)
+
+
+def test_retry_last_while_a_retry_is_in_progress_is_refused(
+    op: LocalDAGOperation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DAG("rt") as dag:
+        DAGTask("a", Flaky(failures=1))
+    op.deploy(dag)
+    assert op.run(dag).state == "FAILED"
+    start_run = GraphStore.start_run
+
+    def late_start_run(store: GraphStore, run: Any) -> None:  # a loaded machine: the run row comes late
+        time.sleep(0.05)
+        start_run(store, run)
+
+    monkeypatch.setattr(GraphStore, "start_run", late_start_run)
+    retry = op.start(dag, retry_last=True)
+    with pytest.raises(Conflict, match="still in progress"):
+        op.start(dag, retry_last=True)
+    assert op.wait(dag, retry).state == "SUCCEEDED"
+    assert [r.attempt_number for r in op.graph_runs(dag)] == [2, 1]
+
+
+def test_under_no_overlap_a_new_execute_replaces_the_queued_run(op: LocalDAGOperation) -> None:
+    release = threading.Event()
+    configs: list[Any] = []
+
+    def hold(session: Any) -> None:
+        configs.append(session.call("SYSTEM$GET_TASK_GRAPH_CONFIG", "n"))
+        release.wait(5)
+
+    with DAG("q1") as dag:
+        DAGTask("hold", hold)
+    op.deploy(dag)
+    first = op.start(dag, config={"n": "0"})
+    queued = [op.start(dag, config={"n": str(i)}) for i in (1, 2, 3)]
+    release.set()
+    op.wait_all()
+    assert len(set(queued)) == 1 and queued[0] != first
+    assert [op.wait(dag, run_id).state for run_id in (first, *queued)] == ["SUCCEEDED"] * 4
+    assert len(op.graph_runs(dag)) == 2 and configs == ["0", "3"]
+
+
+def test_concurrent_launches_at_the_same_millisecond_get_distinct_run_ids(
+    op: LocalDAGOperation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snowflake.core.task import OverlapPolicy
+
+    release = threading.Event()
+    with DAG("same_ms", overlap_policy=OverlapPolicy.ALLOW_ALL_OVERLAP) as dag:
+        DAGTask("hold", lambda s: release.wait(5))
+    op.deploy(dag)
+    runs = GraphStore.runs
+
+    def slow_runs(store: GraphStore, *args: Any, **kwargs: Any) -> Any:  # widen the race window
+        time.sleep(0.02)
+        return runs(store, *args, **kwargs)
+
+    monkeypatch.setattr(GraphStore, "runs", slow_runs)
+    ids: list[int] = []
+    launchers = [threading.Thread(target=lambda: ids.append(op.start(dag))) for _ in range(3)]
+    for launcher in launchers:
+        launcher.start()
+    for launcher in launchers:
+        launcher.join()
+    release.set()
+    op.wait_all()
+    assert len(set(ids)) == 3
+
+
+def test_a_graph_failing_to_start_does_not_stop_the_others(
+    op: LocalDAGOperation, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op.deploy(simple("a_dropped", schedule=timedelta(minutes=1)))
+    op.deploy(simple("b_kept", schedule=timedelta(minutes=1)))
+    start = op.start
+
+    def start_or_vanish(dag: Any, **kwargs: Any) -> int:
+        if dag == "A_DROPPED":
+            raise NotFound("task graph A_DROPPED does not exist (dropped between listing and starting)")
+        return start(dag, **kwargs)
+
+    monkeypatch.setattr(op, "start", start_or_vanish)
+    clock.advance(timedelta(minutes=1))
+    assert len(tick(op, clock.now())) == 1
+    op.wait_all()
+    assert op.graph_runs("B_KEPT")[0].state == "SUCCEEDED"

@@ -87,6 +87,7 @@ class LiveRun:
     values: dict[str, str | None] = field(default_factory=dict)
     skipped: bool = False
     error: BaseException | None = None
+    queued: bool = False  # NO_OVERLAP: waiting for the executing run to end; a later EXECUTE replaces it
 
 
 def utcnow() -> datetime:

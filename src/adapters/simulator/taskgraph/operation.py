@@ -11,12 +11,19 @@ It deploys and runs the same ``DAG`` objects users hand to the real ``DAGOperati
   schedule and history. After a restart, pass the ``DAG`` object again (``run``/``deploy``) to run it.
 
 Manual runs follow the overlap policy: under NO_OVERLAP a run requested while one is executing is queued
-until it ends; under ALLOW_CHILD_OVERLAP and ALLOW_ALL_OVERLAP it starts at once (the dummy root finishes
-immediately, so the two policies coincide here).
+until it ends, and another request before the queued run starts replaces it (taskgraph-semantics.md §3.8):
+the queued run takes the newer request's config, keeps its run id and scheduled time, and both callers get
+that run id, so ``wait`` on either follows the one run that happens. Under ALLOW_CHILD_OVERLAP and
+ALLOW_ALL_OVERLAP a run starts at once (the dummy root finishes immediately, so the two coincide here).
+RETRY LAST while a run of the graph is executing or queued is refused with ``Conflict``.
+
+Run ids are unique per graph: launches are serialised, so allocating an id and registering its run are one
+step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
@@ -84,6 +91,8 @@ class LocalDAGOperation:
         self._changed = threading.Condition()
         self._live: dict[str, list[LiveRun]] = {}
         self._threads: list[threading.Thread] = []
+        # One launch at a time: checking live runs, allocating a run id and registering the run are one step.
+        self._launching = threading.Lock()
 
     # deploy, drop, suspend, resume ----------------------------------------------------------------------------
 
@@ -247,47 +256,61 @@ class LocalDAGOperation:
     ) -> LiveRun:
         record = self._record(dag)
         graph = self._graph(dag)
-        if retry_last:
-            if config is not None:
-                raise InvalidConfig("RETRY LAST reuses the failed run's config; do not pass config= with it")
-            live, attempt, carried = self._retry(record, graph)
-            scheduled_from = "MANUAL RETRY"
-        else:
-            when = scheduled_time or self.clock.now()
-            last_ok = self.store.runs(graph.name, states=["SUCCEEDED"], limit=1)
-            live = LiveRun(
-                RunMeta(
-                    graph=graph,
-                    graph_version=record.graph_version,
-                    root_uuid=record.root_uuid,
-                    run_id=self._new_run_id(graph.name, when),
-                    group_id=str(uuid.uuid4()),
-                    scheduled_time=when,
-                    config=merge_config(record.config, config),
-                    last_successful=(last_ok[0].scheduled_time, last_ok[0].graph_run_group_id)
-                    if last_ok
-                    else None,
+        if retry_last and config is not None:
+            raise InvalidConfig("RETRY LAST reuses the failed run's config; do not pass config= with it")
+        no_overlap = record.overlap_policy == "NO_OVERLAP"
+        with self._launching:
+            with self._changed:
+                ahead = list(self._live.get(graph.name, []))
+            if retry_last:
+                if ahead:
+                    raise Conflict(
+                        f"RETRY LAST: run {ahead[0].meta.run_id} of task graph {graph.name} is still in progress; "
+                        "wait for it to end, then retry"
+                    )
+                live, attempt, carried = self._retry(record, graph)
+                scheduled_from = "MANUAL RETRY"
+            else:
+                run_config = merge_config(record.config, config)
+                if no_overlap and (replaced := self._replace_queued(graph.name, run_config)) is not None:
+                    return replaced
+                when = scheduled_time or self.clock.now()
+                last_ok = self.store.runs(graph.name, states=["SUCCEEDED"], limit=1)
+                live = LiveRun(
+                    RunMeta(
+                        graph=graph,
+                        graph_version=record.graph_version,
+                        root_uuid=record.root_uuid,
+                        run_id=self._new_run_id(graph.name, when, ahead),
+                        group_id=str(uuid.uuid4()),
+                        scheduled_time=when,
+                        config=run_config,
+                        last_successful=(last_ok[0].scheduled_time, last_ok[0].graph_run_group_id)
+                        if last_ok
+                        else None,
+                    )
                 )
-            )
-            attempt, carried = 1, {}
-        with self._changed:
-            queued = list(self._live.get(graph.name, []))
-            self._live.setdefault(graph.name, []).append(live)
+                attempt, carried = 1, {}
+            live.queued = no_overlap and bool(ahead)
+            with self._changed:
+                self._live.setdefault(graph.name, []).append(live)
         thread = threading.Thread(
             target=self._execute,
-            args=(
-                live,
-                queued if record.overlap_policy == "NO_OVERLAP" else [],
-                attempt,
-                scheduled_from,
-                carried,
-            ),
+            args=(live, ahead if no_overlap else [], attempt, scheduled_from, carried),
             name=f"graph run {graph.name} {live.meta.run_id}",
             daemon=True,
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return live
+
+    def _replace_queued(self, name: str, config: dict[str, Any]) -> LiveRun | None:
+        """NO_OVERLAP: a queued run takes over a newer EXECUTE's config; None when no run is queued."""
+        with self._changed:
+            queued = next((r for r in self._live.get(name, []) if r.queued), None)
+            if queued is not None:
+                queued.meta = dataclasses.replace(queued.meta, config=config)
+            return queued
 
     def _retry(self, record: GraphRecord, graph: GraphDef) -> tuple[LiveRun, int, dict[str, Any]]:
         """RETRY LAST: a new attempt of the last run group, keeping what succeeded or was skipped."""
@@ -333,6 +356,8 @@ class LocalDAGOperation:
         try:
             for earlier in queued_behind:  # NO_OVERLAP: a manual run waits for the executing one
                 earlier.done.wait()
+            with self._changed:  # from here on a newer EXECUTE queues behind this run instead of replacing it
+                live.queued = False
             self._engine.run_group(live, attempt=attempt, scheduled_from=scheduled_from, carried=carried)
             self._count_failures(live)
         except BaseException as exc:  # surfaced by run()/wait(); never lost in a background thread
@@ -385,11 +410,13 @@ class LocalDAGOperation:
             return run
         return _dag_run(live.record)
 
-    def _new_run_id(self, name: str, when: datetime) -> int:
-        """Epoch milliseconds of the scheduled time, nudged forward when two runs share a millisecond."""
+    def _new_run_id(self, name: str, when: datetime, live: list[LiveRun]) -> int:
+        """Epoch milliseconds of the scheduled time, nudged forward when two runs share a millisecond.
+
+        Called under ``_launching`` with the graph's live runs, so no other launch can take the same id.
+        """
         run_id = int(when.timestamp() * 1000)
-        with self._changed:
-            taken = {r.meta.run_id for r in self._live.get(name, [])}
+        taken = {r.meta.run_id for r in live}
         while run_id in taken or self.store.runs(name, run_id=run_id, limit=1):
             run_id += 1
         return run_id

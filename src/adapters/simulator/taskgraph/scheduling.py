@@ -4,7 +4,9 @@ As in Snowflake: an interval counts from a base time set when the graph is deplo
 at every matching minute in its time zone; missed times are not backfilled (only the next due time fires,
 once); under NO_OVERLAP a time that comes while the graph is executing is skipped. Suspended graphs do not
 run. Only graphs whose task definitions were deployed in this process can run; others are skipped with a
-warning (their Python callables live in the process that deployed them).
+warning (their Python callables live in the process that deployed them). An error for one graph (it was
+dropped meanwhile, say) is logged and the others still run; an error of a whole tick is logged and the loop
+goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from adapters.simulator.taskgraph.clock import Clock
+from adapters.simulator.taskgraph.store import GraphRecord
 from domain.schedule import CronSchedule, IntervalSchedule, Schedule, parse_schedule
 
 if TYPE_CHECKING:
@@ -45,19 +48,30 @@ def tick(operation: LocalDAGOperation, now: datetime) -> list[int]:
             continue
         if record.next_due > now:
             continue
-        due = record.next_due
-        base = record.schedule_base or due
-        operation.store.update_graph(
-            record.name, next_due=next_due(parse_schedule(record.schedule), base, now)
-        )
-        if not operation.has_definitions(record.name):
-            log.warning("graph %s is due but was not deployed in this process; skipped", record.name)
+        try:
+            run_id = _fire(operation, record, now)
+        except Exception:
+            log.exception("graph %s could not be started at %s; the other graphs go on", record.name, now)
             continue
-        if record.overlap_policy == "NO_OVERLAP" and operation.is_executing(record.name):
-            log.info("graph %s is still executing at %s; this scheduled time is skipped", record.name, due)
-            continue
-        started.append(operation.start(record.name, scheduled_time=due, scheduled_from="SCHEDULE"))
+        if run_id is not None:
+            started.append(run_id)
     return started
+
+
+def _fire(operation: LocalDAGOperation, record: GraphRecord, now: datetime) -> int | None:
+    """Move a due graph's next time on and start it, unless it must be skipped; the run id or None."""
+    due = record.next_due or now
+    base = record.schedule_base or due
+    operation.store.update_graph(
+        record.name, next_due=next_due(parse_schedule(record.schedule or ""), base, now)
+    )
+    if not operation.has_definitions(record.name):
+        log.warning("graph %s is due but was not deployed in this process; skipped", record.name)
+        return None
+    if record.overlap_policy == "NO_OVERLAP" and operation.is_executing(record.name):
+        log.info("graph %s is still executing at %s; this scheduled time is skipped", record.name, due)
+        return None
+    return operation.start(record.name, scheduled_time=due, scheduled_from="SCHEDULE")
 
 
 def run_scheduler(
@@ -69,6 +83,9 @@ def run_scheduler(
 ) -> None:
     """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end."""
     while not stop_event.is_set():
-        tick(operation, clock.now())
+        try:
+            tick(operation, clock.now())
+        except Exception:  # the store was briefly unusable, say: the next tick tries again
+            log.exception("scheduler tick failed; retrying in %s s", poll_seconds)
         stop_event.wait(poll_seconds)
     operation.wait_all()
