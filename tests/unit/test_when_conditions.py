@@ -124,3 +124,29 @@ def test_columns_cannot_appear_in_a_condition() -> None:
 def test_unparsable_sql_is_refused() -> None:
     with pytest.raises(InvalidConfig, match="not valid SQL"):
         Condition.parse("1 = = (")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("'nan'::float > 0.8", True),
+        ("'nan'::float > 'inf'::float", True),
+        ("'nan'::float = 'NaN'::float", True),
+        ("'nan'::float < 0.8", False),
+        ("0.8 >= 'nan'::float", False),
+        ("'nan'::float in (1, 'nan'::float)", True),
+        ("'nan' > 0.8", True),
+    ],
+)
+def test_nan_compares_as_snowflake_orders_floats(text: str, expected: bool) -> None:
+    assert holds(text) is expected
+
+
+def test_a_nan_return_value_passes_a_greater_than_gate() -> None:
+    scope = FakeScope({"D$METRIC": "nan"})
+    assert holds("SYSTEM$GET_PREDECESSOR_RETURN_VALUE('D$METRIC')::float > 0.8", scope)
+
+
+def test_a_comparison_that_cannot_be_evaluated_is_an_invalid_config_naming_the_condition() -> None:
+    with pytest.raises(InvalidConfig, match="could not be evaluated"):
+        holds("-('sNaN'::float) > 1")  # a signalling NaN cannot be negated

@@ -10,6 +10,9 @@ Assumptions where the spec is open:
   failed (neither succeeded, and the docs group states that way).
 - A condition mentioning ``SYSTEM$PREDECESSORS_STATE`` replaces the default all-succeeded rule: it is
   evaluated once every predecessor is terminal, whatever their states, and false means SKIPPED.
+
+Numbers compare as Snowflake orders floats: NaN equals NaN and is greater than every other number, infinities
+included. Any other error while evaluating is an ``InvalidConfig`` naming the condition.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from domain.errors import InvalidConfig, Unsupported
+from domain.errors import DomainError, InvalidConfig, Unsupported
 
 GET_RETURN_VALUE = "SYSTEM$GET_PREDECESSOR_RETURN_VALUE"
 PREDECESSORS_STATE = "SYSTEM$PREDECESSORS_STATE"
@@ -127,7 +130,12 @@ class Condition:
         )
 
     def holds(self, scope: ConditionScope) -> bool:
-        return _evaluate(self.tree, scope, self.text) is True
+        try:
+            return _evaluate(self.tree, scope, self.text) is True
+        except DomainError:
+            raise
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise InvalidConfig(f"condition {self.text!r} could not be evaluated: {exc!r}") from exc
 
 
 def _function_name(node: exp.Expression) -> str:
@@ -210,10 +218,17 @@ def _comparable(left: Any, right: Any, text: str) -> tuple[Any, Any]:
     if isinstance(left, bool) or isinstance(right, bool):
         return _as_bool(left, text), _as_bool(right, text)
     if isinstance(left, Decimal) and isinstance(right, str):
-        return left, _as_number(right, text, strict=True)
-    if isinstance(left, str) and isinstance(right, Decimal):
-        return _as_number(left, text, strict=True), right
+        right = _as_number(right, text, strict=True)
+    elif isinstance(left, str) and isinstance(right, Decimal):
+        left = _as_number(left, text, strict=True)
+    if isinstance(left, Decimal) and isinstance(right, Decimal):
+        return _float_order(left), _float_order(right)
     return left, right
+
+
+def _float_order(number: Decimal) -> tuple[bool, Decimal]:
+    """A key ordering numbers as Snowflake orders floats: NaN = NaN, and NaN above everything else."""
+    return (True, Decimal(0)) if number.is_nan() else (False, number)
 
 
 def _cast(value: Any, to: exp.DataType, text: str, *, strict: bool) -> Any:
