@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, RunRecord
+from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, GraphStore, RunRecord
+from domain.errors import BackendUnavailable
 
 CHILD = textwrap.dedent(
     """
@@ -94,3 +96,22 @@ def test_a_run_of_this_process_is_not_taken_for_a_crashed_one(tmp_path: Path) ->
         op.store.start_run(_executing_run("MINE"))
         assert op.store.recover_abandoned(datetime.now(UTC)) == 0
         assert op.graph_runs("MINE")[0].state == "EXECUTING"
+
+
+def test_a_store_error_during_a_run_ends_it_failed_with_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(store: GraphStore, history: object, **kwargs: object) -> bool:
+        raise BackendUnavailable("disk full")
+
+    monkeypatch.setattr(GraphStore, "append_history", disk_full)
+    with LocalDAGOperation(tmp_path) as op:
+        with DAG("flushfail") as dag:
+            first = DAGTask("first", lambda s: None)
+            nap = DAGTask("nap", lambda s: time.sleep(0.3))  # long enough for a flush of FIRST's row
+            first >> nap
+        op.deploy(dag)
+        run = op.run(dag)
+        assert run.state == "FAILED" and "disk full" in (run.first_error_message or "")
+        assert [r.state for r in op.graph_runs(dag)] == ["FAILED"]
+        assert not op.get_current_dag_runs(dag)
