@@ -44,7 +44,9 @@ def _sim_feature_store(account: Any, settings: Settings) -> Any:
 def _sim_jobs(account: Any, settings: Settings) -> Any:
     from adapters.simulator.jobs import SimJobRunner
 
-    return SimJobRunner(account, pools={settings.names.compute_pool: settings.names.compute_pool_max_nodes})
+    return SimJobRunner(
+        account, pools={settings.pipeline.compute_pool: settings.names.compute_pool_max_nodes}
+    )
 
 
 def _sim_registry(account: Any) -> Any:
@@ -103,7 +105,7 @@ def _sf_names(settings: Settings) -> Any:
         schema=n.schema,
         data_schema=n.data_schema,
         warehouse=n.warehouse,
-        compute_pool=n.compute_pool,
+        compute_pool=settings.pipeline.compute_pool,
         notification_integration=settings.pipeline.notification_integration,
     )
 

@@ -27,25 +27,35 @@ from domain.pipeline import DEFAULT_GRAPH_NAME
 BACKENDS = ("simulator", "snowflake")
 
 
+def _whole(owner: str, key: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidConfig(f"{owner}.{key}={value!r}: must be a whole number in {low}..{high}")
+
+
 @dataclass(frozen=True)
 class Names:
-    """Snowflake object names (the guide's ``constants.py``), also used by the simulator's local account."""
+    """Snowflake object names (the guide's ``constants.py``), also used by the simulator's local account.
+
+    The compute pool's name is part of the pipeline config (``[pipeline] compute_pool``), because the deployed
+    training task reads it from the graph config; ``compute_pool_max_nodes`` sizes the simulator's pool.
+    """
 
     role: str = "ENGINEER"
     database: str = "SNOWBANK"
     schema: str = "DEV"
     data_schema: str = "DATA"
     warehouse: str = "DEMO_WH"
-    compute_pool: str = "DEMO_POOL"
     compute_pool_max_nodes: int = 2
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, str):
+            if f.name == "compute_pool_max_nodes":
+                _whole("names", f.name, value, 1, 256)
+            elif not isinstance(value, str):
+                raise InvalidConfig(f"names.{f.name}={value!r}: must be a name (a string)")
+            else:
                 normalize_identifier(value, f"names.{f.name}")
-        if not 1 <= self.compute_pool_max_nodes <= 256:
-            raise InvalidConfig(f"names.compute_pool_max_nodes={self.compute_pool_max_nodes}: must be 1..256")
 
     @property
     def dag_stage(self) -> str:
@@ -64,13 +74,11 @@ class GraphOptions:
     overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise InvalidConfig(f"graph.name={self.name!r}: must be a name (a string)")
         validate_name(self.name, "graph")
-        if not 0 <= self.task_auto_retry_attempts <= 30:
-            raise InvalidConfig(
-                f"graph.task_auto_retry_attempts={self.task_auto_retry_attempts}: must be 0..30"
-            )
-        if not 1 <= self.task_timeout_seconds <= 604_800:
-            raise InvalidConfig(f"graph.task_timeout_seconds={self.task_timeout_seconds}: must be 1..604800")
+        _whole("graph", "task_auto_retry_attempts", self.task_auto_retry_attempts, 0, 30)
+        _whole("graph", "task_timeout_seconds", self.task_timeout_seconds, 1, 604_800)
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,6 @@ _ENV_NAMES = {
     "SNOWFLAKE_DATABASE": "database",
     "SNOWFLAKE_SCHEMA": "schema",
     "SNOWFLAKE_WAREHOUSE": "warehouse",
-    "SNOWFLAKE_COMPUTE_POOL": "compute_pool",
 }
 
 
@@ -120,26 +127,21 @@ def load_settings(
         if env.get(var):
             names[key] = env[var]
     pipeline = dict(_table(data, "pipeline", config_file))
-    if env.get("SNOWFLAKE_COMPUTE_POOL"):
-        pipeline.setdefault("compute_pool", env["SNOWFLAKE_COMPUTE_POOL"])
-    if "compute_pool" in names:
-        pipeline.setdefault("compute_pool", names["compute_pool"])
+    if env.get("SNOWFLAKE_COMPUTE_POOL"):  # the environment beats the file, as for every other setting
+        pipeline["compute_pool"] = env["SNOWFLAKE_COMPUTE_POOL"]
     pipeline.update(pipeline_overrides or {})
     home_value = home or env.get("APP_HOME") or data.get("home")
-    try:
-        graph = _section(data, "graph", GraphOptions, config_file)
-        if "overlap_policy" in graph:
-            graph["overlap_policy"] = _overlap(graph["overlap_policy"])
-        return Settings(
-            backend=backend or env.get("APP_BACKEND") or data.get("backend", "simulator"),
-            home=Path(home_value).expanduser() if home_value else None,
-            connection=connection or env.get("SNOWFLAKE_CONNECTION_NAME") or data.get("connection"),
-            names=Names(**names),
-            graph=GraphOptions(**graph),
-            pipeline=PipelineConfig.from_mapping(pipeline),
-        )
-    except TypeError as exc:  # a value of the wrong type in the file
-        raise InvalidConfig(f"{config_file or 'settings'}: {exc}") from exc
+    graph = _section(data, "graph", GraphOptions, config_file)
+    if "overlap_policy" in graph:
+        graph["overlap_policy"] = _overlap(graph["overlap_policy"])
+    return Settings(
+        backend=backend or env.get("APP_BACKEND") or data.get("backend", "simulator"),
+        home=Path(home_value).expanduser() if home_value else None,
+        connection=connection or env.get("SNOWFLAKE_CONNECTION_NAME") or data.get("connection"),
+        names=Names(**names),
+        graph=GraphOptions(**graph),
+        pipeline=PipelineConfig.from_mapping(pipeline),
+    )
 
 
 def with_pipeline_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
@@ -167,6 +169,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise InvalidConfig(f"config file {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfig(f"config file {path} is not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfig(f"config file {path} cannot be read: {exc}") from exc
 
 
 def _table(data: Mapping[str, Any], key: str, source: object) -> Mapping[str, Any]:

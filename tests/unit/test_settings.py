@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,45 @@ def test_command_line_assignments_are_typed_by_the_pipeline_config() -> None:
 def test_an_assignment_without_equals_is_explained() -> None:
     with pytest.raises(InvalidConfig, match="KEY=VALUE"):
         parse_assignments(["metric_threshold"])
+
+
+def test_the_environment_beats_the_file_for_the_compute_pool(tmp_path: Path) -> None:
+    path = write(tmp_path, '[pipeline]\ncompute_pool = "FILE_POOL"\n')
+
+    s = load_settings(config_file=path, env={"SNOWFLAKE_COMPUTE_POOL": "ENV_POOL"})
+
+    assert s.pipeline.compute_pool == "ENV_POOL"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[graph]\ntask_timeout_seconds = "10"\n', "graph.task_timeout_seconds"),
+        ("[graph]\ntask_auto_retry_attempts = true\n", "graph.task_auto_retry_attempts"),
+        ("[graph]\ntask_timeout_seconds = 1.5\n", "graph.task_timeout_seconds"),
+        ("[names]\ncompute_pool_max_nodes = 1.5\n", "names.compute_pool_max_nodes"),
+        ('[names]\ncompute_pool_max_nodes = "2"\n', "names.compute_pool_max_nodes"),
+        ("[names]\ndatabase = 5\n", "names.database"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_with_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(InvalidConfig, match=re.escape(key)):
+        load_settings(config_file=write(tmp_path, text), env={})
+
+
+def test_a_config_file_that_is_a_folder_or_not_text_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(InvalidConfig, match="cannot be read"):
+        load_settings(config_file=tmp_path, env={})
+    binary = tmp_path / "bad.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(InvalidConfig, match="cannot be read"):
+        load_settings(config_file=binary, env={})
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+
+    s = load_settings(config_file=write(tmp_path, example), env={})
+
+    assert s.pipeline.compute_pool == "DEMO_POOL" and s.graph.name == "MORTGAGE_PIPELINE"
