@@ -112,3 +112,22 @@ def test_an_unknown_model_has_no_versions(registry: ModelRegistry) -> None:
     assert registry.default_version("NO_SUCH_MODEL_XYZ") is None
     with pytest.raises(NotFound):
         registry.get_version("NO_SUCH_MODEL_XYZ", "v1")
+
+
+def test_deleting_a_model_removes_every_version_and_its_default(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")
+    log(registry, model, artifact, "v2")
+    registry.promote(model, "v2")
+
+    registry.delete_model(model)
+
+    assert registry.list_versions(model) == [] and registry.default_version(model) is None
+    log(registry, model, artifact, "v1")  # the name is free again
+    assert registry.default_version(model) is not None
+
+
+def test_deleting_an_unknown_model_is_not_found(registry: ModelRegistry) -> None:
+    with pytest.raises(NotFound):
+        registry.delete_model("NO_SUCH_MODEL_XYZ")

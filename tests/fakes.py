@@ -7,7 +7,7 @@ failure into any stage.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -253,9 +253,23 @@ class FakeModelRegistry(_Failing):
         if info.is_default or info.aliases:
             raise Conflict(f"version {info.version} of {info.model_name} is the default or aliased")
         del self.versions[(info.model_name, info.version)]
+        self._forget_lineage(lambda m, v: (m, v) == (info.model_name, info.version))
+
+    def delete_model(self, model_name: str) -> None:
+        self._maybe_fail("delete_model")
+        model = model_name.upper()
+        if not any(m == model for m, _ in self.versions):
+            raise NotFound(f"model {model} does not exist")
+        self.versions = {k: v for k, v in self.versions.items() if k[0] != model}
+        self.defaults.pop(model, None)
+        self.aliases = {k: v for k, v in self.aliases.items() if k[0] != model}
+        self.tags.pop(model, None)
+        self._forget_lineage(lambda m, _: m == model)
+
+    def _forget_lineage(self, gone: Callable[[str, str], bool]) -> None:
         if self.feature_store is not None:
             for refs in self.feature_store.lineage.values():
-                refs.discard((info.model_name, info.version))
+                refs.difference_update({r for r in refs if gone(*r)})
 
 
 @dataclass

@@ -169,7 +169,7 @@ def promote_model(
         registry.promote(cfg.model_name, run.run_id)
     except DomainError:
         if logged_now:
-            _forget_version(registry, cfg.model_name, run.run_id)
+            _undo_log(registry, cfg.model_name, run.run_id, model_was_new=decision.champion_version is None)
         raise
     promoted = registry.get_version(cfg.model_name, run.run_id)
     if cfg.notify_on_promotion:
@@ -217,9 +217,20 @@ def notify_failure(ports: Ports, cfg: PipelineConfig, run_id: str, task: str, er
         Notification(
             subject=f"[{cfg.model_name}] pipeline run {run_id} failed in {task}",
             body=f"Task {task} of run {run_id} failed: {type(error).__name__}: {error}\n"
-            f"The default version of {cfg.model_name} is unchanged.",
+            + _default_line(ports, cfg.model_name),
         ),
     )
+
+
+def _default_line(ports: Ports, model_name: str) -> str:
+    """What the model's default version is now (read back, not assumed)."""
+    try:
+        default = ports.registry.default_version(model_name)
+    except DomainError as exc:
+        return f"The default version of {model_name} could not be read: {exc}"
+    if default is None:
+        return f"{model_name} has no default version."
+    return f"The default version of {model_name} is {default.version}."
 
 
 def _notify_quietly(ports: Ports, cfg: PipelineConfig, message: Notification) -> None:
@@ -229,11 +240,16 @@ def _notify_quietly(ports: Ports, cfg: PipelineConfig, message: Notification) ->
         log.warning("notification through %s failed: %s", cfg.notification_integration, exc)
 
 
-def _forget_version(registry: ModelRegistry, model_name: str, version: str) -> None:
+def _undo_log(registry: ModelRegistry, model_name: str, version: str, *, model_was_new: bool) -> None:
+    """Take back a version whose promotion failed. The first version of a new model is its default as soon as
+    it is logged, so then the whole model goes: a failed run must not leave a default behind."""
     try:
-        registry.delete_version(model_name, version)
-    except DomainError as exc:  # the first version of a model is its default and stays
-        log.warning("could not remove unpromoted version %s of %s: %s", version, model_name, exc)
+        if model_was_new:
+            registry.delete_model(model_name)
+        else:
+            registry.delete_version(model_name, version)
+    except DomainError as exc:
+        log.warning("could not take back unpromoted version %s of %s: %s", version, model_name, exc)
 
 
 def alert_message(cfg: PipelineConfig, run: RunConfig, decision: GateDecision) -> Notification:

@@ -108,6 +108,7 @@ class ModelRegistry(Protocol):
       ``default_version`` returns ``None`` when the model does not exist.
     - ``score`` loads a version and computes its metrics (unprefixed names) on a dataset version, where the data is.
     - ``delete_version`` refuses the default version and an aliased one with ``Conflict``.
+    - ``delete_model`` drops a model with all its versions, aliases and tags; an unknown model raises ``NotFound``.
     """
 
     def log_version(
@@ -135,6 +136,8 @@ class ModelRegistry(Protocol):
     def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]: ...
 
     def delete_version(self, model_name: str, version: str) -> None: ...
+
+    def delete_model(self, model_name: str) -> None: ...
 
 
 @runtime_checkable

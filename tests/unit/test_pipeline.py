@@ -285,3 +285,25 @@ def test_the_run_id_names_every_artifact_of_the_run(world: World) -> None:
 
 def _info(version: str) -> DatasetVersionInfo:
     return DatasetVersionInfo("mortgage_dataset", version, T0)
+
+
+def test_a_first_version_whose_promotion_failed_leaves_no_model_behind(world: World) -> None:
+    world.registry.fail_on.add("promote")
+
+    result = world.run(GOOD)
+
+    assert result.states[pipeline.PROMOTE_MODEL] == "FAILED"
+    assert world.registry.versions == {} and world.registry.default_version("mortgage_model") is None
+    (failure,) = [m for _, m in world.notifier.sent if "failed in promote_model" in m.subject]
+    assert "has no default version" in failure.body
+
+
+def test_the_failure_notice_names_the_default_version_as_it_is(world: World) -> None:
+    world.run(GOOD)
+    world.new_data()
+    world.jobs.fail_on.add("submit_training")
+
+    world.run(GOOD)
+
+    (failure,) = [m for _, m in world.notifier.sent if "failed in train_model" in m.subject]
+    assert "The default version of mortgage_model is V20260210_092849." in failure.body

@@ -263,6 +263,22 @@ class SimModelRegistry:
         # The rows are gone; the file is only reachable through them, so removing it last is safe.
         shutil.rmtree(self._model_file(row).parent, ignore_errors=True)
 
+    def delete_model(self, model_name: str) -> None:
+        """Drop a model with every version, alias, tag and lineage row, then its files (``DROP MODEL``)."""
+        model = normalize_identifier(model_name, "model")
+        with _vendor_errors(f"deleting model {model}"), self.account.transaction() as cur:
+            if not cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone():
+                raise NotFound(f"Unable to find model {model}")
+            for table in (
+                "REGISTRY_VERSIONS",
+                "REGISTRY_ALIASES",
+                "REGISTRY_TAGS",
+                "REGISTRY_LINEAGE",
+                "REGISTRY_MODELS",
+            ):
+                cur.execute(f"delete from {table} where MODEL_NAME = ?", [model])
+        shutil.rmtree(self.account.files / "registry" / path_part(model), ignore_errors=True)
+
     def _model_file(self, row: Mapping[str, Any]) -> Path:
         """The version's model file in THIS home. Rows written before paths were stored relative hold an
         absolute path, possibly into another home this one was copied from: rebuild theirs from the names."""

@@ -230,6 +230,15 @@ class SnowflakeModelRegistry:
             result = scored.select(F.col(dataset.label), F.col(f'"{_SCORE_COLUMN}"')).to_pandas()
         return binary_metrics(result.iloc[:, 0].to_numpy(), result.iloc[:, 1].to_numpy())
 
+    def delete_model(self, model_name: str) -> None:
+        if self._model(model_name) is None:
+            raise NotFound(f"Unable to find model {model_name}")
+        name = normalize_identifier(model_name, "model")
+        with vendor_errors(
+            f"model {self.names.qualified(name)}", fix="GRANT OWNERSHIP or drop it as its owner"
+        ):
+            self.registry.delete_model(name)
+
     def delete_version(self, model_name: str, version: str) -> None:
         model = self._model(model_name)
         target = normalize_identifier(version, "model version")
