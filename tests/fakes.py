@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, NotFound
-from domain.graph import GraphRun, GraphSpec, TaskRun
+from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
 from domain.names import version_from_timestamp
 from domain.refs import (
     DatasetRef,
@@ -348,6 +348,14 @@ class FakeScheduler:
 
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
         return [t for r in self.runs(graph_name, 10**6) if run_id in (None, r.run_id) for t in r.tasks]
+
+    def deployed(self, graph_name: str) -> DeployedGraph:
+        if graph_name not in self.graphs:
+            raise NotFound(f"graph {graph_name} is not deployed")
+        graph = self.graphs[graph_name]
+        schedule = None if graph.schedule is None else graph.schedule.text()
+        state = "suspended" if graph_name in self.suspended or schedule is None else "started"
+        return DeployedGraph(graph_name, dict(graph.config), schedule, state)
 
     def suspend(self, graph_name: str) -> None:
         self.suspended.add(graph_name)

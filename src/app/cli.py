@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -341,12 +342,16 @@ _RENDER: dict[str, Callable[..., str]] = {"text": graph_text, "mermaid": graph_m
 
 
 def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    scheduler = c.scheduler()
     graph = _graph(settings)
     try:
-        runs = c.scheduler().runs(settings.graph.name, limit=1)
+        deployed = scheduler.deployed(graph.name)
     except NotFound:
-        runs = []
-    out.write(_RENDER[args.format](graph, runs[0] if runs else None) + "\n")
+        deployed, runs = None, []
+    else:  # the graph as it runs: the config and schedule it was deployed with
+        graph = replace(graph, config=dict(deployed.config))
+        runs = scheduler.runs(graph.name, limit=1)
+    out.write(_RENDER[args.format](graph, runs[0] if runs else None, deployed) + "\n")
     return EXIT_OK
 
 

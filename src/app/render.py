@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.graph import GraphRun, GraphSpec, TaskRun
+from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
 from domain.refs import ModelVersionInfo
 
 
@@ -126,14 +126,21 @@ def _states(run: GraphRun | None) -> Mapping[str, str]:
     return {} if run is None else {t.short_name.upper(): str(t.state) for t in run.tasks}
 
 
-def graph_text(graph: GraphSpec, last: GraphRun | None) -> str:
-    states = _states(last)
-    header = f"graph {graph.name}" + (
-        f"  (last run {last.run_id}: {last.state})" if last else "  (never run)"
+def _status(deployed: DeployedGraph | None, last: GraphRun | None) -> str:
+    status = (
+        "not deployed"
+        if deployed is None
+        else f"deployed, {deployed.state}, schedule {deployed.schedule or 'none'}"
     )
-    lines = [header, f"  config: {json.dumps(dict(graph.config), sort_keys=True)}"]
-    if graph.schedule is not None:
-        lines.append(f"  schedule: {graph.schedule.text()}")
+    return status + (f"; last run {last.run_id}: {last.state}" if last else "; never run")
+
+
+def graph_text(graph: GraphSpec, last: GraphRun | None, deployed: DeployedGraph | None = None) -> str:
+    states = _states(last)
+    lines = [
+        f"graph {graph.name}  ({_status(deployed, last)})",
+        f"  config: {json.dumps(dict(graph.config), sort_keys=True)}",
+    ]
     for name in sorted(graph.topological_order(), key=lambda n: graph.task(n).is_finalizer):
         t = graph.task(name)
         when = (
@@ -148,9 +155,9 @@ def graph_text(graph: GraphSpec, last: GraphRun | None) -> str:
 _MERMAID_CLASS = {"SUCCEEDED": "ok", "FAILED": "failed", "SKIPPED": "skipped", "NOT_EXECUTED": "skipped"}
 
 
-def graph_mermaid(graph: GraphSpec, last: GraphRun | None) -> str:
+def graph_mermaid(graph: GraphSpec, last: GraphRun | None, deployed: DeployedGraph | None = None) -> str:
     states = _states(last)
-    lines = ["flowchart LR", f"  {graph.name}([{graph.name}])"]
+    lines = ["flowchart LR", f"  %% {_status(deployed, last)}", f"  {graph.name}([{graph.name}])"]
     for t in graph.tasks:
         label = t.name + (f"<br/>{states[t.name.upper()]}" if t.name.upper() in states else "")
         shape = f"{{{{{label}}}}}" if t.is_branch else f"[{label}]"
@@ -176,9 +183,14 @@ def graph_mermaid(graph: GraphSpec, last: GraphRun | None) -> str:
 _DOT_COLOR = {"SUCCEEDED": "palegreen", "FAILED": "salmon", "SKIPPED": "lightgrey", "NOT_EXECUTED": "white"}
 
 
-def graph_dot(graph: GraphSpec, last: GraphRun | None) -> str:
+def graph_dot(graph: GraphSpec, last: GraphRun | None, deployed: DeployedGraph | None = None) -> str:
     states = _states(last)
-    lines = [f'digraph "{graph.name}" {{', "  rankdir=LR;", f'  "{graph.name}" [shape=oval];']
+    lines = [
+        f'digraph "{graph.name}" {{',
+        f"  // {_status(deployed, last)}",
+        "  rankdir=LR;",
+        f'  "{graph.name}" [shape=oval];',
+    ]
     for t in graph.tasks:
         state = states.get(t.name.upper())
         attrs = [f'label="{t.name}' + (f"\\n{state}" if state else "") + '"']

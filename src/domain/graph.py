@@ -225,6 +225,16 @@ def _topological_order(tasks: Iterable[TaskSpec]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class DeployedGraph:
+    """What a backend reports of a deployed graph: its config, schedule (as the backend states it) and state."""
+
+    name: str
+    config: Mapping[str, object]
+    schedule: str | None
+    state: str  # "started" (scheduled runs happen) or "suspended"
+
+
+@dataclass(frozen=True)
 class TaskRun:
     """One row of task history (``name`` is Snowflake's ``<GRAPH>$<TASK>`` form)."""
 

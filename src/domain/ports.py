@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from domain.graph import GraphRun, GraphSpec, TaskRun
+from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
 from domain.refs import (
     DatasetRef,
     DatasetSplits,
@@ -182,6 +182,7 @@ class Scheduler(Protocol):
       that is not deployed raises ``NotFound``.
     - ``wait`` follows that run id until it is terminal or raises ``JobTimeout``.
     - ``runs`` lists graph runs newest first; ``task_history`` lists task runs of one run or all runs.
+    - ``deployed`` reports the config, schedule and state a graph was deployed with (``NotFound`` if it is not).
     """
 
     def deploy(self, graph: GraphSpec) -> None: ...
@@ -195,6 +196,8 @@ class Scheduler(Protocol):
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]: ...
 
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]: ...
+
+    def deployed(self, graph_name: str) -> DeployedGraph: ...
 
     def suspend(self, graph_name: str) -> None: ...
 

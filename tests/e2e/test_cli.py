@@ -306,3 +306,12 @@ def test_automatic_retry_reruns_only_the_failed_task_and_succeeds(
     attempts = {t["name"]: t["attempt_number"] for t in run["tasks"] if t["state"] == "SUCCEEDED"}
     assert attempts["train_model"] == 2
     assert attempts["prepare_data"] == 1  # kept from the first attempt, not re-run
+
+
+def test_graph_shows_the_config_and_schedule_the_graph_was_deployed_with(home: Path) -> None:
+    assert cli(home, "deploy", "--schedule", "12h", "--config", "metric_threshold=0.8")[0] == 0
+
+    code, out, _ = cli(home, "graph")
+
+    assert code == 0
+    assert "deployed, started, schedule 12h" in out and '"metric_threshold": 0.8' in out

@@ -11,7 +11,7 @@ from adapters.dagv1_build import build_dag
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import RunRecord, TaskHistoryRecord
 from domain.errors import InvalidConfig, NotFound
-from domain.graph import GraphRun, GraphRunState, GraphSpec, TaskRun, TaskSpec, TaskState
+from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun, TaskSpec, TaskState
 
 
 class SimScheduler:
@@ -61,6 +61,10 @@ class SimScheduler:
     def structure(self, graph_name: str) -> dict[str, Any]:
         """The deployed graph: ``tasks`` (name, full_name, predecessors, condition, is_finalizer, kind), ``finalizer``."""
         return self.operation.graph_info(graph_name).structure
+
+    def deployed(self, graph_name: str) -> DeployedGraph:
+        record = self.operation.graph_info(graph_name)
+        return DeployedGraph(record.name, dict(record.config), record.schedule, record.state)
 
     def suspend(self, graph_name: str) -> None:
         self.operation.suspend(graph_name)

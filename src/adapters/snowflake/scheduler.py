@@ -26,7 +26,7 @@ from adapters.dagv1_build import DefinitionFor, build_dag
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
 from domain.errors import InvalidConfig, JobTimeout, NotFound
-from domain.graph import GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
+from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
 
 # Conda packages (Snowflake Anaconda channel) the deployed task procedures need. snowflake.core is how the
 # channel spells snowflake-core; it provides TaskContext and the task APIs inside a task.
@@ -211,6 +211,19 @@ class SnowflakeScheduler:
                 run_id = _checked_run_id(run_id)
             history = [h for rid in sorted(root_ids) for h in self._history_rows(rid, run_id)]
         return [task_run_from_row(h) for h in sorted(history, key=_history_order)]
+
+    def deployed(self, graph_name: str) -> DeployedGraph:
+        from snowflake.core.exceptions import NotFoundError
+
+        root_name = self._root_name(graph_name)
+        with vendor_errors(f"task graph {self.names.qualified(root_name)}"):
+            try:
+                root = self.schema.tasks[root_name].fetch()
+            except NotFoundError:
+                raise NotFound(f"task graph {self.names.qualified(root_name)} is not deployed") from None
+        config = root.config if isinstance(root.config, dict) else json.loads(root.config or "{}")
+        schedule = None if root.schedule is None else str(root.schedule)
+        return DeployedGraph(root_name, dict(config), schedule, str(root.state or "suspended").lower())
 
     def suspend(self, graph_name: str) -> None:
         root = self._root_name(graph_name)
