@@ -45,14 +45,28 @@ class LocalAccount:
             Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
         )
         self.files = self.home / "files"
-        self.files.mkdir(parents=True, exist_ok=True)
+        try:
+            self.files.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"the simulator home {self.home} cannot be used: {exc.strerror or exc}; choose a folder you "
+                "can write with --home or APP_HOME"
+            ) from exc
         database = ":memory:" if self._temporary else str(self.home / DB_FILE)
         try:
             self._con = duckdb.connect(database)
-        except duckdb.IOException as exc:  # the file lock is held by another process
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():  # the file lock is held by another process
+                raise BackendUnavailable(
+                    f"the simulator home {self.home} is in use by another process; wait for it to finish "
+                    f"or use another --home ({exc})"
+                ) from exc
             raise BackendUnavailable(
-                f"the simulator home {self.home} is in use by another process; wait for it to finish "
-                f"or use another --home ({exc})"
+                f"the simulator database in {self.home} cannot be opened: {exc}"
+            ) from exc
+        except duckdb.Error as exc:  # e.g. a file that is not a DuckDB database
+            raise BackendUnavailable(
+                f"the simulator database in {self.home} cannot be opened: {exc}"
             ) from exc
         # One writer at a time inside this process; DuckDB cursors are per thread.
         self.lock = threading.RLock()

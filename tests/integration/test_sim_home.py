@@ -1,0 +1,58 @@
+"""The local account's home folder: it survives restarts, and an unusable or busy home is a clear error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.simulator.home import LocalAccount
+from domain.errors import BackendUnavailable
+
+
+def test_what_is_written_survives_a_restart(tmp_path: Path) -> None:
+    with LocalAccount(tmp_path) as account, account.cursor() as cur:
+        cur.execute("create table T as select 42 as X")
+
+    with LocalAccount(tmp_path) as again, again.cursor() as cur:
+        assert cur.execute("select X from T").fetchall() == [(42,)]
+
+
+def test_a_second_process_on_the_same_home_is_told_it_is_in_use(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from adapters.simulator.home import LocalAccount; a = LocalAccount({str(tmp_path)!r}); "
+         "print('ready', flush=True); input()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(BackendUnavailable, match="in use by another process"):
+            LocalAccount(tmp_path)
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
+def test_a_home_that_is_a_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+
+    with pytest.raises(BackendUnavailable, match=f"{not_a_folder} cannot be used"):
+        LocalAccount(not_a_folder)
+
+
+def test_a_database_file_that_is_not_duckdb_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "account.duckdb").write_text("not a database")
+
+    with pytest.raises(BackendUnavailable, match="cannot be opened"):
+        LocalAccount(tmp_path)
+
+
+def test_a_temporary_account_leaves_nothing_behind() -> None:
+    account = LocalAccount(None)
+    home = account.home
+
+    account.close()
+
+    assert not home.exists()
