@@ -292,6 +292,7 @@ class FakeTaskRuntime:
     scheduled: datetime = T0
     task_name: str = "PREPARE_DATA"
     returned: list[str] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)  # short task name (upper) -> state in this run
 
     def graph_config(self) -> dict[str, Any]:
         return dict(self.config)
@@ -309,6 +310,9 @@ class FakeTaskRuntime:
 
     def current_task_name(self) -> str:
         return self.task_name
+
+    def task_state(self, task_name: str) -> str:
+        return self.states.get(task_name.upper(), "NOT_EXECUTED")
 
 
 @dataclass

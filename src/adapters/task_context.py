@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import BackendUnavailable, InvalidData
-from domain.graph import MAX_RETURN_VALUE_BYTES
+from domain.graph import MAX_RETURN_VALUE_BYTES, validate_name
 
 Guard = Callable[[str], AbstractContextManager[Any]]
 
@@ -30,6 +30,7 @@ class TaskContextRuntime:
 
             context = TaskContext(session)
         self._ctx = context
+        self._session = session
         self._guard = guard
 
     def graph_config(self) -> dict[str, Any]:
@@ -63,6 +64,15 @@ class TaskContextRuntime:
                 f"the graph run has no original scheduled time ({when!r}); is this a task run?"
             )
         return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+    def task_state(self, task_name: str) -> str:
+        name = validate_name(task_name)  # an identifier: safe to place in the statement
+        with self._guard(f"reading the state of task {task_name!r}"):
+            root = self._ctx.get_current_root_task_name()
+            rows = self._session.sql(
+                f"select SYSTEM$TASK_COMPLETION_STATE('{root}${name.upper()}')"
+            ).collect()
+        return str(rows[0][0])
 
     def current_task_name(self) -> str:
         with self._guard("reading the current task name"):

@@ -3,7 +3,7 @@ TaskRuntime, calls one domain stage over the ports, and returns the small value 
 
 Values flow as in the guide: prepare_data → the dataset references (JSON); train_model → the model file and
 metrics (JSON); check_model_quality → the exact name of the successor to run; promote_model → the promoted
-``(model, version)``; cleanup → what it deleted. A failing stage notifies before it fails its task.
+``(model, version)``; cleanup → what it deleted, and one notice when anything in the run failed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,21 @@ from domain.refs import DatasetSplits, TrainingOutcome
 
 def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
     run = RunConfig.from_graph(runtime.graph_config(), runtime.scheduled_time())
-    try:
+    if stage != p.CLEANUP:
         return _STAGES[stage](runtime, ports, run)
+    # The finalizer sees the whole run: it cleans up, then sends one notice if any task failed — raised an
+    # error, or timed out (a timed-out task cannot report itself) — or if the cleanup itself fails.
+    failures: dict[str, str | None] = {
+        task: None for task in p.STAGES if task != p.CLEANUP and runtime.task_state(task) == "FAILED"
+    }
+    try:
+        return _cleanup(runtime, ports, run)
     except Exception as exc:
-        if stage != p.CLEANUP:  # the finalizer's own failure is visible in the graph run
-            p.notify_failure(ports, run.pipeline, run.run_id, stage, exc)
+        failures[p.CLEANUP] = f"{type(exc).__name__}: {exc}"
         raise
+    finally:
+        if failures:
+            p.notify_failure(ports, run.pipeline, run.run_id, failures)
 
 
 def _splits(runtime: TaskRuntime) -> DatasetSplits:

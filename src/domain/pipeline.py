@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -209,14 +209,23 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
     return plan
 
 
-def notify_failure(ports: Ports, cfg: PipelineConfig, run_id: str, task: str, error: BaseException) -> None:
-    """A failed run notifies too; a notification problem never hides the original failure."""
+def notify_failure(
+    ports: Ports, cfg: PipelineConfig, run_id: str, failures: Mapping[str, str | None]
+) -> None:
+    """One notice per failed run, naming every failed task (with its error where known) and the default version
+    as it now is. A notification problem never hides the original failure."""
+    lines = [
+        f"- {task}: {error}" if error else f"- {task} (its error is in the task history)"
+        for task, error in failures.items()
+    ]
     _notify_quietly(
         ports,
         cfg,
         Notification(
-            subject=f"[{cfg.model_name}] pipeline run {run_id} failed in {task}",
-            body=f"Task {task} of run {run_id} failed: {type(error).__name__}: {error}\n"
+            subject=f"[{cfg.model_name}] pipeline run {run_id} failed in {', '.join(failures)}",
+            body=f"Run {run_id} of the {cfg.model_name} pipeline failed.\n"
+            + "\n".join(lines)
+            + "\n"
             + _default_line(ports, cfg.model_name),
         ),
     )
@@ -293,7 +302,7 @@ def run_pipeline(
     """
     states = dict.fromkeys(STAGES, "NOT_EXECUTED")
     decision = promoted = plan = None
-    error: str | None = None
+    failures: dict[str, str | None] = {}
     current = PREPARE_DATA
     try:
         splits = prepare_data(ports, run, force_refresh=force_refresh)
@@ -318,15 +327,16 @@ def run_pipeline(
             states[current] = "SUCCEEDED"
     except Exception as exc:  # any failure, expected or not, fails its task and cleanup still runs
         states[current] = "FAILED"
-        error = f"{current}: {exc}"
-        notify_failure(ports, run.pipeline, run.run_id, current, exc)
+        failures[current] = f"{type(exc).__name__}: {exc}"
     try:
         plan = cleanup(ports, run)
         states[CLEANUP] = "SUCCEEDED"
     except Exception as exc:
         states[CLEANUP] = "FAILED"
-        error = error or f"{CLEANUP}: {exc}"
-        notify_failure(ports, run.pipeline, run.run_id, CLEANUP, exc)
+        failures[CLEANUP] = f"{type(exc).__name__}: {exc}"
+    if failures:
+        notify_failure(ports, run.pipeline, run.run_id, failures)
+    error = next((f"{task}: {text}" for task, text in failures.items()), None)
     return PipelineResult(run.run_id, states, decision, promoted, plan, error)
 
 

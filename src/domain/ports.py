@@ -158,7 +158,9 @@ class TaskRuntime(Protocol):
     Contract: ``graph_config`` is the root's config merged with the run's override; ``predecessor_value`` looks
     up a predecessor or any ancestor by its short task name and returns ``None`` when it set no value;
     ``set_return_value`` stores ``str(value)`` (more than 10 kB raises ``InvalidData``); ``scheduled_time`` is
-    the original scheduled time of the graph run, identical for every task of the run and its retries.
+    the original scheduled time of the graph run, identical for every task of the run and its retries;
+    ``task_state`` is this run's state of another task by its short name (SUCCEEDED, FAILED, SKIPPED,
+    NOT_EXECUTED, …), as ``SYSTEM$TASK_COMPLETION_STATE`` reports it.
     """
 
     def graph_config(self) -> dict[str, Any]: ...
@@ -170,6 +172,8 @@ class TaskRuntime(Protocol):
     def scheduled_time(self) -> datetime: ...
 
     def current_task_name(self) -> str: ...
+
+    def task_state(self, task_name: str) -> str: ...
 
 
 @runtime_checkable

@@ -315,3 +315,21 @@ def test_graph_shows_the_config_and_schedule_the_graph_was_deployed_with(home: P
 
     assert code == 0
     assert "deployed, started, schedule 12h" in out and '"metric_threshold": 0.8' in out
+
+
+def test_a_timed_out_task_fails_the_run_and_the_finalizer_notifies(home: Path, tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[graph]\ntask_timeout_seconds = 1\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--home", str(home), "--config-file", str(settings), "deploy", "--run",
+         "--config", "n_estimators=3000"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    run = runs(home)[0]
+    assert states(run)["train_model"] == "FAILED" and states(run)["cleanup"] == "SUCCEEDED"
+    assert "timed out" in (run["first_error_message"] or "")
+    mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
+    assert "failed in train_model" in mail

@@ -39,6 +39,8 @@ class TaskRuntime(Protocol):
 
     def runtime_info(self, prop: str) -> str | None: ...
 
+    def task_completion_state(self, name: str) -> str: ...
+
 
 @dataclass(frozen=True)
 class _Message:
@@ -64,6 +66,7 @@ class SystemFunctions:
             "SYSTEM$GET_TASK_GRAPH_CONFIG": self._get_task_graph_config,
             "SYSTEM$CURRENT_USER_TASK_NAME": lambda: runtime.full_name,
             "SYSTEM$TASK_RUNTIME_INFO": lambda prop: runtime.runtime_info(str(prop).upper()),
+            "SYSTEM$TASK_COMPLETION_STATE": lambda name: runtime.task_completion_state(str(name)),
             "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION": self._send_notification,
         }
         self._notification: dict[str, Callable[..., Any]] = {
