@@ -19,7 +19,7 @@ from domain.errors import InvalidConfig, Unsupported
 MIN_INTERVAL = timedelta(minutes=1)
 MAX_INTERVAL = timedelta(days=8)  # Snowflake's limit for SCHEDULE = '<n> MINUTE'
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-_INTERVAL = re.compile(r"^(\d+)([mhd]?)$", re.IGNORECASE)
+_INTERVAL = re.compile(r"^([0-9]+)([mhd]?)$", re.IGNORECASE)
 _MAX_DIGITS = 6  # anything longer is far beyond 8 days in every unit; refuse before arithmetic
 _CRON_PREFIX = re.compile(r"^USING\s+CRON\s+", re.IGNORECASE)
 _VALID_FORMS = (
@@ -87,7 +87,7 @@ _MONTH = _FieldSpec(
     "month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 )
 _WEEKDAY = _FieldSpec("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"))
-_ITEM = re.compile(r"^(\*|[A-Z0-9]+(?:-[A-Z0-9]+)?)(?:/(\d+))?$")
+_ITEM = re.compile(r"^(\*|[A-Z0-9]+(?:-[A-Z0-9]+)?)(?:/([0-9]+))?$")
 _MAX_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # leap years exist
 
 

@@ -160,3 +160,9 @@ def test_cron_fires_once_at_an_ambiguous_local_time() -> None:
 def test_cron_next_after_requires_an_aware_now() -> None:
     with pytest.raises(InvalidConfig, match="aware"):
         CronSchedule("0 0 * * *", "UTC").next_after(datetime(2024, 1, 1))
+
+
+@pytest.mark.parametrize("text", ["１d", "٣", "0 ６ * * * UTC"])
+def test_digits_other_than_ascii_are_refused(text: str) -> None:
+    with pytest.raises(InvalidConfig):
+        parse_schedule(text)
