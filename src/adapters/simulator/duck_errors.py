@@ -1,7 +1,7 @@
-"""The simulator's one place where DuckDB exceptions become domain errors.
+"""The simulator's one place where DuckDB and file-system exceptions become domain errors.
 
-Adapters wrap their database work in ``translated(...)``; what leaks out is always a ``domain.errors`` type.
-Domain errors raised inside the block pass through unchanged.
+Adapters wrap their database and file work in ``translated(...)``; what leaks out is always a ``domain.errors``
+type. Domain errors raised inside the block pass through unchanged.
 """
 
 from __future__ import annotations
@@ -38,3 +38,5 @@ def translated(doing: str) -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         raise translate(exc, doing) from exc
+    except OSError as exc:
+        raise BackendUnavailable(f"{doing}: {exc}") from exc

@@ -9,21 +9,19 @@ notifier when it sends; listings and errors never show them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-import duckdb
-
+from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
-from domain.errors import AlreadyExists, BackendUnavailable, InvalidConfig, NotFound
+from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.names import normalize_identifier
 
 MESSAGE_PLACEHOLDER = "SNOWFLAKE_WEBHOOK_MESSAGE"
@@ -76,15 +74,6 @@ class Integration:
         }
 
 
-@contextlib.contextmanager
-def _vendor_errors(what: str) -> Iterator[None]:
-    """The one place where DuckDB errors of the integration catalog become domain errors."""
-    try:
-        yield
-    except duckdb.Error as exc:
-        raise BackendUnavailable(f"{what}: {exc}") from exc
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -94,7 +83,7 @@ class IntegrationCatalog:
 
     def __init__(self, account: LocalAccount) -> None:
         self.account = account
-        with _vendor_errors("creating the integration tables"), account.cursor() as cur:
+        with translated("creating the integration tables"), account.cursor() as cur:
             for ddl in _DDL:
                 cur.execute(ddl)
 
@@ -109,7 +98,7 @@ class IntegrationCatalog:
                 f"secret {secret} holds control characters (a newline, tab or similar, often a trailing "
                 f"newline pasted from a file); remove them and create the secret again"
             )
-        with _vendor_errors(f"creating secret {secret}"), self.account.transaction() as cur:
+        with translated(f"creating secret {secret}"), self.account.transaction() as cur:
             exists = cur.execute("select 1 from SECRETS where NAME = ?", [secret]).fetchone()
             if exists and not or_replace:
                 raise AlreadyExists(f"secret {secret} already exists; use or_replace=True to replace it")
@@ -118,7 +107,7 @@ class IntegrationCatalog:
 
     def secret_value(self, name: str) -> str:
         secret = normalize_identifier(name, "secret")
-        with _vendor_errors(f"reading secret {secret}"), self.account.cursor() as cur:
+        with translated(f"reading secret {secret}"), self.account.cursor() as cur:
             row = cur.execute("select SECRET_STRING from SECRETS where NAME = ?", [secret]).fetchone()
         if row is None:
             raise NotFound(f"secret {secret} does not exist or not authorized")
@@ -179,7 +168,7 @@ class IntegrationCatalog:
                 comment=comment,
             )
             self._check_secret_use(integration)
-        with _vendor_errors(f"creating integration {integration_name}"), self.account.transaction() as cur:
+        with translated(f"creating integration {integration_name}"), self.account.transaction() as cur:
             exists = cur.execute(
                 "select 1 from NOTIFICATION_INTEGRATIONS where NAME = ?", [integration_name]
             ).fetchone()
@@ -207,14 +196,14 @@ class IntegrationCatalog:
     def set_enabled(self, name: str, enabled: bool) -> None:
         """``ALTER NOTIFICATION INTEGRATION name SET ENABLED = TRUE|FALSE``."""
         integration = self.get_integration(name)
-        with _vendor_errors(f"altering integration {integration.name}"), self.account.cursor() as cur:
+        with translated(f"altering integration {integration.name}"), self.account.cursor() as cur:
             cur.execute(
                 "update NOTIFICATION_INTEGRATIONS set ENABLED = ? where NAME = ?", [enabled, integration.name]
             )
 
     def drop_integration(self, name: str, *, if_exists: bool = False) -> None:
         integration_name = normalize_identifier(name, "notification integration")
-        with _vendor_errors(f"dropping integration {integration_name}"), self.account.transaction() as cur:
+        with translated(f"dropping integration {integration_name}"), self.account.transaction() as cur:
             exists = cur.execute(
                 "select 1 from NOTIFICATION_INTEGRATIONS where NAME = ?", [integration_name]
             ).fetchone()
@@ -235,7 +224,7 @@ class IntegrationCatalog:
         return self._load("order by NAME", [])
 
     def _load(self, clause: str, params: list[Any]) -> list[Integration]:
-        with _vendor_errors("reading notification integrations"), self.account.cursor() as cur:
+        with translated("reading notification integrations"), self.account.cursor() as cur:
             rows = cur.execute(
                 f"select NAME, TYPE, ENABLED, SETTINGS, COMMENT from NOTIFICATION_INTEGRATIONS {clause}",
                 params,

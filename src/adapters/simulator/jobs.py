@@ -20,21 +20,21 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
-import duckdb
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
+from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
 from adapters.simulator.path_segments import path_segment
 from adapters.simulator.training import booster_params
-from domain.errors import BackendUnavailable, InvalidConfig, JobFailed, JobTimeout, NotFound
+from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
@@ -50,16 +50,6 @@ create table if not exists ML_JOBS(
     TARGET_INSTANCES INTEGER, MIN_INSTANCES INTEGER, CREATED_ON TIMESTAMP, STARTED_ON TIMESTAMP,
     COMPLETED_ON TIMESTAMP, MESSAGE VARCHAR, RESULT VARCHAR)
 """
-
-
-@contextlib.contextmanager
-def _vendor_errors(what: str) -> Iterator[None]:
-    """The one place where DuckDB and OS errors of this adapter become domain errors (the supervisor reports
-    its own failures, XGBoost's included, on the job)."""
-    try:
-        yield
-    except (duckdb.Error, OSError) as exc:
-        raise BackendUnavailable(f"{what}: {exc}") from exc
 
 
 def _now() -> datetime:
@@ -217,7 +207,7 @@ class SimJobRunner:
         self.pools = {normalize_identifier(k, "compute pool"): int(v) for k, v in pools.items()}
         self.database = normalize_identifier(database, "database")
         self.schema = normalize_identifier(schema, "schema")
-        with _vendor_errors("creating the ML_JOBS table"), account.cursor() as cur:
+        with translated("creating the ML_JOBS table"), account.cursor() as cur:
             cur.execute(_DDL)
 
     # --- submission ---
@@ -289,7 +279,7 @@ class SimJobRunner:
         with _LIVE_LOCK:
             _LIVE[job_id] = supervisor
         try:
-            with _vendor_errors(f"recording job {job_id}"), self.account.cursor() as cur:
+            with translated(f"recording job {job_id}"), self.account.cursor() as cur:
                 cur.execute(
                     "insert into ML_JOBS(ID, NAME, KIND, STATUS, COMPUTE_POOL, TARGET_INSTANCES, "
                     "MIN_INSTANCES, CREATED_ON) values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -365,7 +355,7 @@ class SimJobRunner:
                 f"0..{row['TARGET_INSTANCES'] - 1}"
             )
         path = self.account.files.joinpath(*_job_folder(row["NAME"]), f"instance-{instance}.log")
-        with _vendor_errors(f"reading the log of {row['ID']} instance {instance}"):
+        with translated(f"reading the log of {row['ID']} instance {instance}"):
             return path.read_text(errors="replace") if path.exists() else ""
 
     def cancel(self, job: JobRef) -> None:
@@ -397,7 +387,7 @@ class SimJobRunner:
                 # supervisor finished the job since the row was read, so only a still unfinished job is failed.
                 message = "the process that supervised this job exited before the job finished"
                 unfinished = [s.value for s in JobStatus if not s.is_terminal]
-                with _vendor_errors(f"updating job {row['ID']}"), self.account.cursor() as cur:
+                with translated(f"updating job {row['ID']}"), self.account.cursor() as cur:
                     cur.execute(
                         "update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where ID = ? "
                         f"and STATUS in ({', '.join('?' for _ in unfinished)})",
@@ -407,7 +397,7 @@ class SimJobRunner:
         return row
 
     def _select(self, job: JobRef) -> dict[str, Any]:
-        with _vendor_errors(f"reading job {job.id}"), self.account.cursor() as cur:
+        with translated(f"reading job {job.id}"), self.account.cursor() as cur:
             rel = cur.execute("select * from ML_JOBS where ID = ? or NAME = ?", [job.id, job.id])
             names = [d[0] for d in rel.description]
             found = rel.fetchone()
@@ -418,5 +408,5 @@ class SimJobRunner:
     def _update(self, job_id: str, **values: Any) -> None:
         columns = ", ".join(f"{k.upper()} = ?" for k in values)
         params = [v.value if isinstance(v, JobStatus) else v for v in values.values()]
-        with _vendor_errors(f"updating job {job_id}"), self.account.cursor() as cur:
+        with translated(f"updating job {job_id}"), self.account.cursor() as cur:
             cur.execute(f"update ML_JOBS set {columns} where ID = ?", [*params, job_id])

@@ -9,7 +9,6 @@ its status, attempts and error; the secret value is redacted from everything rec
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import mailbox
@@ -19,14 +18,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
-import duckdb
-
+from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.integrations import (
     MESSAGE_PLACEHOLDER,
@@ -36,7 +34,7 @@ from adapters.simulator.integrations import (
     IntegrationType,
 )
 from adapters.simulator.registry import path_part
-from domain.errors import BackendUnavailable, InvalidConfig, NotificationFailed
+from domain.errors import InvalidConfig, NotificationFailed
 from domain.refs import Notification
 
 SENDER = "notifications@simulator.local"
@@ -72,15 +70,6 @@ class _Undelivered(Exception):
         self.retry = retry
 
 
-@contextlib.contextmanager
-def _vendor_errors(what: str) -> Iterator[None]:
-    """The one place where DuckDB errors of the outbox become domain errors."""
-    try:
-        yield
-    except duckdb.Error as exc:
-        raise BackendUnavailable(f"{what}: {exc}") from exc
-
-
 class SimNotifier:
     """``domain.ports.Notifier`` on the simulator home."""
 
@@ -102,7 +91,7 @@ class SimNotifier:
         self.account = account
         self.catalog = catalog or IntegrationCatalog(account)
         self.attempts, self.timeout, self.backoff, self.sleep = attempts, timeout, backoff, sleep
-        with _vendor_errors("creating the notification outbox"), account.cursor() as cur:
+        with translated("creating the notification outbox"), account.cursor() as cur:
             cur.execute(_DDL)
 
     def send(self, integration: str, message: Notification) -> None:
@@ -244,7 +233,7 @@ class SimNotifier:
     def _record(
         self, integration: Integration, subject: str, body: str, attempts: int, error: str | None
     ) -> None:
-        with _vendor_errors("recording the notification in the outbox"), self.account.cursor() as cur:
+        with translated("recording the notification in the outbox"), self.account.cursor() as cur:
             cur.execute(
                 "insert into NOTIFICATION_OUTBOX values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [

@@ -21,9 +21,10 @@ from typing import Any
 import duckdb
 import xgboost as xgb
 
+from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.training import evaluate, read_dataset
-from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidConfig, InvalidData, NotFound
+from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
 from domain.names import normalize_identifier
 from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
 
@@ -46,16 +47,13 @@ _SAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_$-]")
 
 
 @contextlib.contextmanager
-def _vendor_errors(what: str) -> Iterator[None]:
-    """The one place where DuckDB, XGBoost and file-system errors of the registry become domain errors."""
-    try:
-        yield
-    except duckdb.Error as exc:
-        raise BackendUnavailable(f"{what}: the registry catalog failed: {exc}") from exc
-    except xgb.core.XGBoostError as exc:
-        raise InvalidData(f"{what}: not a readable XGBoost model: {str(exc).splitlines()[0]}") from exc
-    except OSError as exc:
-        raise BackendUnavailable(f"{what}: {exc}") from exc
+def _model_errors(what: str) -> Iterator[None]:
+    """The registry's own translation on top of the simulator's: a model file XGBoost cannot read."""
+    with translated(what):
+        try:
+            yield
+        except xgb.core.XGBoostError as exc:
+            raise InvalidData(f"{what}: not a readable XGBoost model: {str(exc).splitlines()[0]}") from exc
 
 
 def path_part(identifier: str) -> str:
@@ -74,7 +72,7 @@ class SimModelRegistry:
 
     def __init__(self, account: LocalAccount) -> None:
         self.account = account
-        with _vendor_errors("creating the registry tables"), account.cursor() as cur:
+        with _model_errors("creating the registry tables"), account.cursor() as cur:
             for ddl in _DDL:
                 cur.execute(ddl)
 
@@ -99,7 +97,7 @@ class SimModelRegistry:
         source = Path(artifact.uri)
         if not source.is_file():
             raise NotFound(f"model file {artifact.uri} does not exist")
-        with _vendor_errors(f"checking model file {artifact.uri}"):
+        with _model_errors(f"checking model file {artifact.uri}"):
             xgb.Booster(model_file=str(source))
         try:
             metrics_json = json.dumps({k: float(v) for k, v in metrics.items()})
@@ -112,7 +110,7 @@ class SimModelRegistry:
         now = datetime.now(UTC).replace(tzinfo=None)
         copied = False
         try:
-            with _vendor_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
+            with _model_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
                 if self._version_row(cur, model, name) is not None:
                     raise AlreadyExists(
                         f"Model {model} version {name} already existed; versions are immutable, "
@@ -157,7 +155,7 @@ class SimModelRegistry:
         )
 
     def _get(self, model: str, name: str) -> ModelVersionInfo:
-        with _vendor_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
+        with _model_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
             alias = cur.execute(
                 "select VERSION from REGISTRY_ALIASES where MODEL_NAME = ? and ALIAS = ?", [model, name]
             ).fetchone()
@@ -168,7 +166,7 @@ class SimModelRegistry:
 
     def list_versions(self, model_name: str) -> list[ModelVersionInfo]:
         model = normalize_identifier(model_name, "model")
-        with _vendor_errors(f"listing versions of {model}"), self.account.cursor() as cur:
+        with _model_errors(f"listing versions of {model}"), self.account.cursor() as cur:
             return self._infos(cur, model)
 
     def default_version(self, model_name: str) -> ModelVersionInfo | None:
@@ -177,7 +175,7 @@ class SimModelRegistry:
     def aliases(self, model_name: str) -> dict[str, str]:
         """Alias → version of one model."""
         model = normalize_identifier(model_name, "model")
-        with _vendor_errors(f"reading aliases of {model}"), self.account.cursor() as cur:
+        with _model_errors(f"reading aliases of {model}"), self.account.cursor() as cur:
             rows = cur.execute(
                 "select ALIAS, VERSION from REGISTRY_ALIASES where MODEL_NAME = ?", [model]
             ).fetchall()
@@ -187,7 +185,7 @@ class SimModelRegistry:
         """Make ``version`` the default and the ``CHAMPION``; the former default becomes ``PREVIOUS_CHAMPION``."""
         model = normalize_identifier(model_name, "model")
         name = normalize_identifier(version, "model version")
-        with _vendor_errors(f"promoting {model} version {name}"), self.account.transaction() as cur:
+        with _model_errors(f"promoting {model} version {name}"), self.account.transaction() as cur:
             if self._version_row(cur, model, name) is None:
                 raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
             (former,) = cur.execute(
@@ -207,7 +205,7 @@ class SimModelRegistry:
         """Tags belong to the model (not a version), as in Snowflake."""
         model = normalize_identifier(model_name, "model")
         tag = normalize_identifier(key, "tag")
-        with _vendor_errors(f"tagging {model}"), self.account.transaction() as cur:
+        with _model_errors(f"tagging {model}"), self.account.transaction() as cur:
             if cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone() is None:
                 raise NotFound(f"Unable to find model {model}")
             cur.execute("delete from REGISTRY_TAGS where MODEL_NAME = ? and TAG_NAME = ?", [model, tag])
@@ -215,7 +213,7 @@ class SimModelRegistry:
 
     def tags(self, model_name: str) -> dict[str, str]:
         model = normalize_identifier(model_name, "model")
-        with _vendor_errors(f"reading tags of {model}"), self.account.cursor() as cur:
+        with _model_errors(f"reading tags of {model}"), self.account.cursor() as cur:
             rows = cur.execute(
                 "select TAG_NAME, TAG_VALUE from REGISTRY_TAGS where MODEL_NAME = ?", [model]
             ).fetchall()
@@ -225,11 +223,11 @@ class SimModelRegistry:
         """Re-score a stored version on a dataset version, where the data is; metric names are unprefixed."""
         model = normalize_identifier(model_name, "model")
         name = normalize_identifier(version, "model version")
-        with _vendor_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
+        with _model_errors(f"reading {model} version {name}"), self.account.cursor() as cur:
             row = self._version_row(cur, model, name)
         if row is None:
             raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
-        with _vendor_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
+        with _model_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
             booster = xgb.Booster(model_file=str(self._model_file(row)))
             return evaluate(booster, read_dataset(self.account.files, dataset))
 
@@ -237,7 +235,7 @@ class SimModelRegistry:
         """Drop a version and its file; the default version and aliased versions are refused."""
         model = normalize_identifier(model_name, "model")
         name = normalize_identifier(version, "model version")
-        with _vendor_errors(f"deleting {model} version {name}"), self.account.transaction() as cur:
+        with _model_errors(f"deleting {model} version {name}"), self.account.transaction() as cur:
             row = self._version_row(cur, model, name)
             if row is None:
                 raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
@@ -266,7 +264,7 @@ class SimModelRegistry:
     def delete_model(self, model_name: str) -> None:
         """Drop a model with every version, alias, tag and lineage row, then its files (``DROP MODEL``)."""
         model = normalize_identifier(model_name, "model")
-        with _vendor_errors(f"deleting model {model}"), self.account.transaction() as cur:
+        with _model_errors(f"deleting model {model}"), self.account.transaction() as cur:
             if not cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone():
                 raise NotFound(f"Unable to find model {model}")
             for table in (
