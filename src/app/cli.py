@@ -282,6 +282,7 @@ def _graph(settings: Settings, schedule: Schedule | None = None) -> GraphSpec:
         task_auto_retry_attempts=g.task_auto_retry_attempts,
         task_timeout_ms=g.task_timeout_seconds * 1000,
         overlap_policy=g.overlap_policy,
+        deployment=settings.names.deployment(),
     )
 
 

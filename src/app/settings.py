@@ -57,6 +57,10 @@ class Names:
             else:
                 normalize_identifier(value, f"names.{f.name}")
 
+    def deployment(self) -> dict[str, str]:
+        """The names a deployed task needs to find its objects (the graph config's ``deployment.`` entries)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), str)}
+
     @property
     def dag_stage(self) -> str:
         return f"@{self.database}.{self.schema}.DAG_STAGE"

@@ -12,6 +12,7 @@ from typing import Any
 from adapters.snowflake.task_runtime import SnowflakeTaskRuntime
 from app.tasks import run_stage
 from domain import pipeline as p
+from domain.config import DEPLOYMENT_PREFIX
 from domain.graph import TaskKind, TaskSpec
 
 
@@ -26,11 +27,17 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
     from adapters.snowflake.registry import SnowflakeModelRegistry
     from adapters.snowflake.session import SnowflakeNames
 
+    # Where the graph was deployed (written by the deploying process), else the procedure's own session.
+    deployed = {
+        k.removeprefix(DEPLOYMENT_PREFIX): v for k, v in config.items() if k.startswith(DEPLOYMENT_PREFIX)
+    }
     defaults = SnowflakeNames()
     names = SnowflakeNames(
-        database=_unquote(session.get_current_database(), defaults.database),
-        schema=_unquote(session.get_current_schema(), defaults.schema),
-        warehouse=_unquote(session.get_current_warehouse(), defaults.warehouse),
+        role=deployed.get("role", defaults.role),
+        database=deployed.get("database") or _unquote(session.get_current_database(), defaults.database),
+        schema=deployed.get("schema") or _unquote(session.get_current_schema(), defaults.schema),
+        data_schema=deployed.get("data_schema", defaults.data_schema),
+        warehouse=deployed.get("warehouse") or _unquote(session.get_current_warehouse(), defaults.warehouse),
         compute_pool=str(config.get("compute_pool", defaults.compute_pool)),
         notification_integration=str(
             config.get("notification_integration", defaults.notification_integration)

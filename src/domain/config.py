@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,8 @@ from typing import Any
 from domain.errors import InvalidConfig, InvalidName
 from domain.metrics import ALL_METRIC_KEYS, LOWER_IS_BETTER, base_metric
 from domain.names import normalize_identifier, normalize_qualified, run_id_for
+
+DEPLOYMENT_PREFIX = "deployment."  # graph-config keys that name where the graph was deployed
 
 ConfigValue = str | int | float | bool
 Guardrails = tuple[tuple[str, float], ...]
@@ -291,10 +293,15 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One graph run's view of the config: the policy plus the run id every task of the run agrees on."""
+    """One graph run's view of the config: the policy plus the run id every task of the run agrees on.
+
+    Keys under ``deployment.`` are not policy: they record where the graph was deployed (database, schema,
+    warehouse… as names), so that tasks running inside the backend build their adapters on the same objects.
+    """
 
     run_id: str
     pipeline: PipelineConfig
+    deployment: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_graph(cls, config: Mapping[str, object], scheduled_time: datetime) -> RunConfig:
@@ -304,4 +311,17 @@ class RunConfig:
                 f"run_id={config['run_id']!r} may not be configured: it is derived from the graph run's "
                 f"scheduled time as vYYYYmmdd_HHMMSS"
             )
-        return cls(run_id=run_id_for(scheduled_time), pipeline=PipelineConfig.from_mapping(config))
+        deployment: dict[str, str] = {}
+        policy: dict[str, object] = {}
+        for key, value in config.items():
+            if key.startswith(DEPLOYMENT_PREFIX):
+                if not isinstance(value, str):
+                    raise InvalidConfig(f"{key}={value!r}: deployment entries are object names (strings)")
+                deployment[key.removeprefix(DEPLOYMENT_PREFIX)] = value
+            else:
+                policy[key] = value
+        return cls(
+            run_id=run_id_for(scheduled_time),
+            pipeline=PipelineConfig.from_mapping(policy),
+            deployment=deployment,
+        )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.config import PipelineConfig, RunConfig
+from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
 from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
@@ -352,8 +352,13 @@ def pipeline_graph(
     task_auto_retry_attempts: int = 0,
     task_timeout_ms: int | None = None,
     overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP,
+    deployment: Mapping[str, str] | None = None,
 ) -> GraphSpec:
-    """The guide's graph: prepare → train (ML Job) → check (branch) → promote | alert; cleanup as finalizer."""
+    """The guide's graph: prepare → train (ML Job) → check (branch) → promote | alert; cleanup as finalizer.
+
+    ``deployment`` names where the graph is deployed (database, schema…); it travels in the graph config under
+    ``deployment.`` so that tasks running inside the backend find the same objects.
+    """
 
     def task(name: str, kind: TaskKind = TaskKind.PYTHON, *preds: str, **kw: object) -> TaskSpec:
         return TaskSpec(name=name, kind=kind, definition=name, predecessors=preds, **kw)  # type: ignore[arg-type]
@@ -368,7 +373,7 @@ def pipeline_graph(
             task(SEND_ALERT, TaskKind.PYTHON, CHECK_MODEL_QUALITY),
             task(CLEANUP, TaskKind.PYTHON, is_finalizer=True),
         ),
-        config=config.to_mapping(),
+        config={**config.to_mapping(), **{DEPLOYMENT_PREFIX + k: v for k, v in (deployment or {}).items()}},
         schedule=schedule,
         warehouse=warehouse,
         comment="Feature Store → ML Job training → quality gate → promote or alert; cleanup always runs.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -172,3 +172,16 @@ def test_run_config_derives_the_run_id_from_the_scheduled_time() -> None:
 def test_run_id_in_the_graph_config_is_rejected() -> None:
     with pytest.raises(InvalidConfig, match="derived from the graph run's scheduled time"):
         RunConfig.from_graph({"run_id": "v1"}, datetime(2025, 1, 1))
+
+
+def test_deployment_entries_are_kept_apart_from_the_policy() -> None:
+    config = {**PipelineConfig().to_mapping(), "deployment.data_schema": "FEATURES"}
+
+    run = RunConfig.from_graph(config, datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC))
+
+    assert run.deployment == {"data_schema": "FEATURES"} and run.pipeline == PipelineConfig()
+
+
+def test_a_deployment_entry_must_be_a_name() -> None:
+    with pytest.raises(InvalidConfig, match=r"deployment\.database"):
+        RunConfig.from_graph({"deployment.database": 5}, datetime(2026, 2, 10, tzinfo=UTC))
