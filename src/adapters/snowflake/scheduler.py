@@ -243,6 +243,16 @@ class SnowflakeScheduler:
             self._require_root(root)
             self._drop(root)
 
+    def cancel(self, graph_name: str) -> list[str]:
+        """Cancel the graph's ongoing executions; returns the RUN_IDs that were executing just before."""
+        root = self._root_name(graph_name)
+        fqn = self.names.qualified(root)
+        with vendor_errors(f"cancelling task graph {fqn}", fix=_EXECUTE_FIX.format(role=self.names.role)):
+            self._require_root(root)
+            executing = [str(r["RUN_ID"]) for r in self._current_rows(root) if r.get("STATE") == "EXECUTING"]
+            self._session.sql("SELECT SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS(?)", params=[fqn]).collect()
+        return list(dict.fromkeys(executing))
+
     # --- helpers ------------------------------------------------------------------------------------------
 
     def _root_name(self, graph_name: str) -> str:
