@@ -32,6 +32,10 @@ from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, Task
 # channel spells snowflake-core; it provides TaskContext and the task APIs inside a task.
 DEPLOY_PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "snowflake.core", "xgboost", "numpy")
 PROJECT_PACKAGES = ("domain", "adapters", "app")
+_IN_SCHEMA = " where DATABASE_NAME = ? and SCHEMA_NAME = ?"
+# SCHEDULED_FROM of the graph run that EXECUTE TASK starts, and of the one EXECUTE TASK … RETRY LAST starts.
+EXECUTE_ORIGIN = "EXECUTE TASK"
+RETRY_ORIGIN = "MANUAL RETRY"
 _ROOT_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _RUN_ID = re.compile(r"^\d{1,20}$")
 _EXECUTE_FIX = "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}"
@@ -162,7 +166,7 @@ class SnowflakeScheduler:
                 self._execute_with_config(root, config)
             else:
                 self._operation().run(root, retry_last=retry_last)
-            return self._await_new_run(root, before)
+            return self._await_new_run(root, before, RETRY_ORIGIN if retry_last else EXECUTE_ORIGIN)
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
         root = self._root_name(graph_name)
@@ -287,21 +291,21 @@ class SnowflakeScheduler:
         literal = json.dumps(dict(config), sort_keys=True).replace("\\", "\\\\").replace("'", "''")
         self._session.sql(f"EXECUTE TASK {fqn} USING CONFIG = '{literal}'").collect()
 
-    def _await_new_run(self, root: str, before: set[tuple[str, int]]) -> str:
+    def _await_new_run(self, root: str, before: set[tuple[str, int]], origin: str) -> str:
         deadline = self._clock() + self._appear_timeout
         while True:
             fresh = [
                 r
                 for r in self._graph_rows(root)
-                if row_key(r) not in before
-                and str(r.get("SCHEDULED_FROM", "")).replace("_", " ") == "EXECUTE TASK"
+                if row_key(r) not in before and str(r.get("SCHEDULED_FROM", "")).replace("_", " ") == origin
             ]
             if fresh:
                 return str(min(fresh, key=lambda r: r["SCHEDULED_TIME"])["RUN_ID"])
             if self._clock() >= deadline:
                 raise JobTimeout(
-                    f"no run of {self.names.qualified(root)} appeared within {self._appear_timeout} s "
-                    "after EXECUTE TASK (was the root skipped by its WHEN condition or an overlapping run?)"
+                    f"no run of {self.names.qualified(root)} appeared within {self._appear_timeout} s after "
+                    f"EXECUTE TASK (none with SCHEDULED_FROM {origin}; was the root skipped by its WHEN "
+                    "condition or an overlapping run?)"
                 )
             self._sleep(min(self._poll, 2.0))
 
@@ -314,15 +318,20 @@ class SnowflakeScheduler:
     def _current_rows(self, root: str) -> list[dict[str, Any]]:
         return self._rows(
             f"select * from table({self._info_schema()}.CURRENT_TASK_GRAPHS(ROOT_TASK_NAME => '{root}'))"
-            f" where DATABASE_NAME = '{self.names.database}' and SCHEMA_NAME = '{self.names.schema}'"
+            f"{_IN_SCHEMA}",
+            self._schema_params(),
         )
 
     def _complete_rows(self, root: str) -> list[dict[str, Any]]:
         return self._rows(
             f"select * from table({self._info_schema()}.COMPLETE_TASK_GRAPHS(ROOT_TASK_NAME => '{root}',"
-            f" RESULT_LIMIT => 1000)) where DATABASE_NAME = '{self.names.database}'"
-            f" and SCHEMA_NAME = '{self.names.schema}'"
+            f" RESULT_LIMIT => 1000)){_IN_SCHEMA}",
+            self._schema_params(),
         )
+
+    def _schema_params(self) -> list[str]:
+        # The views report names as stored (SNOWBANK for a configured `snowbank`), hence the resolved forms.
+        return [self.names.resolved("database"), self.names.resolved("schema")]
 
     def _history_rows(self, root_task_id: str, run_id: str | None) -> list[dict[str, Any]]:
         if not _ROOT_TASK_ID.match(root_task_id):
@@ -333,8 +342,8 @@ class SnowflakeScheduler:
             f" RESULT_LIMIT => 10000)){where}"
         )
 
-    def _rows(self, sql: str) -> list[dict[str, Any]]:
-        return [_as_dict(r) for r in self._session.sql(sql).collect()]
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        return [_as_dict(r) for r in self._session.sql(sql, params=params).collect()]
 
     def _with_tasks(self, run: GraphRun) -> GraphRun:
         from dataclasses import replace

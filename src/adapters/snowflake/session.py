@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.snowflake.errors import register_secret, vendor_errors
+from adapters.snowflake.sql_text import identifier
 from domain.errors import BackendUnavailable, InvalidConfig
 from domain.names import normalize_identifier
 
@@ -43,7 +44,11 @@ _SECRET_PARAMETERS = (
 
 @dataclass(frozen=True)
 class SnowflakeNames:
-    """The account objects the pipeline uses (the guide's ``constants.py``), all overridable by env var."""
+    """The account objects the pipeline uses (the guide's ``constants.py``), all overridable by env var.
+
+    Each name is held as SQL text (``snowbank`` becomes ``SNOWBANK``; a quoted name stays quoted) so it can be
+    written into statements as is; ``resolved`` gives the form Snowflake stores and SHOW output reports.
+    """
 
     role: str = "ENGINEER"
     database: str = "SNOWBANK"
@@ -60,7 +65,11 @@ class SnowflakeNames:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            normalize_identifier(getattr(self, f.name), f.name)
+            object.__setattr__(self, f.name, identifier(getattr(self, f.name), f.name))
+
+    def resolved(self, field_name: str) -> str:
+        """The name as Snowflake stores it (what INFORMATION_SCHEMA and SHOW … LIKE compare with)."""
+        return normalize_identifier(getattr(self, field_name), field_name)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SnowflakeNames:

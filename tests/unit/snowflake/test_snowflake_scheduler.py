@@ -268,3 +268,30 @@ def test_runs_lists_newest_first() -> None:
         ("2000", GraphRunState.FAILED),
         ("1000", GraphRunState.SUCCEEDED),
     ]
+
+
+def test_run_with_retry_last_returns_the_manual_retry_attempt_it_started() -> None:
+    account = Account()
+    account.complete = [_graph_row(2000, "FAILED")]
+    scheduler = _deployed(account)
+    account.start = lambda name, retry: setattr(  # type: ignore[method-assign]
+        account, "current", [_graph_row(2000, "EXECUTING", 2, "MANUAL RETRY")]
+    )
+    scheduler._schema.tasks.on_execute = account.start  # type: ignore[union-attr]
+    assert scheduler.run(G, retry_last=True) == "2000"
+
+
+def test_graph_run_views_are_filtered_by_bound_stored_names_of_a_lowercase_configured_schema() -> None:
+    account = Account()
+    scheduler, _ = _scheduler(account.session)
+    scheduler.names = SnowflakeNames(database="snowbank", schema="dev")
+    scheduler.runs(G)
+    graph_queries = [
+        (q, p)
+        for q, p in zip(account.session.queries, account.session.bound, strict=True)
+        if "TASK_GRAPHS" in q
+    ]
+    assert graph_queries and all(
+        q.endswith("where DATABASE_NAME = ? and SCHEMA_NAME = ?") and p == ["SNOWBANK", "DEV"]
+        for q, p in graph_queries
+    )

@@ -70,3 +70,10 @@ def test_names_are_overridden_by_env() -> None:
 def test_names_refuse_sql_injection() -> None:
     with pytest.raises(InvalidName, match="database"):
         SnowflakeNames(database='x"; drop database y; --')
+
+
+def test_names_are_held_as_sql_text_and_resolved_as_snowflake_stores_them() -> None:
+    names = SnowflakeNames(database="snowbank", schema='"Dev Schema"', data_schema='"DATA"')
+    assert (names.database, names.schema, names.data_schema) == ("SNOWBANK", '"Dev Schema"', "DATA")
+    assert names.schema_fqn == 'SNOWBANK."Dev Schema"'
+    assert (names.resolved("database"), names.resolved("schema")) == ("SNOWBANK", "Dev Schema")
