@@ -17,6 +17,12 @@ Threads rather than subprocesses because task code receives a live session over 
 connection, which cannot cross a process boundary. The loop never waits for the account lock while tasks
 run (a task's statement holds it): task rows are written when the lock is free, so deadlines are kept.
 
+Cancelling (``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS``, via ``LiveRun.cancel``): every EXECUTING task of
+the attempt ends CANCELLED and its thread is abandoned as a timed-out task's is; tasks not yet started become
+NOT_EXECUTED (carried ones keep their state) and nothing new starts. The finalizer still runs — a cancel that
+arrives while it runs cancels it too, as it is then the ongoing execution. The attempt ends FAILED if a task
+failed, else CANCELLED, and no automatic retry follows; RETRY LAST may re-run it.
+
 An unexpected error inside an attempt (the store failing, say) ends the attempt FAILED with that error;
 its still-running tasks are abandoned like timed-out ones.
 
@@ -36,7 +42,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +61,7 @@ from domain.ports import Notifier
 DEFAULT_TIMEOUT_MS = 3_600_000
 TASK_ERROR_CODE = 100132  # Snowflake's code for an error raised by procedure code
 TIMEOUT_ERROR_CODE = 630  # "Statement reached its statement or warehouse timeout"
+CANCEL_ERROR_CODE = 604  # "SQL execution canceled"
 _FLUSH_SECONDS = (
     0.05  # task rows reach the store at least this often: a crash loses at most this much history
 )
@@ -88,6 +95,15 @@ class LiveRun:
     skipped: bool = False
     error: BaseException | None = None
     queued: bool = False  # NO_OVERLAP: waiting for the executing run to end; a later EXECUTE replaces it
+    dropped: bool = False  # cancelled while queued: it never starts and has no graph-run row
+    cancel_requests: int = 0  # each request cancels what is executing when the attempt sees it
+    wake: Callable[[], None] | None = None  # set by the running attempt: its loop sees a request at once
+
+    def cancel(self) -> None:
+        """Ask the run to cancel its executing tasks; returns at once (a task may cancel its own graph)."""
+        self.cancel_requests += 1
+        if self.wake is not None:
+            self.wake()
 
 
 def utcnow() -> datetime:
@@ -154,6 +170,9 @@ class TaskScope:
     def graph_config(self) -> dict[str, Any]:
         return self._attempt.meta.config
 
+    def cancel_graph(self, name: str) -> list[int]:
+        return self._attempt.engine.cancel_graph(name)
+
     def runtime_info(self, prop: str) -> str | None:
         meta = self._attempt.meta
         last = meta.last_successful
@@ -186,6 +205,7 @@ class Engine:
         job_runner: Any,
         session_factory: SessionFactory | None,
         max_workers: int,
+        cancel_graph: Callable[[str], list[int]],
     ) -> None:
         self.account = account
         self.store = store
@@ -193,6 +213,7 @@ class Engine:
         self.job_runner = job_runner
         self.session_factory = session_factory
         self.max_workers = max_workers
+        self.cancel_graph = cancel_graph  # SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS from task SQL
 
     def run_group(
         self,
@@ -211,7 +232,11 @@ class Engine:
                 live.skipped = True
                 return
             live.record = record
-            if record.state != "FAILED" or attempt > meta.graph.task_auto_retry_attempts:
+            if (
+                record.state != "FAILED"
+                or attempt > meta.graph.task_auto_retry_attempts
+                or live.cancel_requests
+            ):
                 return
             carried = {n: (s, live.values.get(n)) for n, s in record.task_states.items() if s in _CARRIED}
             attempt += 1
@@ -258,11 +283,14 @@ class _Attempt:
         self.states: dict[str, str] = {}
         self.values: dict[str, str | None] = {n: v for n, (s, v) in carried.items() if s == "SUCCEEDED"}
         self.first_error: tuple[str, int, str] | None = None
+        self.cancelled = False  # a cancel request stopped something: the attempt ends CANCELLED unless FAILED
+        self._cancels_seen = 0
         self._rows: list[TaskHistoryRecord] = []
         self._flushed_at = time.monotonic()
-        self._completions: queue.SimpleQueue[tuple[str, TaskScope, str | None, datetime, datetime, float]] = (
-            queue.SimpleQueue()
-        )
+        # None is a wake-up: a cancel request arrived
+        self._completions: queue.SimpleQueue[
+            tuple[str, TaskScope, str | None, datetime, datetime, float] | None
+        ] = queue.SimpleQueue()
         self._running: dict[str, tuple[TaskScope, float, datetime]] = {}
         self._ready: deque[str] = deque()
         self._resolved: deque[str] = deque()
@@ -297,6 +325,7 @@ class _Attempt:
         self.engine.store.start_run(record)
         self.live.states = self.states
         self.live.values = self.values
+        self.live.wake = lambda: self._completions.put(None)
         try:
             self._run_tasks(started)
         except Exception as exc:  # never leave the run EXECUTING: it ends FAILED with the engine's error
@@ -321,6 +350,9 @@ class _Attempt:
                 self.states[name] = "SCHEDULED"
         self._resolved.append(ROOT)
         self._drive()
+        self._cancels_seen = (
+            self.live.cancel_requests
+        )  # requests that found nothing to stop; the finalizer runs
         if graph.finalizer is not None:
             self.states[graph.finalizer] = "SCHEDULED"
             self._start(graph.finalizer)
@@ -332,7 +364,7 @@ class _Attempt:
             "FAILED"
             if failed or "FAILED" in states.values()
             else "CANCELLED"
-            if "CANCELLED" in states.values()
+            if self.cancelled or "CANCELLED" in states.values()
             else "SUCCEEDED"
         )
         record.completed_time = utcnow()
@@ -361,6 +393,9 @@ class _Attempt:
     def _drive(self) -> None:
         """Consider what became runnable, start what fits, and wait for completions or deadlines."""
         while True:
+            if self.live.cancel_requests > self._cancels_seen:
+                self._cancel()
+                return
             while self._resolved:
                 for child in self.meta.graph.children.get(self._resolved.popleft(), ()):
                     self._waiting[child] -= 1
@@ -374,12 +409,12 @@ class _Attempt:
             if self._rows:  # wake up to persist finished tasks even while a long task keeps running
                 deadline = min(deadline, self._flushed_at + _FLUSH_SECONDS)
             try:
-                name, scope, error, start, end, ended = self._completions.get(
-                    timeout=max(0.0, deadline - time.monotonic())
-                )
+                completion = self._completions.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self._expire()
-            else:
+                completion = None
+            if completion is not None:
+                name, scope, error, start, end, ended = completion
                 if scope.abandoned:
                     pass
                 elif ended > self._running[name][1]:  # done, but too late: a timeout all the same
@@ -392,6 +427,26 @@ class _Attempt:
                     self._finish(name, state, scope.value, error, TASK_ERROR_CODE, start, end)
             if time.monotonic() - self._flushed_at >= _FLUSH_SECONDS:
                 self._flush()
+
+    def _cancel(self) -> None:
+        """Running tasks end CANCELLED (their threads abandoned); pending ones will not run."""
+        self._cancels_seen = self.live.cancel_requests
+        now = utcnow()
+        for name, (scope, _, started) in list(self._running.items()):
+            del self._running[name]
+            self._abandon(scope)
+            message = (
+                f"Task {self.meta.graph.tasks[name].full_name} was cancelled by "
+                "SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS"
+            )
+            self._finish(name, "CANCELLED", None, message, CANCEL_ERROR_CODE, started, now)
+            self.cancelled = True
+        for name, state in self.states.items():
+            if state == "SCHEDULED":
+                self.states[name] = self.carried[name][0] if name in self.carried else "NOT_EXECUTED"
+                self.cancelled = True
+        self._ready.clear()
+        self._resolved.clear()
 
     def _consider(self, name: str) -> None:
         task = self.meta.graph.tasks[name]

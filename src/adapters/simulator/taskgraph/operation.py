@@ -17,6 +17,10 @@ that run id, so ``wait`` on either follows the one run that happens. Under ALLOW
 ALLOW_ALL_OVERLAP a run starts at once (the dummy root finishes immediately, so the two coincide here).
 RETRY LAST while a run of the graph is executing or queued is refused with ``Conflict``.
 
+``cancel`` (``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS``, also callable from task SQL) stops the runs this
+operation is executing and drops its queued ones; it does not wait for them to end (``wait`` does). Runs of
+other processes cannot be reached, but DuckDB lets only one process open a home, so there are none.
+
 Run ids are unique per graph: launches are serialised, so allocating an id and registering its run are one
 step.
 """
@@ -86,6 +90,7 @@ class LocalDAGOperation:
             job_runner=job_runner,
             session_factory=session_factory,
             max_workers=max_workers,
+            cancel_graph=self.cancel,
         )
         self._graphs: dict[str, GraphDef] = {}
         self._changed = threading.Condition()
@@ -227,6 +232,24 @@ class LocalDAGOperation:
             raise NotFound(f"no run {run_id} of task graph {name}")
         return _dag_run(runs[0])
 
+    def cancel(self, dag: DAG | str) -> list[int]:
+        """``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS``: cancel the graph's in-flight runs; returns their ids.
+
+        Executing tasks end CANCELLED (their threads are abandoned and their DuckDB statements interrupted),
+        tasks not yet started do not run, the finalizer still runs, and the run ends CANCELLED (FAILED if a task
+        failed) without an automatic retry. Queued runs are dropped: they never start. Returns at once.
+        """
+        name = _name(_unqualified(dag))
+        self._record(name)
+        with self._changed:
+            runs = [r for r in self._live.get(name, []) if not r.dropped]
+            for live in runs:
+                if live.queued:
+                    live.dropped = True
+                else:
+                    live.cancel()
+        return [r.meta.run_id for r in runs]
+
     def wait_all(self) -> None:
         """Wait for every run this operation started (the scheduler drains with it when it stops)."""
         for thread in list(self._threads):
@@ -307,7 +330,7 @@ class LocalDAGOperation:
     def _replace_queued(self, name: str, config: dict[str, Any]) -> LiveRun | None:
         """NO_OVERLAP: a queued run takes over a newer EXECUTE's config; None when no run is queued."""
         with self._changed:
-            queued = next((r for r in self._live.get(name, []) if r.queued), None)
+            queued = next((r for r in self._live.get(name, []) if r.queued and not r.dropped), None)
             if queued is not None:
                 queued.meta = dataclasses.replace(queued.meta, config=config)
             return queued
@@ -358,8 +381,9 @@ class LocalDAGOperation:
                 earlier.done.wait()
             with self._changed:  # from here on a newer EXECUTE queues behind this run instead of replacing it
                 live.queued = False
-            self._engine.run_group(live, attempt=attempt, scheduled_from=scheduled_from, carried=carried)
-            self._count_failures(live)
+            if not live.dropped:
+                self._engine.run_group(live, attempt=attempt, scheduled_from=scheduled_from, carried=carried)
+                self._count_failures(live)
         except BaseException as exc:  # surfaced by run()/wait(); never lost in a background thread
             live.error = exc
         finally:
@@ -403,9 +427,12 @@ class LocalDAGOperation:
             )
         if live.error is not None:
             raise live.error
-        if live.record is None:  # the root's WHEN was false: no graph-run row, as in Snowflake
+        if (
+            live.record is None
+        ):  # the root's WHEN was false, or it was cancelled while queued: no graph-run row
             run = DAGRun()
-            _fill(run, live.meta.graph.name, "SKIPPED", live.meta.run_id, live.meta.scheduled_time)
+            state = "CANCELLED" if live.dropped else "SKIPPED"
+            _fill(run, live.meta.graph.name, state, live.meta.run_id, live.meta.scheduled_time)
             run.graph_version = live.meta.graph_version
             return run
         return _dag_run(live.record)
@@ -502,6 +529,15 @@ def _name(dag: DAG | str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidConfig(f"task graph {name!r}: expected a DAG or its name")
     return normalize_name(name)
+
+
+def _unqualified(dag: DAG | str) -> DAG | str:
+    """``SIMULATOR.PUBLIC.NAME`` (how a qualified root reaches SQL) names the graph ``NAME``."""
+    if isinstance(dag, str) and dag.count(".") == 2:
+        database, schema, name = dag.split(".")
+        if database.upper() == DATABASE and schema.upper() == SCHEMA:
+            return name
+    return dag
 
 
 def _fill(run: DAGRun, name: str, state: str, run_id: int, scheduled_time: datetime) -> None:

@@ -41,6 +41,8 @@ class TaskRuntime(Protocol):
 
     def task_completion_state(self, name: str) -> str: ...
 
+    def cancel_graph(self, name: str) -> list[int]: ...
+
 
 @dataclass(frozen=True)
 class _Message:
@@ -68,6 +70,7 @@ class SystemFunctions:
             "SYSTEM$TASK_RUNTIME_INFO": lambda prop: runtime.runtime_info(str(prop).upper()),
             "SYSTEM$TASK_COMPLETION_STATE": lambda name: runtime.task_completion_state(str(name)),
             "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION": self._send_notification,
+            "SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS": self._cancel_ongoing_executions,
         }
         self._notification: dict[str, Callable[..., Any]] = {
             "TEXT_PLAIN": lambda body: _Message(str(body), "text/plain"),
@@ -102,6 +105,15 @@ class SystemFunctions:
         if value is None:
             return None
         return value if isinstance(value, str) and path else json.dumps(value)
+
+    def _cancel_ongoing_executions(self, name: Any) -> str:
+        # Returns at once, so a task may cancel its own graph: it is then abandoned like the others.
+        run_ids = self._runtime.cancel_graph(str(name))
+        return (
+            f"Cancelled {len(run_ids)} ongoing execution(s): {run_ids}"
+            if run_ids
+            else "No ongoing executions"
+        )
 
     def _send_notification(self, messages: Any, targets: Any) -> str:
         if self._notifier is None:
