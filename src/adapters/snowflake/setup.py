@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.sql_text import string_literal
 from domain.errors import InvalidData
 
 
@@ -31,22 +32,27 @@ def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
     role = names.role
     return {
         f"compute pool {names.compute_pool}": (
-            f"SHOW COMPUTE POOLS LIKE '{names.compute_pool}'",
+            f"SHOW COMPUTE POOLS LIKE {_like(names, 'compute_pool')}",
             f"CREATE COMPUTE POOL IF NOT EXISTS {names.compute_pool} MIN_NODES = 1 MAX_NODES = 2 "
             f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {names.compute_pool} TO ROLE {role}",
         ),
         f"warehouse {names.warehouse}": (
-            f"SHOW WAREHOUSES LIKE '{names.warehouse}'",
+            f"SHOW WAREHOUSES LIKE {_like(names, 'warehouse')}",
             f"CREATE WAREHOUSE IF NOT EXISTS {names.warehouse} WAREHOUSE_SIZE = XSMALL AUTO_SUSPEND = 60; "
             f"GRANT USAGE ON WAREHOUSE {names.warehouse} TO ROLE {role}",
         ),
         f"notification integration {names.notification_integration}": (
-            f"SHOW NOTIFICATION INTEGRATIONS LIKE '{names.notification_integration}'",
+            f"SHOW NOTIFICATION INTEGRATIONS LIKE {_like(names, 'notification_integration')}",
             f"CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {names.notification_integration} TYPE = EMAIL "
             f"ENABLED = TRUE DEFAULT_SUBJECT = 'Model Training Status'; "
             f"GRANT USAGE ON INTEGRATION {names.notification_integration} TO ROLE {role}",
         ),
     }
+
+
+def _like(names: SnowflakeNames, field_name: str) -> str:
+    # SHOW … LIKE matches the stored name, so a quoted name is given without its quotes.
+    return string_literal(names.resolved(field_name))
 
 
 def setup_statements(names: SnowflakeNames) -> list[str]:
@@ -123,15 +129,17 @@ def _upload(session: Any, names: SnowflakeNames, frame: Any, replace: bool) -> i
         exists = session.sql(
             f"select ROW_COUNT from {names.database}.INFORMATION_SCHEMA.TABLES "
             "where TABLE_SCHEMA = ? and TABLE_NAME = ?",
-            params=[names.data_schema, names.source_table],
+            params=[names.resolved("data_schema"), names.resolved("source_table")],
         ).collect()
         if exists and int(exists[0][0] or 0) > 0 and not replace:
             return 0
+        # write_pandas double-quotes the names it is given (needed for the mixed-case column names), so it
+        # gets them as stored: `snowbank` would otherwise become a database "snowbank" that does not exist.
         session.write_pandas(
             frame,
-            names.source_table,
-            database=names.database,
-            schema=names.data_schema,
+            names.resolved("source_table"),
+            database=names.resolved("database"),
+            schema=names.resolved("data_schema"),
             auto_create_table=True,
             overwrite=True,
             quote_identifiers=True,

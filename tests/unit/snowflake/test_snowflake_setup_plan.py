@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from adapters.snowflake.plan import deployed_graph, described_spec, diff
@@ -13,7 +15,7 @@ from adapters.snowflake.setup import required_objects, setup_snowflake
 from domain.config import PipelineConfig
 from domain.errors import InvalidData, NotFound
 from domain.pipeline import pipeline_graph
-from tests.unit.snowflake.sf_fakes import FakeSchema
+from tests.unit.snowflake.sf_fakes import FakeSchema, ScriptedSession
 
 
 def test_the_compute_pool_fix_is_the_exact_create_and_grant() -> None:
@@ -31,6 +33,39 @@ def test_bad_source_data_is_refused_before_anything_is_created(tmp_path: Any) ->
 
     with pytest.raises(InvalidData, match="does not exist"):
         setup_snowflake(NoSql(), data_path=tmp_path / "missing.csv")
+
+
+class UploadingSession(ScriptedSession):
+    """Records ``write_pandas`` calls after checking them against the real ``Session.write_pandas``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[dict[str, Any]] = []
+
+    def write_pandas(self, df: Any, table_name: str, **kwargs: Any) -> None:
+        from snowflake.snowpark import Session
+
+        inspect.signature(Session.write_pandas).bind(self, df, table_name, **kwargs)
+        self.written.append({"table_name": table_name, **kwargs})
+
+
+def test_upload_gives_write_pandas_the_stored_names_it_will_quote() -> None:
+    session = UploadingSession()
+    names = SnowflakeNames(database="snowbank", data_schema='"Raw Data"', source_table="loans")
+    report = setup_snowflake(session, names, data=pd.DataFrame({"LOAN_AMOUNT_000s": [1.0]}))
+    assert report.rows_uploaded == 1
+    (call,) = session.written
+    assert (call["database"], call["schema"], call["table_name"]) == ("SNOWBANK", "Raw Data", "LOANS")
+    assert call["quote_identifiers"] is True
+    assert session.bound[session.queries.index(next(q for q in session.queries if "ROW_COUNT" in q))] == [
+        "Raw Data",
+        "LOANS",
+    ]
+
+
+def test_admin_objects_are_looked_up_by_their_stored_names() -> None:
+    show, _ = required_objects(SnowflakeNames(compute_pool='"Pool\'s"'))['compute pool "Pool\'s"']
+    assert show == "SHOW COMPUTE POOLS LIKE 'Pool''s'"
 
 
 def task_function(session: object) -> str:
