@@ -11,8 +11,10 @@ from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.sql_text import string_literal
 from adapters.snowflake.training_payload import train_in_job
 from domain.errors import InvalidConfig, JobFailed, NotFound
+from domain.names import normalize_identifier
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
 _SRC = Path(__file__).resolve().parents[2]
@@ -25,6 +27,13 @@ def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
     )
 
 
+def job_status(job: JobRef, status: object) -> JobStatus:
+    """``MLJob.status`` / ``MLJob.wait()`` as the domain's status; ``DELETED`` (not a port state) is NotFound."""
+    if str(status) == "DELETED":
+        raise NotFound(f"job {job.id} was deleted (DROP SERVICE or delete_job); its status and logs are gone")
+    return JobStatus(str(status))
+
+
 class SnowflakeJobRunner:
     """The JobRunner port on a real account; job payloads go to ``names.job_stage``."""
 
@@ -33,12 +42,12 @@ class SnowflakeJobRunner:
         self.names = names or SnowflakeNames()
 
     def _pool_max_nodes(self, pool: str) -> int:
-        pattern = pool.replace("'", "''")
+        stored = normalize_identifier(pool, "compute pool")  # validated before it reaches SQL
         with vendor_errors(f"compute pool {pool}", fix=pool_fix(self.names, pool)):
-            rows = self._session.sql(f"SHOW COMPUTE POOLS LIKE '{pattern}'").collect()
+            rows = self._session.sql(f"SHOW COMPUTE POOLS LIKE {string_literal(stored)}").collect()
         for row in rows:
             data = {str(k).lower(): v for k, v in (row.as_dict() if hasattr(row, "as_dict") else row).items()}
-            if str(data.get("name", "")).upper() == pool.upper():
+            if str(data.get("name", "")) == stored:
                 return int(data["max_nodes"])
         raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")
 
@@ -84,19 +93,16 @@ class SnowflakeJobRunner:
 
     def status(self, job: JobRef) -> JobStatus:
         with vendor_errors(f"job {job.id}"):
-            status = str(self._job(job).status)
-        if status == "DELETED":
-            raise NotFound(f"job {job.id} was deleted")
-        return JobStatus(status)
+            return job_status(job, self._job(job).status)
 
     def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
         with vendor_errors(f"job {job.id}"):
-            return JobStatus(str(self._job(job).wait(timeout=-1 if timeout is None else timeout)))
+            return job_status(job, self._job(job).wait(timeout=-1 if timeout is None else timeout))
 
     def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
         handle = self._job(job)
         with vendor_errors(f"job {job.id}"):
-            status = JobStatus(str(handle.wait(timeout=-1 if timeout is None else timeout)))
+            status = job_status(job, handle.wait(timeout=-1 if timeout is None else timeout))
         if status is not JobStatus.DONE:
             tail = self.logs(job)[-2000:]
             raise JobFailed(f"job {job.id} ended {status.value}; last log lines:\n{tail}")
@@ -110,5 +116,5 @@ class SnowflakeJobRunner:
     def cancel(self, job: JobRef) -> None:
         handle = self._job(job)
         with vendor_errors(f"job {job.id}"):
-            if not JobStatus(str(handle.status)).is_terminal:
+            if not job_status(job, handle.status).is_terminal:
                 handle.cancel()

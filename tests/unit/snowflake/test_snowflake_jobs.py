@@ -67,3 +67,53 @@ def test_single_instance_training_is_plain_xgboost_and_metrics_are_the_domains()
     metrics = evaluate(booster, frame, REF)
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
     assert metrics["accuracy"] > 0.8
+
+
+def test_every_mljob_status_is_a_domain_status_or_deleted_which_is_not_found() -> None:
+    from typing import get_args
+
+    from snowflake.ml.jobs._utils.type_utils import JOB_STATUS
+
+    from adapters.snowflake.jobs import job_status
+    from domain.refs import JobRef, JobStatus
+
+    job = JobRef("DB.S.TRAIN_MODEL_1")
+    for value in get_args(JOB_STATUS):
+        if value == "DELETED":
+            with pytest.raises(NotFound, match="was deleted"):
+                job_status(job, value)
+        else:
+            assert job_status(job, value) is JobStatus(value)
+
+
+class DeletedJob:
+    status = "DELETED"
+
+    def wait(self, timeout: float = -1) -> str:
+        return "DELETED"
+
+
+def test_waiting_on_a_deleted_job_is_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snowflake.ml import jobs
+
+    from domain.refs import JobRef
+
+    monkeypatch.setattr(jobs, "get_job", lambda job_id, session=None: DeletedJob())
+    with pytest.raises(NotFound, match="was deleted"):
+        SnowflakeJobRunner(_session()).wait(JobRef("DB.S.TRAIN_MODEL_1"), timeout=1)
+
+
+def test_a_pool_name_is_validated_before_it_reaches_show_compute_pools() -> None:
+    from domain.errors import InvalidName
+
+    session = _session()
+    with pytest.raises(InvalidName, match="compute pool"):
+        SnowflakeJobRunner(session).submit_training(_request(pool="P\\'; DROP DATABASE X; --"))
+    assert session.queries == []
+
+
+def test_a_quoted_pool_is_looked_up_by_its_stored_name() -> None:
+    session = ScriptedSession()
+    session.answer(r"^SHOW COMPUTE POOLS LIKE 'gpu pool'$", [{"name": "gpu pool", "max_nodes": 1}])
+    with pytest.raises(InvalidConfig, match=r"must be 1..1"):
+        SnowflakeJobRunner(session).submit_training(_request(target=2, pool='"gpu pool"'))
