@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, NotFound
-from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
+from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun
 from domain.names import version_from_timestamp
 from domain.refs import (
     DatasetRef,
@@ -370,3 +370,14 @@ class FakeScheduler:
     def drop(self, graph_name: str) -> None:
         if self.graphs.pop(graph_name, None) is None:
             raise NotFound(f"graph {graph_name} is not deployed")
+
+    def cancel(self, graph_name: str) -> list[str]:
+        """EXECUTING runs (``state="EXECUTING"``) become CANCELLED; returns their ids."""
+        if graph_name not in self.graphs:
+            raise NotFound(f"graph {graph_name} is not deployed")
+        runs = self.history.get(graph_name, [])
+        executing = [r.run_id for r in runs if r.state is GraphRunState.EXECUTING]
+        self.history[graph_name] = [
+            replace(r, state=GraphRunState.CANCELLED) if r.run_id in executing else r for r in runs
+        ]
+        return executing

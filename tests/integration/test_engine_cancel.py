@@ -10,7 +10,9 @@ import pytest
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
+from adapters.simulator.scheduler import SimScheduler
 from domain.errors import NotFound
+from domain.graph import GraphRunState, GraphSpec, TaskKind, TaskSpec
 
 WAIT = 30.0  # generous bound on events; a healthy run takes milliseconds
 
@@ -146,9 +148,10 @@ def test_cancel_drops_a_queued_run(op: LocalDAGOperation, gate: Gate) -> None:
     assert gate.started.wait(WAIT)
     queued = op.start(dag)
     assert op.cancel(dag) == [executing, queued]
+    assert op.wait(dag, executing, timeout=WAIT).state == "CANCELLED"
+    op.wait_all()  # the dropped run has ended too: wait still knows it
     assert op.wait(dag, queued, timeout=WAIT).state == "CANCELLED"
     assert op.graph_runs(dag, run_id=queued) == []
-    assert op.wait(dag, executing, timeout=WAIT).state == "CANCELLED"
 
 
 def test_a_task_blocked_in_a_long_duckdb_query_is_interrupted(op: LocalDAGOperation) -> None:
@@ -211,3 +214,17 @@ def test_a_task_cancelling_its_own_graph_ends_the_run_cancelled(op: LocalDAGOper
     run = op.run(dag)
     assert run.state == "CANCELLED"
     assert op.task_states(dag, run.run_id) == {"stop": "CANCELLED", "after": "NOT_EXECUTED"}
+
+
+def test_the_scheduler_port_cancels_by_graph_name_and_waits_on_a_dropped_queued_run(
+    op: LocalDAGOperation, gate: Gate
+) -> None:
+    scheduler = SimScheduler(op, lambda spec: gate)
+    scheduler.deploy(GraphSpec(name="port", tasks=(TaskSpec("blocker", TaskKind.PYTHON, "gate"),)))
+    executing = scheduler.run("port")
+    assert gate.started.wait(WAIT)
+    queued = scheduler.run("port")
+    assert scheduler.cancel("port") == [executing, queued]
+    assert scheduler.wait("port", executing, timeout=WAIT).state is GraphRunState.CANCELLED
+    assert scheduler.wait("port", queued, timeout=WAIT).state is GraphRunState.CANCELLED
+    assert scheduler.cancel("port") == []

@@ -38,7 +38,10 @@ class SimScheduler:
         )
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
-        self.operation.wait(graph_name, _run_id(run_id), timeout=timeout)
+        ended = self.operation.wait(graph_name, _run_id(run_id), timeout=timeout)
+        if ended.state == "CANCELLED" and not self.operation.graph_runs(graph_name, run_id=_run_id(run_id)):
+            # cancelled while queued: it never started, so there is no graph-run row
+            return GraphRun(ended.dag_name, run_id, GraphRunState.CANCELLED, ended.scheduled_time)
         return self._graph_run(graph_name, _run_id(run_id))
 
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
@@ -75,6 +78,9 @@ class SimScheduler:
     def drop(self, graph_name: str) -> None:
         self.operation.graph_info(graph_name)  # NotFound for a graph that does not exist
         self.operation.drop(graph_name, drop_finalizer=True)
+
+    def cancel(self, graph_name: str) -> list[str]:
+        return [str(run_id) for run_id in self.operation.cancel(graph_name)]
 
     def _graph_run(self, graph_name: str, run_id: int) -> GraphRun:
         attempts = self.operation.graph_runs(graph_name, run_id=run_id, limit=1)

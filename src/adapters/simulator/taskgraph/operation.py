@@ -95,6 +95,7 @@ class LocalDAGOperation:
         self._graphs: dict[str, GraphDef] = {}
         self._changed = threading.Condition()
         self._live: dict[str, list[LiveRun]] = {}
+        self._dropped: dict[tuple[str, int], LiveRun] = {}  # cancelled while queued: no row, so kept for wait
         self._threads: list[threading.Thread] = []
         # One launch at a time: checking live runs, allocating a run id and registering the run are one step.
         self._launching = threading.Lock()
@@ -225,6 +226,7 @@ class LocalDAGOperation:
         name = _name(dag)
         with self._changed:
             live = next((r for r in self._live.get(name, []) if r.meta.run_id == run_id), None)
+            live = live or self._dropped.get((name, run_id))
         if live is not None:
             return self._result(live, timeout=timeout)
         runs = self.store.runs(name, run_id=run_id, limit=1)
@@ -389,6 +391,8 @@ class LocalDAGOperation:
         finally:
             with self._changed:
                 self._live[live.meta.graph.name].remove(live)
+                if live.dropped:
+                    self._dropped[(live.meta.graph.name, live.meta.run_id)] = live
                 self._changed.notify_all()
             live.done.set()
 
