@@ -187,6 +187,10 @@ class Scheduler(Protocol):
     - ``wait`` follows that run id until it is terminal or raises ``JobTimeout``.
     - ``runs`` lists graph runs newest first; ``task_history`` lists task runs of one run or all runs.
     - ``deployed`` reports the config, schedule and state a graph was deployed with (``NotFound`` if it is not).
+    - ``cancel`` cancels the graph's ongoing executions (``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS``): running
+      tasks end CANCELLED, the finalizer still runs, no automatic retry follows. It returns at once with the run
+      ids it cancelled (``[]`` when nothing was running; ``wait`` follows them); a graph that is not deployed
+      raises ``NotFound``.
     """
 
     def deploy(self, graph: GraphSpec) -> None: ...
@@ -208,3 +212,5 @@ class Scheduler(Protocol):
     def resume(self, graph_name: str) -> None: ...
 
     def drop(self, graph_name: str) -> None: ...
+
+    def cancel(self, graph_name: str) -> list[str]: ...
