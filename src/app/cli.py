@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("suspend", "stop the schedule"),
         ("resume", "restart the schedule"),
         ("drop", "remove the graph and its finalizer"),
+        ("cancel", "cancel the graph's running executions"),
     ):
         sub.add_parser(name, parents=[common], help=text)
     return parser
@@ -439,6 +440,17 @@ def _lifecycle(action: str) -> Callable[..., int]:
 
 _PAST = {"suspend": "Suspended", "resume": "Resumed", "drop": "Dropped"}
 
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    name = settings.graph.name
+    cancelled = c.scheduler().cancel(name)
+    if cancelled:
+        out.write(f"Cancelled run(s) {', '.join(cancelled)} of task graph {name}.\n")
+    else:
+        out.write(f"Nothing was running in task graph {name}; nothing to cancel.\n")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], int]] = {
     "setup": cmd_setup,
     "run": cmd_run,
@@ -451,4 +463,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "suspend": _lifecycle("suspend"),
     "resume": _lifecycle("resume"),
     "drop": _lifecycle("drop"),
+    "cancel": cmd_cancel,
 }

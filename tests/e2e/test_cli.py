@@ -333,3 +333,11 @@ def test_a_timed_out_task_fails_the_run_and_the_finalizer_notifies(home: Path, t
     assert "timed out" in (run["first_error_message"] or "")
     mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
     assert "failed in train_model" in mail
+
+
+def test_cancel_with_nothing_running_succeeds_and_says_nothing_was_running(home: Path) -> None:
+    assert cli(home, "deploy")[0] == 0
+
+    code, out, _ = cli(home, "cancel")
+
+    assert code == 0 and "Nothing was running" in out
