@@ -21,6 +21,7 @@ from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.sql_text import identifier, stored_identifier
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.features import (
     ENCODED_FEATURE,
@@ -37,7 +38,7 @@ from domain.features import (
     PURPOSE_COL,
     TIMESTAMP_COL,
 )
-from domain.names import normalize_identifier, validate_version, version_from_timestamp
+from domain.names import normalize_identifier, normalize_qualified, validate_version, version_from_timestamp
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo, FeatureViewRef
 
 SPLIT_BUCKET_SQL = f"TO_NUMBER(SUBSTR(MD5(TO_VARCHAR({JOIN_KEY})), 1, 8), 'XXXXXXXX')"
@@ -179,22 +180,20 @@ class SnowflakeFeatureStore:
         return self._store
 
     def _table(self, source_table: str) -> tuple[str, str, str]:
-        parts = source_table.split(".")
-        if len(parts) > 3:
-            raise InvalidConfig(f"invalid table name {source_table!r}: expected [database.][schema.]name")
-        parts = [normalize_identifier(p, "table") for p in parts]
+        """``[database.][schema.]name`` as three SQL identifiers (quoted where Snowflake needs it)."""
+        sql = [stored_identifier(p) for p in normalize_qualified(source_table, "table")]
         defaults = [self.names.database, self.names.data_schema]
-        return tuple([*defaults[: 3 - len(parts)], *parts])  # type: ignore[return-value]
+        return tuple([*defaults[: 3 - len(sql)], *sql])  # type: ignore[return-value]
 
     def _dataset_fqn(self, name: str) -> str:
-        return f"{self.names.schema_fqn}.{normalize_identifier(name, 'dataset')}"
+        return f"{self.names.schema_fqn}.{identifier(name, 'dataset')}"
 
     def source_version(self, source_table: str) -> str:
         db, schema, table = self._table(source_table)
         with vendor_errors(f"table {db}.{schema}.{table}", fix=_SETUP_FIX):
             rows = self._session.sql(
                 f"select LAST_ALTERED from {db}.INFORMATION_SCHEMA.TABLES where TABLE_SCHEMA = ? and TABLE_NAME = ?",
-                params=[schema, table],
+                params=[normalize_identifier(schema), normalize_identifier(table)],  # as stored
             ).collect()
         if not rows:
             raise NotFound(

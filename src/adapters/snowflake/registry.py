@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.sql_text import stored_identifier as sql
 from domain.errors import AlreadyExists, Conflict, NotFound
 from domain.metrics import binary_metrics
 from domain.names import normalize_identifier
@@ -48,7 +49,7 @@ class SnowflakeModelRegistry:
     def _model(self, model_name: str) -> Any:
         name = normalize_identifier(model_name, "model")
         try:
-            return self.registry.get_model(name)
+            return self.registry.get_model(sql(name))
         except ValueError:
             return None
 
@@ -89,8 +90,8 @@ class SnowflakeModelRegistry:
         with vendor_errors(f"model {name} version {version_name}"):
             mv = self.registry.log_model(
                 booster,
-                model_name=name,
-                version_name=version_name,
+                model_name=sql(name),
+                version_name=sql(version_name),
                 sample_input_data=sample,  # carries the Dataset lineage
                 comment=comment or None,
                 conda_dependencies=["xgboost"],
@@ -108,11 +109,13 @@ class SnowflakeModelRegistry:
         return self.get_version(name, version_name)
 
     def _undo_log(self, name: str, version: str) -> None:
-        model = self.registry.get_model(name)
+        model = self.registry.get_model(sql(name))
         if len(self._version_names(model)) == 1:
-            self.registry.delete_model(name)  # the first version is the default and cannot be dropped alone
+            self.registry.delete_model(
+                sql(name)
+            )  # the first version is the default and cannot be dropped alone
         else:
-            model.delete_version(version)
+            model.delete_version(sql(version))
 
     def _rows(self, model: Any) -> list[dict[str, Any]]:
         frame = model.show_versions()
@@ -123,7 +126,7 @@ class SnowflakeModelRegistry:
 
     def _info(self, model: Any, row: Mapping[str, Any]) -> ModelVersionInfo:
         version = str(row["name"])
-        mv = model.version(version)
+        mv = model.version(sql(version))
         metrics = dict(mv.show_metrics())
         aliases = row.get("aliases") or "[]"
         alias_set = frozenset(json.loads(aliases) if isinstance(aliases, str) else aliases) - {
@@ -185,15 +188,16 @@ class SnowflakeModelRegistry:
         if model is None or target not in self._version_names(model):
             raise NotFound(f"model {model_name} has no version {version}")
         with vendor_errors(f"promoting model {model_name} version {target}"):
-            previous = str(model.default.version_name)
+            # version_name is SQL text ("v1" quoted when lower case); the rows and target are stored names.
+            previous = normalize_identifier(str(model.default.version_name), "model version")
             if previous == target:
                 return
             try:
-                model.default = target
+                model.default = sql(target)
                 self._move_alias(model, PREVIOUS_CHAMPION, previous)
                 self._move_alias(model, CHAMPION, target)
             except Exception:
-                model.default = previous  # all or nothing: the former default stays the champion
+                model.default = sql(previous)  # all or nothing: the former default stays the champion
                 self._move_alias(model, CHAMPION, previous)
                 raise
 
@@ -201,14 +205,14 @@ class SnowflakeModelRegistry:
         for row in self._rows(model):
             aliases = row.get("aliases") or "[]"
             if alias in (json.loads(aliases) if isinstance(aliases, str) else aliases):
-                model.version(str(row["name"])).unset_alias(alias)
-        model.version(version).set_alias(alias)
+                model.version(sql(str(row["name"]))).unset_alias(alias)
+        model.version(sql(version)).set_alias(alias)
 
     def set_tag(self, model_name: str, key: str, value: str) -> None:
         model = self._model(model_name)
         if model is None:
             raise NotFound(f"model {model_name} does not exist")
-        tag = f"{self.names.schema_fqn}.{normalize_identifier(key, 'tag')}"
+        tag = f"{self.names.schema_fqn}.{sql(normalize_identifier(key, 'tag'))}"
         with vendor_errors(f"tag {tag} on model {model_name}", fix="GRANT CREATE TAG ON SCHEMA to the role"):
             self._session.sql(f"CREATE TAG IF NOT EXISTS {tag}").collect()
             model.set_tag(tag, str(value))
@@ -225,7 +229,7 @@ class SnowflakeModelRegistry:
         with vendor_errors(
             f"scoring model {model_name} version {version} on {dataset.name}/{dataset.version}"
         ):
-            mv = model.version(normalize_identifier(version, "model version"))
+            mv = model.version(sql(normalize_identifier(version, "model version")))
             scored = mv.run(frame.select(*features, F.col(dataset.label)), function_name="predict")
             result = scored.select(F.col(dataset.label), F.col(f'"{_SCORE_COLUMN}"')).to_pandas()
         return binary_metrics(result.iloc[:, 0].to_numpy(), result.iloc[:, 1].to_numpy())
@@ -237,7 +241,7 @@ class SnowflakeModelRegistry:
         with vendor_errors(
             f"model {self.names.qualified(name)}", fix="GRANT OWNERSHIP or drop it as its owner"
         ):
-            self.registry.delete_model(name)
+            self.registry.delete_model(sql(name))
 
     def delete_version(self, model_name: str, version: str) -> None:
         model = self._model(model_name)
@@ -259,4 +263,4 @@ class SnowflakeModelRegistry:
         if named:
             raise Conflict(f"model {model_name} version {target} carries aliases {sorted(named)}")
         with vendor_errors(f"model {model_name} version {target}"):
-            model.delete_version(target)
+            model.delete_version(sql(target))

@@ -17,10 +17,14 @@ _BARE = re.compile(r"^[A-Z_][A-Z0-9_$]*$")
 
 def identifier(name: str, what: str = "object") -> str:
     """``name`` (validated) as SQL text naming the same object: ``snowbank`` → ``SNOWBANK``, ``"a b"`` kept."""
-    resolved = normalize_identifier(name, what)
-    if _BARE.match(resolved):
-        return resolved
-    return '"' + resolved.replace('"', '""') + '"'
+    return stored_identifier(normalize_identifier(name, what))
+
+
+def stored_identifier(stored: str) -> str:
+    """A name as Snowflake stores it (``SNOWBANK``, ``My Db``) as SQL text naming that object."""
+    if _BARE.match(stored):
+        return stored
+    return '"' + stored.replace('"', '""') + '"'
 
 
 def string_literal(value: str) -> str:

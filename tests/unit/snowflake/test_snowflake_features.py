@@ -99,3 +99,25 @@ def test_the_split_bucket_is_the_first_32_bits_of_the_keys_md5_like_the_domain_r
 def test_split_fraction_must_be_strictly_between_0_and_1(fraction: object) -> None:
     with pytest.raises(InvalidConfig, match="test_fraction"):
         sf.split_filters(fraction)  # type: ignore[arg-type]
+
+
+def test_source_version_of_a_quoted_table_binds_the_stored_names() -> None:
+    from datetime import datetime
+
+    from adapters.snowflake.feature_store import SnowflakeFeatureStore
+    from tests.unit.snowflake.sf_fakes import ScriptedSession
+
+    session = ScriptedSession()
+    session.answer(r"INFORMATION_SCHEMA\.TABLES", [(datetime(2026, 2, 10, 9, 28, 49),)])
+    store = SnowflakeFeatureStore(session)
+    assert store.source_version('raw."Loans 2026"') == "v20260210_092849"
+    assert session.queries[-1].startswith("select LAST_ALTERED from SNOWBANK.INFORMATION_SCHEMA.TABLES")
+    assert session.bound[-1] == ["RAW", "Loans 2026"]
+
+
+def test_a_quoted_dataset_name_stays_quoted_in_its_qualified_name() -> None:
+    from adapters.snowflake.feature_store import SnowflakeFeatureStore
+
+    store = SnowflakeFeatureStore(None)
+    assert store._dataset_fqn('"Mortgage ds"') == 'SNOWBANK.DEV."Mortgage ds"'
+    assert store._dataset_fqn("mortgage_ds") == "SNOWBANK.DEV.MORTGAGE_DS"
