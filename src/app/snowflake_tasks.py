@@ -16,10 +16,6 @@ from domain.config import DEPLOYMENT_PREFIX
 from domain.graph import TaskKind, TaskSpec
 
 
-def _unquote(name: str | None, default: str) -> str:
-    return default if not name else name.strip('"')
-
-
 def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
     from adapters.snowflake.feature_store import SnowflakeFeatureStore
     from adapters.snowflake.jobs import SnowflakeJobRunner
@@ -34,10 +30,11 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
     defaults = SnowflakeNames()
     names = SnowflakeNames(
         role=deployed.get("role", defaults.role),
-        database=deployed.get("database") or _unquote(session.get_current_database(), defaults.database),
-        schema=deployed.get("schema") or _unquote(session.get_current_schema(), defaults.schema),
+        # The session reports SQL text ('"My Db"' or 'SNOWBANK'); SnowflakeNames keeps names in that form.
+        database=deployed.get("database") or session.get_current_database() or defaults.database,
+        schema=deployed.get("schema") or session.get_current_schema() or defaults.schema,
         data_schema=deployed.get("data_schema", defaults.data_schema),
-        warehouse=deployed.get("warehouse") or _unquote(session.get_current_warehouse(), defaults.warehouse),
+        warehouse=deployed.get("warehouse") or session.get_current_warehouse() or defaults.warehouse,
         compute_pool=str(config.get("compute_pool", defaults.compute_pool)),
         notification_integration=str(
             config.get("notification_integration", defaults.notification_integration)

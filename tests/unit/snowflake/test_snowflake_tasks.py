@@ -51,3 +51,13 @@ def test_every_stage_has_a_module_level_body_to_deploy() -> None:
 
     assert all(callable(b) and b.__module__ == "app.snowflake_tasks" for b in bodies.values())
     assert bodies["train_model"].__name__ == "train_model"
+
+
+def test_a_quoted_database_of_the_procedures_session_stays_quoted() -> None:
+    class QuotedSession(ProcedureSession):
+        def get_current_database(self) -> str:
+            return '"My Db"'
+
+    ports = _ports(QuotedSession(), PipelineConfig().to_mapping())
+
+    assert ports.registry.names.database == '"My Db"'  # type: ignore[attr-defined]
