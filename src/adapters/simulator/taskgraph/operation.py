@@ -242,7 +242,6 @@ class LocalDAGOperation:
         failed) without an automatic retry. Queued runs are dropped: they never start. Returns at once.
         """
         name = _name(_unqualified(dag))
-        self._record(name)
         with self._changed:
             runs = [r for r in self._live.get(name, []) if not r.dropped]
             for live in runs:
@@ -250,6 +249,10 @@ class LocalDAGOperation:
                     live.dropped = True
                 else:
                     live.cancel()
+        if not runs:
+            # Only now ask the store (NotFound for an unknown graph): a running task may hold the account's
+            # lock for as long as its statement runs, and a cancel must reach it without waiting for that.
+            self._record(name)
         return [r.meta.run_id for r in runs]
 
     def wait_all(self) -> None:
