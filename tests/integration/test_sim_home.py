@@ -56,3 +56,36 @@ def test_a_temporary_account_leaves_nothing_behind() -> None:
     account.close()
 
     assert not home.exists()
+
+
+def test_an_interrupt_just_before_a_statement_starts_still_stops_it() -> None:
+    import threading
+
+    import duckdb
+
+    account = LocalAccount(None)
+    ready, go, outcome = threading.Event(), threading.Event(), {}
+
+    def task() -> None:
+        with account.interruptible() as me, account.cursor() as cur:
+            outcome["thread"] = me
+            ready.set()
+            go.wait(30)
+            try:  # a statement that would run for minutes
+                cur.execute("select count(*) from range(40000000000) t(i) where i % 7 = 3").fetchall()
+                outcome["result"] = "finished"
+            except duckdb.InterruptException:
+                outcome["result"] = "interrupted"
+
+    worker = threading.Thread(target=task)
+    worker.start()
+    try:
+        assert ready.wait(30)
+        account.interrupt(outcome["thread"])  # the cursor is registered, the statement not yet started
+        go.set()
+        worker.join(30)
+        assert outcome.get("result") == "interrupted"
+    finally:
+        go.set()
+        worker.join(120)
+        account.close()

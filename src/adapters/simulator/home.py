@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ import duckdb
 from domain.errors import BackendUnavailable
 
 DB_FILE = "account.duckdb"
+_INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
 
 def default_home() -> Path:
@@ -133,7 +135,20 @@ class LocalAccount:
             self._interrupted.add(thread_id)
             cur = self._interruptible[thread_id]
         if cur is not None:
+            # DuckDB's interrupt only stops a statement that is already running, and the thread may be just
+            # about to start one on this cursor: keep interrupting until the thread lets go of the cursor.
+            threading.Thread(
+                target=self._interrupt_until_released, args=(thread_id, cur), name="interrupt", daemon=True
+            ).start()
+
+    def _interrupt_until_released(self, thread_id: int, cur: duckdb.DuckDBPyConnection) -> None:
+        deadline = time.monotonic() + _INTERRUPT_SECONDS
+        while time.monotonic() < deadline:
+            with self._guard:
+                if self._interruptible.get(thread_id) is not cur:
+                    return
             cur.interrupt()
+            time.sleep(0.02)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
