@@ -14,7 +14,7 @@ registry; either side may create it first.
 
 The train/test split is ``md5(key as text)``: the first 8 hex digits as an integer, divided by 2**32, below the
 test fraction → test. The same key lands in the same split for every data version, and the rule can be written
-in Snowflake SQL too (``TO_NUMBER(SUBSTR(MD5(TO_VARCHAR(k)), 1, 8), 'XXXXXXXX')``).
+in Snowflake SQL too (``adapters.snowflake.feature_store.SPLIT_BUCKET_SQL``).
 """
 
 from __future__ import annotations

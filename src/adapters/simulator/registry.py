@@ -174,12 +174,9 @@ class SimModelRegistry:
 
     def aliases(self, model_name: str) -> dict[str, str]:
         """Alias → version of one model."""
-        model = normalize_identifier(model_name, "model")
-        with _model_errors(f"reading aliases of {model}"), self.account.cursor() as cur:
-            rows = cur.execute(
-                "select ALIAS, VERSION from REGISTRY_ALIASES where MODEL_NAME = ?", [model]
-            ).fetchall()
-        return dict(rows)
+        return self._pairs(
+            "select ALIAS, VERSION from REGISTRY_ALIASES where MODEL_NAME = ?", model_name, "aliases"
+        )
 
     def promote(self, model_name: str, version: str) -> None:
         """Make ``version`` the default and the ``CHAMPION``; the former default becomes ``PREVIOUS_CHAMPION``."""
@@ -212,12 +209,15 @@ class SimModelRegistry:
             cur.execute("insert into REGISTRY_TAGS values (?, ?, ?)", [model, tag, str(value)])
 
     def tags(self, model_name: str) -> dict[str, str]:
+        """Tag → value of one model."""
+        return self._pairs(
+            "select TAG_NAME, TAG_VALUE from REGISTRY_TAGS where MODEL_NAME = ?", model_name, "tags"
+        )
+
+    def _pairs(self, query: str, model_name: str, what: str) -> dict[str, str]:
         model = normalize_identifier(model_name, "model")
-        with _model_errors(f"reading tags of {model}"), self.account.cursor() as cur:
-            rows = cur.execute(
-                "select TAG_NAME, TAG_VALUE from REGISTRY_TAGS where MODEL_NAME = ?", [model]
-            ).fetchall()
-        return dict(rows)
+        with _model_errors(f"reading {what} of {model}"), self.account.cursor() as cur:
+            return dict(cur.execute(query, [model]).fetchall())
 
     def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]:
         """Re-score a stored version on a dataset version, where the data is; metric names are unprefixed."""

@@ -7,8 +7,8 @@ of TIMESTAMP, amounts × 1000, INCOME / LOAN_AMOUNT, the county mean income, the
 window of county loan amounts, mean imputation with global means baked in as literals (a NULL mean → 0), and
 LOAN_PURPOSE_ENCODED from a label-encoding UDF (index in the sorted distinct purposes; NULL or unknown → -1).
 
-Splits: a row goes to ``<v>_test`` when ``TO_NUMBER(SUBSTR(MD5(TO_VARCHAR(LOAN_ID)), 1, 8), 'XXXXXXXX')`` — the
-first 32 bits of the key's MD5 — is below ``test_fraction * 2**32``, else to ``<v>_train``. It depends on the key
+Splits: a row goes to ``<v>_test`` when ``SPLIT_BUCKET_SQL`` — the first 32 bits of the key's MD5, read as a
+hexadecimal number — is below ``test_fraction * 2**32``, else to ``<v>_train``. It depends on the key
 only, so a loan stays in its split across data versions; the simulator applies the same rule.
 """
 
@@ -41,7 +41,8 @@ from domain.features import (
 from domain.names import normalize_identifier, normalize_qualified, validate_version, version_from_timestamp
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo, FeatureViewRef
 
-SPLIT_BUCKET_SQL = f"TO_NUMBER(SUBSTR(MD5(TO_VARCHAR({JOIN_KEY})), 1, 8), 'XXXXXXXX')"
+_HEX_8_DIGITS = "X" * 8  # TO_NUMBER's format for eight hexadecimal digits
+SPLIT_BUCKET_SQL = f"TO_NUMBER(SUBSTR(MD5(TO_VARCHAR({JOIN_KEY})), 1, 8), '{_HEX_8_DIGITS}')"
 _SETUP_FIX = "run `python -m app setup --backend snowflake`"
 
 Encoder = Callable[[Any], Any]  # Column -> Column
