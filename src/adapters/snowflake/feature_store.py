@@ -22,7 +22,7 @@ from typing import Any
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import identifier, stored_identifier
-from domain.errors import AlreadyExists, InvalidConfig, NotFound
+from domain.errors import AlreadyExists, BackendUnavailable, InvalidConfig, NotFound
 from domain.features import (
     ENCODED_FEATURE,
     ENTITY_DESC,
@@ -155,6 +155,22 @@ def split_filters(test_fraction: float) -> tuple[str, str]:
         raise InvalidConfig(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
     threshold = repr(float(test_fraction) * HASH_SPACE)
     return f"{SPLIT_BUCKET_SQL} >= {threshold}", f"{SPLIT_BUCKET_SQL} < {threshold}"
+
+
+# SHOW VERSIONS IN DATASET names the version ``version`` (snowflake/ml/dataset/dataset.py:
+# _DATASET_VERSION_NAME_COL, which Dataset.list_versions sorts by); DatasetVersion.created_on and .comment read the
+# ``created_on`` and ``comment`` columns of the same rows.
+DATASET_VERSION_COLUMN = "version"
+
+
+def _listed(row: Mapping[str, Any], column: str, what: str) -> Any:
+    """One column of a snowflake.ml listing row; a missing one means the library's output changed shape."""
+    if column not in row:
+        raise BackendUnavailable(
+            f"{what}: the listing has no column {column!r} (it has {sorted(row)}); the installed snowflake-ml-python "
+            "returns rows of another shape than this adapter reads"
+        )
+    return row[column]
 
 
 class SnowflakeFeatureStore:
@@ -357,14 +373,20 @@ class SnowflakeFeatureStore:
         ds = self._load(fqn)
         if ds is None:
             return []
-        with vendor_errors(f"versions of dataset {fqn}"):
-            rows = ds.list_versions(detailed=True)
-        return [
-            DatasetVersionInfo(
-                name=name, version=str(r["name"]), created_on=r["created_on"], comment=str(r["comment"] or "")
-            )
-            for r in (row.as_dict() for row in rows)
-        ]
+        what = f"versions of dataset {fqn}"
+        with vendor_errors(
+            what
+        ):  # reading the rows too: a shape surprise is translated, never a bare KeyError
+            rows = [row.as_dict() for row in ds.list_versions(detailed=True)]
+            return [
+                DatasetVersionInfo(
+                    name=name,
+                    version=str(_listed(r, DATASET_VERSION_COLUMN, what)),
+                    created_on=_listed(r, "created_on", what),
+                    comment=str(_listed(r, "comment", what) or ""),
+                )
+                for r in rows
+            ]
 
     def delete_dataset_version(self, name: str, version: str) -> None:
         fqn = self._dataset_fqn(name)

@@ -8,6 +8,8 @@ the split rule, which local testing does not implement — that rule is checked 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from adapters.simulator.data_generator import generate_mortgage_data
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.source_tables import load_source_table
 from adapters.snowflake import feature_store as sf
-from domain.errors import InvalidConfig
+from domain.errors import BackendUnavailable, InvalidConfig
 
 ROWS = 300
 
@@ -121,3 +123,41 @@ def test_a_quoted_dataset_name_stays_quoted_in_its_qualified_name() -> None:
     store = SnowflakeFeatureStore(None)
     assert store._dataset_fqn('"Mortgage ds"') == 'SNOWBANK.DEV."Mortgage ds"'
     assert store._dataset_fqn("mortgage_ds") == "SNOWBANK.DEV.MORTGAGE_DS"
+
+
+def _dataset_store(rows: list[Any]) -> sf.SnowflakeFeatureStore:
+    """A feature store whose session holds the dataset SNOWBANK.DEV.MORTGAGE_DS with ``rows`` as its versions."""
+    from tests.unit.snowflake.fixtures.library_rows import DatasetSession
+
+    return sf.SnowflakeFeatureStore(DatasetSession("SNOWBANK", "DEV", {"SNOWBANK.DEV.MORTGAGE_DS": rows}))
+
+
+def test_dataset_versions_are_listed_through_the_librarys_own_parsing() -> None:
+    from tests.unit.snowflake.fixtures.library_rows import dataset_version_row
+
+    first, second = datetime(2026, 2, 9, tzinfo=UTC), datetime(2026, 2, 10, tzinfo=UTC)
+    store = _dataset_store([dataset_version_row("v2", second, "second"), dataset_version_row("v1", first)])
+
+    listed = store.list_dataset_versions("mortgage_ds")
+
+    assert [(v.name, v.version, v.created_on, v.comment) for v in listed] == [
+        ("mortgage_ds", "v1", first, ""),
+        ("mortgage_ds", "v2", second, "second"),
+    ]
+
+
+def test_the_version_column_is_the_one_snowflake_ml_reads() -> None:
+    from snowflake.ml.dataset import dataset
+
+    assert sf.DATASET_VERSION_COLUMN == dataset._DATASET_VERSION_NAME_COL
+
+
+def test_a_listing_row_of_another_shape_is_a_clear_domain_error() -> None:
+    from snowflake.snowpark import Row
+
+    store = _dataset_store([Row(version="v1", comment=None, metadata="{}")])  # no created_on
+
+    with pytest.raises(
+        BackendUnavailable, match=r"versions of dataset SNOWBANK\.DEV\.MORTGAGE_DS: .*'created_on'"
+    ):
+        store.list_dataset_versions("mortgage_ds")
