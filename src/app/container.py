@@ -44,9 +44,8 @@ def _sim_feature_store(account: Any, settings: Settings) -> Any:
 def _sim_jobs(account: Any, settings: Settings) -> Any:
     from adapters.simulator.jobs import SimJobRunner
 
-    return SimJobRunner(
-        account, pools={settings.pipeline.compute_pool: settings.names.compute_pool_max_nodes}
-    )
+    # No pools of its own: jobs run only on the pools the account holds (setup creates the configured one).
+    return SimJobRunner(account, pools={}, database=settings.names.database, schema=settings.names.schema)
 
 
 def _sim_registry(account: Any) -> Any:
@@ -85,10 +84,11 @@ def _sim_scheduler(operation: Any, ports: providers.Provider[Ports]) -> Any:
 # --- snowflake -----------------------------------------------------------------------------------------------
 
 
-def _session(settings: Settings) -> Iterator[Any]:
+def _session(settings: Settings, names: Any) -> Iterator[Any]:
     from adapters.snowflake.session import open_session
 
-    session = open_session(settings.connection)
+    # The configured role and warehouse beat the connection entry's own; defaults only fill what it lacks.
+    session = open_session(settings.connection, names, configured=settings.names.given)
     try:
         yield session
     finally:
@@ -138,8 +138,8 @@ class Container(containers.DeclarativeContainer):
     sim_notifier = providers.Singleton(_sim_notifier, account)
     dag_operation = providers.Singleton(_dag_operation, account, sim_notifier, sim_jobs)
 
-    session = providers.Resource(_session, settings)
     sf_names = providers.Singleton(_sf_names, settings)
+    session = providers.Resource(_session, settings, sf_names)
     sf_feature_store = providers.Singleton(_sf("feature_store", "SnowflakeFeatureStore"), session, sf_names)
     sf_jobs = providers.Singleton(_sf("jobs", "SnowflakeJobRunner"), session, sf_names)
     sf_registry = providers.Singleton(_sf("registry", "SnowflakeModelRegistry"), session, sf_names)

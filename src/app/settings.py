@@ -46,10 +46,18 @@ class Names:
     data_schema: str = "DATA"
     warehouse: str = "DEMO_WH"
     compute_pool_max_nodes: int = 2
+    # The fields the user set (config file or env), so that only those override a Snowflake connection's own
+    # role and warehouse; a default never does. Not a config key.
+    given: frozenset[str] = field(default=frozenset(), compare=False, metadata={"config_key": False})
 
     def __post_init__(self) -> None:
+        unknown = set(self.given) - set(_config_keys(Names))
+        if unknown:
+            raise InvalidConfig(f"names given {sorted(unknown)} are not names; valid: {_config_keys(Names)}")
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "given":
+                continue
             if f.name == "compute_pool_max_nodes":
                 _whole("names", f.name, value, 1, 256)
             elif not isinstance(value, str):
@@ -142,7 +150,7 @@ def load_settings(
         backend=backend or env.get("APP_BACKEND") or data.get("backend", "simulator"),
         home=Path(home_value).expanduser() if home_value else None,
         connection=connection or env.get("SNOWFLAKE_CONNECTION_NAME") or data.get("connection"),
-        names=Names(**names),
+        names=Names(**names, given=frozenset(names)),
         graph=GraphOptions(**graph),
         pipeline=PipelineConfig.from_mapping(pipeline),
     )
@@ -184,9 +192,13 @@ def _table(data: Mapping[str, Any], key: str, source: object) -> Mapping[str, An
     return value
 
 
+def _config_keys(cls: type) -> list[str]:
+    return [f.name for f in fields(cls) if f.metadata.get("config_key", True)]
+
+
 def _section(data: Mapping[str, Any], key: str, cls: type, source: object) -> dict[str, Any]:
     table = dict(_table(data, key, source))
-    valid = [f.name for f in fields(cls)]
+    valid = _config_keys(cls)
     for k in table:
         if k not in valid:
             hint = difflib.get_close_matches(k, valid, n=1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from dependency_injector import providers
 
 from app.container import build_container
@@ -41,3 +45,93 @@ def test_the_snowflake_backend_never_creates_a_local_home() -> None:
     c.sf_notifier.override(providers.Object(FakeNotifier()))
 
     assert c.ports().registry is registry
+
+
+class _SessionBuilder:
+    """The part of ``Session.builder`` that ``open_session`` uses: ``configs(params).create()``
+    (snowflake/snowpark/session.py: ``Session.SessionBuilder.configs`` and ``.create``)."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def configs(self, options: dict[str, Any]) -> _SessionBuilder:
+        self.params = dict(options)
+        return self
+
+    def create(self) -> _OpenedSession:
+        return _OpenedSession()
+
+
+class _OpenedSession:
+    query_tag: str | None = None
+
+    def close(self) -> None:
+        """Closing a session that never reached an account has nothing to release."""
+
+
+def _session_parameters(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    config: str,
+    connection: str,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The parameters the snowflake container opens its session with, for a config file and a ``[ci]`` entry."""
+    from snowflake.snowpark import Session
+
+    (tmp_path / "connections.toml").write_text(
+        f'[ci]\naccount = "acme"\nuser = "bot"\npassword = "pw-1"\n{connection}'
+    )
+    config_file = tmp_path / "app.toml"
+    config_file.write_text(config)
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path))
+    builder = _SessionBuilder()
+    monkeypatch.setattr(Session, "builder", builder)
+    c = build_container(
+        load_settings(config_file=config_file, env=env or {}, backend="snowflake", connection="ci")
+    )
+    c.session()
+    c.shutdown_resources()
+    return builder.params
+
+
+def test_a_role_in_the_config_file_reaches_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _session_parameters(
+        tmp_path, monkeypatch, config='[names]\nrole = "ANALYST"\n', connection='role = "PUBLIC"\n'
+    )
+    assert params["role"] == "ANALYST"
+
+
+def test_a_warehouse_from_the_environment_beats_the_connections_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _session_parameters(
+        tmp_path,
+        monkeypatch,
+        config="",
+        connection='warehouse = "TINY_WH"\n',
+        env={"SNOWFLAKE_WAREHOUSE": "CI_WH"},
+    )
+    assert params["warehouse"] == "CI_WH"
+
+
+def test_without_configured_names_the_connections_role_and_warehouse_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _session_parameters(
+        tmp_path,
+        monkeypatch,
+        config='[names]\ndatabase = "ML"\n',
+        connection='role = "PUBLIC"\nwarehouse = "TINY_WH"\n',
+    )
+    assert (params["role"], params["warehouse"]) == ("PUBLIC", "TINY_WH")
+
+
+def test_a_connection_without_role_or_warehouse_gets_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _session_parameters(tmp_path, monkeypatch, config="", connection="")
+    assert (params["role"], params["warehouse"]) == ("ENGINEER", "DEMO_WH")

@@ -146,3 +146,19 @@ def test_the_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     s = load_settings(config_file=write(tmp_path, example), env={})
 
     assert s.pipeline.compute_pool == "DEMO_POOL" and s.graph.name == "MORTGAGE_PIPELINE"
+
+
+def test_names_record_which_fields_the_file_and_environment_set(tmp_path: Path) -> None:
+    path = write(tmp_path, '[names]\nrole = "ANALYST"\n')
+
+    s = load_settings(config_file=path, env={"SNOWFLAKE_WAREHOUSE": "CI_WH"})
+
+    assert s.names.given == frozenset({"role", "warehouse"})
+    assert load_settings(env={}).names.given == frozenset()
+
+
+def test_which_names_were_given_is_not_a_config_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[names]\ngiven = ["role"]\n')
+
+    with pytest.raises(InvalidConfig, match=r"unknown key names\.given"):
+        load_settings(config_file=path, env={})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -168,20 +168,36 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return params
 
 
+SESSION_NAMES = ("role", "warehouse")  # the names a session is opened with
+
+
 def open_session(
     connection_name: str | None = None,
     names: SnowflakeNames | None = None,
     *,
+    configured: Collection[str] = (),
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> Any:
-    """A Snowpark ``Session`` with the pipeline's role and warehouse (database and schema when they exist)."""
+    """A Snowpark ``Session`` with the pipeline's role and warehouse.
+
+    ``configured`` lists the fields of ``names`` the user set (config file or env): a configured role or
+    warehouse replaces the connection's own; one the user did not set keeps the connection's, and only a
+    connection without one gets ``names``' value. Without ``names``, they come from ``SNOWFLAKE_ROLE``, … (see
+    ``SnowflakeNames.from_env``), and the ones set there count as configured.
+    """
     from snowflake.snowpark import Session
 
-    names = names or SnowflakeNames.from_env(env)
+    if names is None:
+        env = os.environ if env is None else env
+        names = SnowflakeNames.from_env(env)
+        configured = [f for f in SESSION_NAMES if env.get(f"SNOWFLAKE_{f.upper()}")]
     params = connection_parameters(connection_name, env=env, path=path)
-    params.setdefault("role", names.role)
-    params.setdefault("warehouse", names.warehouse)
+    for key in SESSION_NAMES:
+        if key in configured:
+            params[key] = getattr(names, key)
+        else:
+            params.setdefault(key, getattr(names, key))
     label = f"connection {connection_name!r}" if connection_name else "connection from SNOWFLAKE_* env vars"
     with vendor_errors(f"opening the {label}", fix=f"check the account, user and credentials of the {label}"):
         session = Session.builder.configs(params).create()

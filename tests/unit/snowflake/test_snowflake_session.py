@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -77,3 +78,30 @@ def test_names_are_held_as_sql_text_and_resolved_as_snowflake_stores_them() -> N
     assert (names.database, names.schema, names.data_schema) == ("SNOWBANK", '"Dev Schema"', "DATA")
     assert names.schema_fqn == 'SNOWBANK."Dev Schema"'
     assert (names.resolved("database"), names.resolved("schema")) == ("SNOWBANK", "Dev Schema")
+
+
+def test_without_names_a_role_from_the_environment_beats_the_connections_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snowflake.snowpark import Session
+
+    from adapters.snowflake.session import open_session
+
+    opened: dict[str, object] = {}
+
+    class Builder:  # snowflake/snowpark/session.py: Session.SessionBuilder.configs(options).create()
+        def configs(self, options: dict[str, object]) -> Builder:
+            opened.update(options)
+            return self
+
+        def create(self) -> SimpleNamespace:
+            return SimpleNamespace(query_tag=None)
+
+    monkeypatch.setattr(Session, "builder", Builder())
+    path = _toml(
+        tmp_path, '[ci]\naccount = "a"\nuser = "u"\npassword = "p-123"\nrole = "PUBLIC"\nwarehouse = "W"\n'
+    )
+
+    open_session("ci", env={"SNOWFLAKE_ROLE": "analyst"}, path=path)
+
+    assert (opened["role"], opened["warehouse"]) == ("ANALYST", "W")
