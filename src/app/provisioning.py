@@ -44,6 +44,8 @@ def _setup_simulator(
         schema=n.schema,
         data_schema=n.data_schema,
         source_table=settings.pipeline.source_table,
+        compute_pool=settings.pipeline.compute_pool,
+        compute_pool_max_nodes=n.compute_pool_max_nodes,
     )
     lines = list(report.messages)
     catalog = IntegrationCatalog(c.account())

@@ -341,3 +341,15 @@ def test_cancel_with_nothing_running_succeeds_and_says_nothing_was_running(home:
     code, out, _ = cli(home, "cancel")
 
     assert code == 0 and "Nothing was running" in out
+
+
+def test_a_run_on_a_compute_pool_that_does_not_exist_fails_in_train_model_with_the_create_to_fix_it(
+    home: Path,
+) -> None:
+    code, out, err = cli(home, "deploy", "--run", "--config", "compute_pool=NOPE", "--timeout", "300")
+
+    assert code == 1, out + err
+    run = runs(home)[0]
+    assert run["state"] == "FAILED" and states(run)["train_model"] == "FAILED"
+    assert "First error in" in out and "CREATE COMPUTE POOL IF NOT EXISTS NOPE MIN_NODES = 1" in out
+    assert states(run)["cleanup"] == "SUCCEEDED"

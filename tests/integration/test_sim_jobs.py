@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from adapters.simulator import jobs as jobs_module
+from adapters.simulator.account_objects import compute_pool_max_nodes, ensure_compute_pool
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.jobs import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
@@ -247,6 +248,38 @@ def test_cancelling_a_finished_job_changes_nothing(runner: SimJobRunner) -> None
 def test_an_unknown_pool_is_not_found(runner: SimJobRunner, account: LocalAccount) -> None:
     with pytest.raises(NotFound, match="compute pool GPU_POOL"):
         runner.submit_training(request_for(account.files, compute_pool="GPU_POOL"))
+
+
+def test_a_missing_pool_is_refused_with_the_create_statement_that_fixes_it(account: LocalAccount) -> None:
+    runner = SimJobRunner(account, pools={})
+
+    with pytest.raises(NotFound) as caught:
+        runner.submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL", target_instances=2)
+
+    assert "CREATE COMPUTE POOL IF NOT EXISTS DEMO_POOL MIN_NODES = 1 MAX_NODES = 2" in str(caught.value)
+    assert "python -m app setup" in str(caught.value)
+
+
+def test_a_job_runs_on_a_pool_the_account_holds_without_the_runner_naming_it(
+    account: LocalAccount,
+) -> None:
+    with account.transaction() as cur:
+        ensure_compute_pool(cur, "SMALL_POOL", 1)
+    runner = SimJobRunner(account, pools={})
+
+    job = runner.submit_function(sleeper, args=(0,), compute_pool="small_pool")
+
+    assert runner.wait(job, timeout=30) is JobStatus.DONE
+    with pytest.raises(InvalidConfig, match=r"exceeds the max_nodes \(1\) of compute pool SMALL_POOL"):
+        runner.submit_function(sleeper, args=(0,), compute_pool="SMALL_POOL", target_instances=2)
+
+
+def test_pools_given_to_the_runner_are_created_once_and_keep_their_size(account: LocalAccount) -> None:
+    SimJobRunner(account, pools={"DEMO_POOL": 3})
+    SimJobRunner(account, pools={"DEMO_POOL": 1})  # IF NOT EXISTS: the pool keeps MAX_NODES 3
+
+    with account.cursor() as cur:
+        assert compute_pool_max_nodes(cur, "DEMO_POOL") == 3
 
 
 def test_more_instances_than_the_pool_has_nodes_is_refused(

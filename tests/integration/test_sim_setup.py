@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.simulator.account_objects import compute_pool_max_nodes
 from adapters.simulator.data_generator import generate_mortgage_data
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.setup import setup_account
@@ -32,6 +33,7 @@ def test_first_run_creates_the_guides_objects_and_loads_the_table(account: Local
     assert report.created == (
         "database SNOWBANK", "schema SNOWBANK.DEV", "schema SNOWBANK.DATA",
         "stage @SNOWBANK.DEV.DAG_STAGE", "stage @SNOWBANK.DEV.JOB_STAGE", "stage @SNOWBANK.DATA.UDF_STAGE",
+        "compute pool DEMO_POOL",
     )  # fmt: skip
     assert report.loaded and report.row_count == ROWS
     assert report.data_version == describe_table(account, "SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA").version
@@ -99,3 +101,30 @@ def test_an_injection_attempt_as_a_name_is_refused_before_anything_is_written(ac
         setup_account(account, rows=ROWS, source_table='x"; drop table t; --')
     assert account.is_new
     assert _tables(account) == set()
+
+
+def test_setup_creates_the_configured_compute_pool_with_its_max_nodes(account: LocalAccount) -> None:
+    setup_account(account, rows=ROWS, compute_pool="train_pool", compute_pool_max_nodes=4)
+
+    with account.cursor() as cur:
+        assert compute_pool_max_nodes(cur, "TRAIN_POOL") == 4
+        assert compute_pool_max_nodes(cur, "DEMO_POOL") is None
+
+
+def test_setup_rerun_on_a_home_from_before_pools_creates_the_pool_and_keeps_the_data(
+    account: LocalAccount,
+) -> None:
+    first = setup_account(account, rows=ROWS)
+    with account.cursor() as cur:  # a home set up before compute pools were account objects
+        cur.execute("drop table SIM_COMPUTE_POOLS")
+
+    again = setup_account(account, rows=ROWS)
+
+    assert again.created == ("compute pool DEMO_POOL",) and not again.loaded
+    assert again.data_version == first.data_version
+
+
+def test_a_bad_pool_size_is_refused_before_anything_is_written(account: LocalAccount) -> None:
+    with pytest.raises(InvalidConfig, match="MAX_NODES must be a whole number >= 1, got 0"):
+        setup_account(account, rows=ROWS, compute_pool_max_nodes=0)
+    assert account.is_new

@@ -3,7 +3,8 @@
 Modelling: Snowflake's ``DATABASE.SCHEMA`` is one DuckDB schema named ``<DATABASE>__<SCHEMA>`` (for example
 ``SNOWBANK__DATA`` holds ``SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA``). Catalog tables (``SIM_OBJECTS`` here,
 ``SIM_TABLES``, the feature-store and dataset catalogs, ``REGISTRY_LINEAGE``…) live in DuckDB's ``main``
-schema. A stage is a folder ``<home>/files/stages/<DATABASE>/<SCHEMA>/<STAGE>/``.
+schema. A stage is a folder ``<home>/files/stages/<DATABASE>/<SCHEMA>/<STAGE>/``. Compute pools are account-level
+objects with a size, so they have their own catalog table, ``SIM_COMPUTE_POOLS``.
 
 Names reach SQL only after ``domain.names`` validated them, and always as quoted identifiers.
 """
@@ -20,8 +21,8 @@ from adapters.simulator.home import LocalAccount
 
 # path_segment stays importable from here (datasets use it); it lives apart from DuckDB for the workers.
 from adapters.simulator.path_segments import path_segment
-from domain.errors import NotFound
-from domain.names import normalize_qualified
+from domain.errors import InvalidConfig, NotFound
+from domain.names import normalize_identifier, normalize_qualified
 
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
@@ -131,3 +132,39 @@ def ensure_stage(
 def stage_path(account: LocalAccount, database: str, schema: str, stage: str) -> Path:
     """The folder behind ``@DATABASE.SCHEMA.STAGE`` (names already normalized)."""
     return account.files.joinpath("stages", *(path_segment(p) for p in (database, schema, stage)))
+
+
+def _ensure_pool_catalog(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        "create table if not exists SIM_COMPUTE_POOLS (NAME varchar primary key, MIN_NODES integer not null, "
+        "MAX_NODES integer not null, CREATED_ON timestamp not null)"
+    )
+
+
+def compute_pool_max_nodes(cur: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """MAX_NODES of compute pool ``name``, or None when the account has no such pool."""
+    _ensure_pool_catalog(cur)
+    row = cur.execute(
+        "select MAX_NODES from SIM_COMPUTE_POOLS where NAME = ?", [normalize_identifier(name, "compute pool")]
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def check_max_nodes(max_nodes: object) -> int:
+    """A pool size as Snowflake accepts it (MAX_NODES is a whole number >= 1); ``InvalidConfig`` otherwise."""
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise InvalidConfig(f"compute pool MAX_NODES must be a whole number >= 1, got {max_nodes!r}")
+    return max_nodes
+
+
+def ensure_compute_pool(cur: duckdb.DuckDBPyConnection, name: str, max_nodes: int) -> bool:
+    """``CREATE COMPUTE POOL IF NOT EXISTS name MIN_NODES = 1 MAX_NODES = max_nodes``; True when it was created.
+
+    As with IF NOT EXISTS on Snowflake, an existing pool keeps its size.
+    """
+    pool = normalize_identifier(name, "compute pool")
+    nodes = check_max_nodes(max_nodes)
+    if compute_pool_max_nodes(cur, pool) is not None:
+        return False
+    cur.execute("insert or ignore into SIM_COMPUTE_POOLS values (?, ?, ?, ?)", [pool, 1, nodes, utc_now()])
+    return True

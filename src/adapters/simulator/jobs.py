@@ -1,6 +1,8 @@
 """ML Jobs on the simulator: N local worker processes per job, supervised from the submitting process.
 
-A job is a payload on a named compute pool with ``target_instances`` N. A supervisor thread starts XGBoost's
+A job is a payload on a named compute pool with ``target_instances`` N. The pool must exist in the account
+(``account_objects.ensure_compute_pool``; setup creates the configured one), as on Snowflake: a job on any
+other pool is refused with the CREATE statement that fixes it. A supervisor thread starts XGBoost's
 tracker (for training), launches the N ``job_worker`` processes with their output going to per-instance logs,
 and watches all of them: when one dies (a signal, out of memory) or fails, it kills the others at once — the
 collective would otherwise wait forever — and the job ends FAILED with that instance's error. Status, times,
@@ -29,6 +31,7 @@ import cloudpickle
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
+from adapters.simulator.account_objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.duck_errors import translated
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
@@ -36,6 +39,7 @@ from adapters.simulator.path_segments import path_segment
 from adapters.simulator.training import booster_params
 from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
+from domain.readiness import create_compute_pool_sql
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
 DEFAULT_POOLS: Mapping[str, int] = {"DEMO_POOL": 2}
@@ -193,7 +197,12 @@ def _kill_live_jobs() -> None:
 
 
 class SimJobRunner:
-    """``domain.ports.JobRunner`` on local processes, plus ``submit_function`` (``@remote`` head mode)."""
+    """``domain.ports.JobRunner`` on local processes, plus ``submit_function`` (``@remote`` head mode).
+
+    ``pools`` (name → MAX_NODES) are created in the account when missing (``CREATE COMPUTE POOL IF NOT
+    EXISTS``), a convenience for scripts and tests on a fresh account; an existing pool keeps its size. The
+    application passes none, so its jobs run only on pools that setup (or the user) created.
+    """
 
     def __init__(
         self,
@@ -204,11 +213,12 @@ class SimJobRunner:
         schema: str = "DEV",
     ) -> None:
         self.account = account
-        self.pools = {normalize_identifier(k, "compute pool"): int(v) for k, v in pools.items()}
         self.database = normalize_identifier(database, "database")
         self.schema = normalize_identifier(schema, "schema")
-        with translated("creating the ML_JOBS table"), account.cursor() as cur:
+        with translated("creating the ML_JOBS table"), account.transaction() as cur:
             cur.execute(_DDL)
+            for pool, max_nodes in pools.items():
+                ensure_compute_pool(cur, pool, max_nodes)
 
     # --- submission ---
 
@@ -294,13 +304,16 @@ class SimJobRunner:
 
     def _check_pool(self, compute_pool: str, target: int, minimum: int | None) -> tuple[str, int, int]:
         pool = normalize_identifier(compute_pool, "compute pool")
-        if pool not in self.pools:
-            raise NotFound(
-                f"compute pool {pool} does not exist or not authorized; known pools: {sorted(self.pools)}"
-            )
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             raise InvalidConfig(f"target_instances must be a positive integer, got {target!r}")
-        max_nodes = self.pools[pool]
+        with translated(f"reading compute pool {pool}"), self.account.cursor() as cur:
+            max_nodes = compute_pool_max_nodes(cur, pool)
+        if max_nodes is None:
+            raise NotFound(
+                f"compute pool {render_part(pool)} does not exist or not authorized: "
+                f"{create_compute_pool_sql(render_part(pool), max(target, 2))} "
+                "(python -m app setup creates the configured pool)"
+            )
         if target > max_nodes:
             raise InvalidConfig(
                 f"The requested target_instances ({target}) exceeds the max_nodes ({max_nodes}) "

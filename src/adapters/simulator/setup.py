@@ -2,7 +2,8 @@
 
 The guide's ``create_resources.sql`` and ``setup_feature_store.py`` create database, schema, stages DAG_STAGE and
 JOB_STAGE, the data schema (which is also the feature store), UDF_STAGE in it, the source table and the feature
-view of its data version. Here the same objects are made in the local account (see ``account_objects`` for how
+view of its data version; an administrator creates the compute pool there, here setup creates the configured
+one (MAX_NODES from ``[names] compute_pool_max_nodes``), since a job on a pool that does not exist fails. Here the same objects are made in the local account (see ``account_objects`` for how
 they map to DuckDB and folders), and ``ACCOUNT_INFO`` records when and with what parameters.
 
 Idempotent: what exists is kept and reported; the source table is rebuilt only with ``force`` (a new
@@ -18,7 +19,10 @@ from pathlib import Path
 
 import duckdb
 
+from adapters.simulator import account_objects
 from adapters.simulator.account_objects import (
+    check_max_nodes,
+    ensure_compute_pool,
     ensure_database,
     ensure_schema,
     ensure_stage,
@@ -32,7 +36,7 @@ from adapters.simulator.duck_errors import translated
 from adapters.simulator.feature_store import SimFeatureStore
 from adapters.simulator.home import LocalAccount
 from adapters.simulator.source_tables import TableInfo, find_table, load_source_file, load_source_table
-from domain.names import normalize_qualified
+from domain.names import normalize_identifier, normalize_qualified
 
 STAGES = ("DAG_STAGE", "JOB_STAGE")
 UDF_STAGE = "UDF_STAGE"
@@ -68,12 +72,19 @@ def setup_account(
     schema: str = "DEV",
     data_schema: str = "DATA",
     source_table: str = "MORTGAGE_LENDING_DEMO_DATA",
+    compute_pool: str = "DEMO_POOL",
+    compute_pool_max_nodes: int = 2,
 ) -> SetupReport:
     """Create the guide's objects and load the source table (generated, or from ``data``)."""
     db = normalize_qualified(database, "database")[0]
     sc = normalize_qualified(schema, "schema")[0]
     ds = normalize_qualified(data_schema, "schema")[0]
     table = resolve_name(source_table, database=db, schema=ds)
+    pool, pool_nodes = (
+        normalize_identifier(compute_pool, "compute pool"),
+        check_max_nodes(compute_pool_max_nodes),
+    )
+    pool_label = f"compute pool {render_part(pool)}"
     objects = [
         ("DATABASE", render_part(db), f"database {render_part(db)}"),
         *(("SCHEMA", f"{render_part(db)}.{render_part(s)}", f"schema {render_part(db)}.{render_part(s)}")
@@ -83,6 +94,8 @@ def setup_account(
     ]  # fmt: skip
     with translated("reading the account catalog"), account.cursor() as cur:
         before = {label for kind, name, label in objects if object_exists(cur, kind, name)}
+        if account_objects.compute_pool_max_nodes(cur, pool) is not None:
+            before.add(pool_label)
         previous = find_table(cur, table)
 
     frame = None
@@ -104,14 +117,16 @@ def setup_account(
             ensure_schema(cur, db, s)
         for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE)):
             ensure_stage(account, cur, db, s, st)
+        ensure_compute_pool(cur, pool, pool_nodes)
         _record_info(cur, origin, info, loaded=loaded)
 
     with warnings.catch_warnings():  # an existing view is the idempotent case, not news
         warnings.simplefilter("ignore", UserWarning)
         SimFeatureStore(account, database=db, schema=ds).ensure_feature_view(table.qualified, info.version)
 
-    created = tuple(label for _, _, label in objects if label not in before)
-    existing = tuple(label for _, _, label in objects if label in before)
+    labels = [label for _, _, label in objects] + [pool_label]
+    created = tuple(label for label in labels if label not in before)
+    existing = tuple(label for label in labels if label in before)
     return SetupReport(
         home=account.home,
         created=created,
