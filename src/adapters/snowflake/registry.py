@@ -25,6 +25,31 @@ EVIDENCE_METRIC = "evidence"
 _SCORE_COLUMN = "output_feature_0"
 
 
+MANAGED_ALIASES = (CHAMPION, PREVIOUS_CHAMPION)
+# Aliases Snowflake gives versions itself; they are listed in SHOW VERSIONS' ``aliases`` but never set or unset.
+_SYSTEM_ALIASES = frozenset({"DEFAULT", "FIRST", "LAST"})  # snowflake/ml/model/_client/model/model_impl.py
+
+
+def _user_aliases(row: Mapping[str, Any]) -> frozenset[str]:
+    """The aliases set on a version (``aliases`` of SHOW VERSIONS IN MODEL: a JSON array, system ones too)."""
+    aliases = row.get("aliases") or "[]"
+    return frozenset(json.loads(aliases) if isinstance(aliases, str) else aliases) - _SYSTEM_ALIASES
+
+
+def _is_default(row: Mapping[str, Any]) -> bool:
+    return str(row.get("is_default_version")).lower() == "true"
+
+
+def _default_of(rows: list[dict[str, Any]]) -> str:
+    """The stored name of the default version (every model has one)."""
+    return next(str(r["name"]) for r in rows if _is_default(r))
+
+
+def _managed_aliases(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """``CHAMPION`` and ``PREVIOUS_CHAMPION`` → the stored name of the version holding it."""
+    return {a: str(r["name"]) for r in rows for a in _user_aliases(r) if a in MANAGED_ALIASES}
+
+
 class SnowflakeModelRegistry:
     """The ModelRegistry port on a real account: models live in ``names.database``.``names.schema``."""
 
@@ -128,18 +153,12 @@ class SnowflakeModelRegistry:
         version = str(row["name"])
         mv = model.version(sql(version))
         metrics = dict(mv.show_metrics())
-        aliases = row.get("aliases") or "[]"
-        alias_set = frozenset(json.loads(aliases) if isinstance(aliases, str) else aliases) - {
-            "DEFAULT",
-            "FIRST",
-            "LAST",
-        }
         return ModelVersionInfo(
             model_name=str(model.name),
             version=version,
             created_on=row["created_on"],
-            is_default=str(row.get("is_default_version")).lower() == "true",
-            aliases=alias_set,
+            is_default=_is_default(row),
+            aliases=_user_aliases(row),
             metrics=metrics,
             dataset=self._upstream_dataset(mv),
             comment=str(row.get("comment") or ""),
@@ -188,25 +207,45 @@ class SnowflakeModelRegistry:
         if model is None or target not in self._version_names(model):
             raise NotFound(f"model {model_name} has no version {version}")
         with vendor_errors(f"promoting model {model_name} version {target}"):
-            # version_name is SQL text ("v1" quoted when lower case); the rows and target are stored names.
-            previous = normalize_identifier(str(model.default.version_name), "model version")
-            if previous == target:
-                return
+            rows = self._rows(model)
+            former, held = _default_of(rows), _managed_aliases(rows)
+            wanted = {CHAMPION: target}
+            if former != target:
+                wanted[PREVIOUS_CHAMPION] = former
+            elif held.get(PREVIOUS_CHAMPION) not in (None, target):
+                wanted[PREVIOUS_CHAMPION] = held[PREVIOUS_CHAMPION]  # re-promoting the default keeps it
+            if former == target and held == wanted:
+                return  # promoting the champion again changes nothing
+            for alias, holder in wanted.items():
+                others = _user_aliases(next(r for r in rows if str(r["name"]) == holder)) - set(
+                    MANAGED_ALIASES
+                )
+                if others:
+                    raise Conflict(
+                        f"model {model_name} version {holder} holds the alias {sorted(others)[0]}; Snowflake "
+                        f"allows one alias per model version, so it cannot also be {alias}: ALTER MODEL "
+                        f"{sql(normalize_identifier(model_name, 'model'))} VERSION {sql(holder)} UNSET ALIAS first"
+                    )
             try:
-                model.default = sql(target)
-                self._move_alias(model, PREVIOUS_CHAMPION, previous)
-                self._move_alias(model, CHAMPION, target)
+                self._arrange(model, target, wanted)
             except Exception:
-                model.default = sql(previous)  # all or nothing: the former default stays the champion
-                self._move_alias(model, CHAMPION, previous)
+                self._arrange(model, former, held)  # all or nothing: the former default and aliases return
                 raise
 
-    def _move_alias(self, model: Any, alias: str, version: str) -> None:
-        for row in self._rows(model):
-            aliases = row.get("aliases") or "[]"
-            if alias in (json.loads(aliases) if isinstance(aliases, str) else aliases):
-                model.version(sql(str(row["name"]))).unset_alias(alias)
-        model.version(sql(version)).set_alias(alias)
+    def _arrange(self, model: Any, default: str, aliases: Mapping[str, str]) -> None:
+        """Make ``default`` the default and ``aliases`` (alias → version) the managed aliases, one alias per
+        version at every step: each alias leaves a version that should not hold it before any is set, and
+        ``PREVIOUS_CHAMPION`` lands on the former champion before ``CHAMPION`` on the new one."""
+        rows = self._rows(model)
+        if _default_of(rows) != default:
+            model.default = sql(default)
+        held = _managed_aliases(rows)
+        for alias, holder in held.items():
+            if aliases.get(alias) != holder:
+                model.version(sql(holder)).unset_alias(alias)
+        for alias in (PREVIOUS_CHAMPION, CHAMPION):
+            if alias in aliases and held.get(alias) != aliases[alias]:
+                model.version(sql(aliases[alias])).set_alias(alias)
 
     def set_tag(self, model_name: str, key: str, value: str) -> None:
         model = self._model(model_name)
@@ -250,16 +289,11 @@ class SnowflakeModelRegistry:
         if not rows:
             raise NotFound(f"model {model_name} has no version {version}")
         row = rows[0]
-        if str(row.get("is_default_version")).lower() == "true":
+        if _is_default(row):
             raise Conflict(
                 f"model {model_name} version {target} is the default version; promote another first"
             )
-        aliases = row.get("aliases") or "[]"
-        named = set(json.loads(aliases) if isinstance(aliases, str) else aliases) - {
-            "DEFAULT",
-            "FIRST",
-            "LAST",
-        }
+        named = _user_aliases(row)
         if named:
             raise Conflict(f"model {model_name} version {target} carries aliases {sorted(named)}")
         with vendor_errors(f"model {model_name} version {target}"):
