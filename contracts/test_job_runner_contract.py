@@ -82,6 +82,13 @@ def test_an_unknown_pool_is_not_found(runner: JobRunner, backend: Any) -> None:
         runner.submit_training(request(backend, compute_pool="NO_SUCH_POOL_XYZ"))
 
 
+def test_a_pool_that_does_not_exist_is_refused_with_the_create_that_fixes_it(
+    runner: JobRunner, backend: Any
+) -> None:
+    with pytest.raises(NotFound, match="CREATE COMPUTE POOL IF NOT EXISTS NO_SUCH_POOL_XYZ MIN_NODES = 1"):
+        runner.submit_training(request(backend, compute_pool="NO_SUCH_POOL_XYZ"))
+
+
 def test_an_unknown_job_is_not_found(runner: JobRunner) -> None:
     with pytest.raises(NotFound):
         runner.status(JobRef("SNOWBANK.DEV.NO_SUCH_JOB_0000"))
