@@ -98,6 +98,68 @@ def test_a_finalizer_given_predecessors_behind_dagv1s_back_is_refused_at_deploy(
         op.deploy(dag)
 
 
+def fan_in(name: str, parents: int) -> DAG:
+    """A task with ``parents`` predecessors, hung off two hubs so no task has more than 100 children."""
+    with DAG(name) as dag:
+        hubs = DAGTask("hub1", ok), DAGTask("hub2", ok)
+        sink = DAGTask("sink", ok)
+        for i in range(parents):
+            hubs[i % 2] >> DAGTask(f"p{i}", ok) >> sink
+    return dag
+
+
+def fan_out(name: str, children: int) -> DAG:
+    with DAG(name) as dag:
+        hub = DAGTask("hub", ok)
+        for i in range(children):
+            hub >> DAGTask(f"c{i}", ok)
+    return dag
+
+
+def top_level(name: str, tasks: int) -> DAG:
+    """``tasks`` tasks without predecessors (children of the root) and a finalizer, which is not one."""
+    with DAG(name) as dag:
+        for i in range(tasks):
+            DAGTask(f"t{i}", ok)
+        DAGTask("fin", ok, is_finalizer=True)
+    return dag
+
+
+def test_a_task_with_100_predecessors_deploys(op: LocalDAGOperation) -> None:
+    op.deploy(fan_in("in100", 100))
+    assert op.iter_dags(like="in100") == ["IN100"]
+
+
+def test_a_task_with_101_predecessors_is_refused_at_deploy_and_nothing_is_stored(
+    op: LocalDAGOperation,
+) -> None:
+    with pytest.raises(
+        InvalidConfig, match="task sink has 101 predecessors; Snowflake allows a task at most 100"
+    ):
+        op.deploy(fan_in("in101", 101))
+    assert op.iter_dags(like="in101") == []
+
+
+def test_a_task_with_100_children_deploys(op: LocalDAGOperation) -> None:
+    op.deploy(fan_out("out100", 100))
+    assert op.iter_dags(like="out100") == ["OUT100"]
+
+
+def test_a_task_with_101_children_is_refused_at_deploy_and_nothing_is_stored(op: LocalDAGOperation) -> None:
+    with pytest.raises(
+        InvalidConfig, match="task hub has 101 child tasks; Snowflake allows a task at most 100"
+    ):
+        op.deploy(fan_out("out101", 101))
+    assert op.iter_dags(like="out101") == []
+
+
+def test_the_root_takes_100_top_level_tasks_besides_the_finalizer(op: LocalDAGOperation) -> None:
+    op.deploy(top_level("top100", 100))
+    with pytest.raises(InvalidConfig, match="root of task graph top101 has 101 child tasks"):
+        op.deploy(top_level("top101", 101))
+    assert op.iter_dags(like="top1%") == ["TOP100"]
+
+
 def test_invalid_names_and_nested_config_are_refused(op: LocalDAGOperation) -> None:
     with pytest.raises(InvalidName, match="bad-name"):
         op.deploy(simple("bad-name"))

@@ -21,7 +21,7 @@ from snowflake.core.task.dagv1 import DAG, SQLConvertible, _use_func_return_valu
 
 from adapters.simulator.taskgraph.conditions import Condition
 from domain.errors import InvalidConfig, InvalidName
-from domain.graph import MAX_TASKS
+from domain.graph import MAX_CHILDREN, MAX_PREDECESSORS, MAX_TASKS
 from domain.schedule import CronSchedule, IntervalSchedule, Schedule
 
 # The pattern snowflake-core's Task model enforces on names at deploy.
@@ -152,6 +152,7 @@ def compile_dag(dag: DAG) -> GraphDef:
                 raise InvalidConfig(f"Finalizer task {p.name} cannot be predecessor of any task")
         if t._is_finalizer and t.predecessors:
             raise InvalidConfig(f"Finalizer task {t.name} cannot have any predecessors")
+    _check_fan(dag, tasks)
     order = _topological_order(dag)
     retries = dag.task_auto_retry_attempts or 0
     if not 0 <= retries <= 30:
@@ -198,6 +199,31 @@ def compile_dag(dag: DAG) -> GraphDef:
         overlap_policy=str(dag.effective_overlap_policy.value),
         by_full_name={d.full_name: d.name for d in defs.values()},
     )
+
+
+def _check_fan(dag: DAG, tasks: list[Any]) -> None:
+    """Snowflake's limits: a single task has at most 100 parent tasks and at most 100 child tasks.
+
+    The dummy root counts as a parent: every task without predecessors (but the finalizer, linked by FINALIZE)
+    is its child, so a graph has at most 100 top-level tasks.
+    """
+    children: dict[str, int] = {dag.name: 0}
+    for t in tasks:
+        if len(t.predecessors) > MAX_PREDECESSORS:
+            raise InvalidConfig(
+                f"task {t.name} has {len(t.predecessors)} predecessors; Snowflake allows a task at most "
+                f"{MAX_PREDECESSORS} parent tasks"
+            )
+        if not t._is_finalizer:
+            for parent in [p.name for p in t.predecessors] or [dag.name]:
+                children[parent] = children.get(parent, 0) + 1
+    for parent, count in children.items():
+        if count > MAX_CHILDREN:
+            what = "the root of task graph" if parent == dag.name else "task"
+            raise InvalidConfig(
+                f"{what} {parent} has {count} child tasks; Snowflake allows a task at most {MAX_CHILDREN} "
+                "child tasks"
+            )
 
 
 def _check_name(name: Any, what: str) -> None:
