@@ -257,3 +257,31 @@ def test_rows_with_absolute_model_paths_resolve_in_the_current_home(
     assert registry.score("mortgage_model", "v1", ref)
     registry.delete_version("mortgage_model", "v2")
     assert not (account.files / "registry" / "MORTGAGE_MODEL" / "V2").exists()
+
+
+def test_promoting_the_previous_champion_back_swaps_the_aliases(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    for v in ("v1", "v2"):
+        log(registry, artifact, v)
+    registry.promote("mortgage_model", "v2")
+
+    registry.promote("mortgage_model", "v1")
+
+    assert registry.aliases("mortgage_model") == {"CHAMPION": "V1", "PREVIOUS_CHAMPION": "V2"}
+
+
+def test_a_version_that_holds_an_alias_gets_no_second_one_as_on_snowflake(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    for v in ("v1", "v2"):
+        log(registry, artifact, v)
+    with account.cursor() as cur:  # an alias set outside the pipeline (ALTER MODEL … SET ALIAS = STAGING)
+        cur.execute("insert into REGISTRY_ALIASES values ('MORTGAGE_MODEL', 'STAGING', 'V2')")
+
+    with pytest.raises(Conflict, match=r"version V2 holds the alias STAGING; .*one alias per model version"):
+        registry.promote("mortgage_model", "v2")
+
+    assert registry.aliases("mortgage_model") == {"STAGING": "V2"}
+    default = registry.default_version("mortgage_model")
+    assert default is not None and default.version == "V1"

@@ -4,7 +4,8 @@ Model and version names are identifiers resolved as Snowflake does (``v20260210_
 ``V20260210_092849``). Logging a version copies the model file into the registry's own area, so deleting run
 artifacts never breaks a version; the copy and the rows are written together or not at all. As in Snowflake,
 the first version of a model becomes its default; promotion moves the default and the ``CHAMPION`` and
-``PREVIOUS_CHAMPION`` aliases in one transaction.
+``PREVIOUS_CHAMPION`` aliases in one transaction, one alias per version at every step (Snowflake refuses a
+second alias on a version, and so does this registry, with ``Conflict``).
 """
 
 from __future__ import annotations
@@ -194,9 +195,15 @@ class SimModelRegistry:
             if former == name and champion == (name,):
                 return  # promoting the champion again changes nothing
             cur.execute("update REGISTRY_MODELS set DEFAULT_VERSION = ? where MODEL_NAME = ?", [name, model])
-            self._set_alias(cur, model, CHAMPION, name)
+            # As on Snowflake, one alias per version at every step: CHAMPION leaves its holder and, when the
+            # default moves (or the promoted version holds it), PREVIOUS_CHAMPION leaves its own before either is set.
+            cur.execute(
+                "delete from REGISTRY_ALIASES where MODEL_NAME = ? and (ALIAS = ? or ALIAS = ? and (? or VERSION = ?))",
+                [model, CHAMPION, PREVIOUS_CHAMPION, former != name, name],
+            )
             if former != name:
                 self._set_alias(cur, model, PREVIOUS_CHAMPION, former)
+            self._set_alias(cur, model, CHAMPION, name)
 
     def set_tag(self, model_name: str, key: str, value: str) -> None:
         """Tags belong to the model (not a version), as in Snowflake."""
@@ -298,7 +305,19 @@ class SimModelRegistry:
 
     @staticmethod
     def _set_alias(cur: duckdb.DuckDBPyConnection, model: str, alias: str, version: str) -> None:
-        cur.execute("delete from REGISTRY_ALIASES where MODEL_NAME = ? and ALIAS = ?", [model, alias])
+        """``ALTER MODEL … VERSION … SET ALIAS``: refused, as Snowflake does, on a version that holds an alias
+        (ALTER MODEL docs: "A version can have at most one alias") or for an alias another version holds."""
+        held = cur.execute(
+            "select ALIAS, VERSION from REGISTRY_ALIASES where MODEL_NAME = ? and (VERSION = ? or ALIAS = ?)",
+            [model, version, alias],
+        ).fetchone()
+        if held is not None:
+            held_alias, holder = held
+            raise Conflict(
+                f"model {model} version {holder} holds the alias {held_alias}; Snowflake allows one alias per "
+                f"model version and each alias once per model, so version {version} cannot become {alias}: "
+                f"ALTER MODEL {model} VERSION {holder} UNSET ALIAS first"
+            )
         cur.execute("insert into REGISTRY_ALIASES values (?, ?, ?)", [model, alias, version])
 
     @staticmethod
