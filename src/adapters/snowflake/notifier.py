@@ -1,7 +1,15 @@
 """Notifier on ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION`` through a named notification integration.
 
-The message is a bind variable, never interpolated into SQL; webhook content is sanitized by
-``SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT`` as the guide does.
+The message and the integration name are escaped string literals (``sql_text.string_literal``), not bind
+variables: Snowpark's ``session.sql(query, params)`` hands qmark binds to the connector for server-side
+binding (snowflake/snowpark/session.py ``sql``), and Snowflake documents no binding inside the nested
+function arguments of ``CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(...)``, so the statement does not rely on
+it. Webhook content is sanitized by ``SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT`` as the guide does.
+
+``SNOWFLAKE.NOTIFICATION.INTEGRATION(name)`` sends to the integration's DEFAULT_RECIPIENTS: an email
+integration needs them (verified addresses of users in the account) for this call to reach anyone
+(https://docs.snowflake.com/user-guide/notifications/email-notifications, "Specifying the default list of
+recipients"; https://docs.snowflake.com/sql-reference/sql/create-notification-integration-email).
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from typing import Any
 
 from adapters.snowflake.errors import translate
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.sql_text import stored_identifier, string_literal
 from domain.errors import InvalidConfig, NotFound, NotificationFailed
 from domain.names import normalize_identifier
 from domain.refs import Notification
@@ -18,11 +27,34 @@ _CONTENT = {
     "text/plain": "SNOWFLAKE.NOTIFICATION.TEXT_PLAIN",
     "text/html": "SNOWFLAKE.NOTIFICATION.TEXT_HTML",
 }
-SEND_SQL = (
-    "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION("
-    "{content}(SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT(?)), "
-    "SNOWFLAKE.NOTIFICATION.INTEGRATION(?))"
-)
+RECIPIENT_PLACEHOLDER = "<verified email of a user in this account>"
+
+
+def send_statement(content_type: str, text: str, integration: str) -> str:
+    """The CALL that sends ``text`` through ``integration`` (a stored name), every value a string literal."""
+    content = _CONTENT.get(content_type)
+    if content is None:
+        raise InvalidConfig(f"content type {content_type!r}: use one of {sorted(_CONTENT)}")
+    return (
+        "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION("
+        f"{content}(SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT({string_literal(text)})), "
+        f"SNOWFLAKE.NOTIFICATION.INTEGRATION({string_literal(integration)}))"
+    )
+
+
+def create_email_integration(integration: str, role: str) -> str:
+    """The statements that create an email integration this notifier can send through, and grant it.
+
+    DEFAULT_RECIPIENTS holds a placeholder the admin must replace: Snowflake accepts only verified addresses
+    of users in the account there, so no working value can be guessed.
+    """
+    return (
+        f"CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {integration} TYPE = EMAIL ENABLED = TRUE "
+        f"DEFAULT_RECIPIENTS = ({string_literal(RECIPIENT_PLACEHOLDER)}) "
+        "DEFAULT_SUBJECT = 'Model Training Status'; "
+        f"GRANT USAGE ON INTEGRATION {integration} TO ROLE {role}; "
+        f"-- first replace '{RECIPIENT_PLACEHOLDER}' with a real one: DEFAULT_RECIPIENTS accepts no other"
+    )
 
 
 def message_text(message: Notification) -> str:
@@ -39,14 +71,10 @@ class SnowflakeNotifier:
 
     def send(self, integration: str, message: Notification) -> None:
         name = normalize_identifier(integration, "notification integration")
-        content = _CONTENT.get(message.content_type)
-        if content is None:
-            raise InvalidConfig(f"content type {message.content_type!r}: use one of {sorted(_CONTENT)}")
+        statement = send_statement(message.content_type, message_text(message), name)
         self._check_integration(name)
         try:
-            self._session.sql(
-                SEND_SQL.format(content=content), params=[message_text(message), name]
-            ).collect()
+            self._session.sql(statement).collect()
         except Exception as exc:
             error = translate(exc, f"sending a notification through integration {name}")
             if isinstance(error, NotFound):
@@ -60,13 +88,11 @@ class SnowflakeNotifier:
         except Exception as exc:
             raise translate(exc, f"notification integration {name}") from None
         row = next((_as_dict(r) for r in rows if _as_dict(r).get("name") == name), None)
-        fix = (
-            f"CREATE NOTIFICATION INTEGRATION {name} TYPE = EMAIL ENABLED = TRUE (or TYPE = WEBHOOK …); "
-            f"GRANT USAGE ON INTEGRATION {name} TO ROLE {self.names.role}"
-        )
         if row is None:
+            fix = create_email_integration(stored_identifier(name), self.names.role)
             raise NotFound(
-                f"notification integration {name} does not exist or is not visible to the role: {fix}"
+                f"notification integration {name} does not exist or is not visible to the role "
+                f"(an EMAIL or WEBHOOK integration is needed): {fix}"
             )
         if str(row.get("enabled", "true")).lower() != "true":
             raise InvalidConfig(
@@ -79,4 +105,10 @@ def _as_dict(row: Any) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in data.items()}
 
 
-__all__ = ["SEND_SQL", "SnowflakeNotifier", "message_text"]
+__all__ = [
+    "RECIPIENT_PLACEHOLDER",
+    "SnowflakeNotifier",
+    "create_email_integration",
+    "message_text",
+    "send_statement",
+]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.notifier import create_email_integration
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
 from domain.errors import InvalidData
@@ -43,9 +44,7 @@ def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
         ),
         f"notification integration {names.notification_integration}": (
             f"SHOW NOTIFICATION INTEGRATIONS LIKE {_like(names, 'notification_integration')}",
-            f"CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {names.notification_integration} TYPE = EMAIL "
-            f"ENABLED = TRUE DEFAULT_SUBJECT = 'Model Training Status'; "
-            f"GRANT USAGE ON INTEGRATION {names.notification_integration} TO ROLE {role}",
+            create_email_integration(names.notification_integration, role),
         ),
     }
 
@@ -135,13 +134,40 @@ def _upload(session: Any, names: SnowflakeNames, frame: Any, replace: bool) -> i
             return 0
         # write_pandas double-quotes the names it is given (needed for the mixed-case column names), so it
         # gets them as stored: `snowbank` would otherwise become a database "snowbank" that does not exist.
+        # use_logical_type=True: without it the Parquet timestamp of a datetime64 column is read as a number
+        # and auto_create_table makes TS a NUMBER (snowflake-connector-python issues #1820, #1677;
+        # snowflake/connector/pandas_tools.py write_pandas adds USE_LOGICAL_TYPE = TRUE to the file format
+        # that INFER_SCHEMA and COPY use), and the feature store's to_timestamp(TS) then misreads it.
         session.write_pandas(
-            frame,
+            _with_utc_timestamps(frame),
             names.resolved("source_table"),
             database=names.resolved("database"),
             schema=names.resolved("data_schema"),
             auto_create_table=True,
             overwrite=True,
             quote_identifiers=True,
+            use_logical_type=True,
         )
     return len(frame)
+
+
+TIMESTAMP_SOURCE_COL = "TS"  # what the feature store reads with to_timestamp(TS)
+
+
+def _with_utc_timestamps(frame: Any) -> Any:
+    """``TS`` as naive UTC microseconds, so it loads as TIMESTAMP_NTZ whatever it came as.
+
+    Text (a CSV) and time-zone-aware values are converted to UTC; microseconds keep the Parquet timestamp in
+    the unit Snowflake's loader reads most reliably (nanoseconds are what #1677 mangled).
+    """
+    import pandas as pd
+
+    if TIMESTAMP_SOURCE_COL not in frame.columns:
+        return frame
+    try:
+        ts = pd.to_datetime(frame[TIMESTAMP_SOURCE_COL], utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise InvalidData(
+            f"source column {TIMESTAMP_SOURCE_COL} must hold ISO 8601 timestamps (e.g. '2024-05-01 10:00:00'): {exc}"
+        ) from None
+    return frame.assign(**{TIMESTAMP_SOURCE_COL: ts.dt.tz_convert(None).astype("datetime64[us]")})

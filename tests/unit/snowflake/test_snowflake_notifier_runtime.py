@@ -1,16 +1,15 @@
-"""The notifier binds its message and checks the integration; the task runtime reads TaskContext."""
+"""The notifier sends one CALL with escaped literals and checks the integration first."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 from typing import Any
 
 import pytest
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
-from adapters.snowflake.notifier import SnowflakeNotifier
-from adapters.snowflake.task_runtime import SnowflakeTaskRuntime
-from domain.errors import InvalidConfig, InvalidData, NotFound, NotificationFailed
+from adapters.snowflake.notifier import RECIPIENT_PLACEHOLDER, SnowflakeNotifier, create_email_integration
+from domain.errors import InvalidConfig, NotFound, NotificationFailed
 from domain.refs import Notification
 from tests.unit.snowflake.sf_fakes import ScriptedSession
 
@@ -23,16 +22,25 @@ def _session(enabled: str = "true") -> ScriptedSession:
     return session
 
 
-def test_the_message_is_bound_as_a_parameter_not_interpolated() -> None:
+def test_the_message_is_one_escaped_literal_with_quotes_backslashes_newlines_and_dollars() -> None:
     session = _session()
-    SnowflakeNotifier(session).send(INTEGRATION, Notification("Gate failed", "x'); drop table t; --"))
-    call = session.queries[-1]
-    assert call.startswith(
+    body = "it's C:\\temp\\new\nline two $$ drop table t; $$ ' --"
+    SnowflakeNotifier(session).send(INTEGRATION, Notification("Gate 'failed'", body))
+    assert session.queries[-1] == (
         "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN("
-        "SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT(?)), SNOWFLAKE.NOTIFICATION.INTEGRATION(?))"
+        "SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT("
+        "'Gate ''failed''\n\nit''s C:\\\\temp\\\\new\nline two $$ drop table t; $$ '' --')), "
+        "SNOWFLAKE.NOTIFICATION.INTEGRATION('DEMO_NOTIFICATION_INTEGRATION'))"
     )
-    assert "drop table" not in call
-    assert session.bound[-1] == ["Gate failed\n\nx'); drop table t; --", INTEGRATION]
+    assert session.bound[-1] is None  # no bind variables inside the CALL
+
+
+def test_every_quote_in_the_message_is_doubled_so_the_literal_ends_where_it_should() -> None:
+    session = _session()
+    SnowflakeNotifier(session).send(INTEGRATION, Notification("", "a\\' or '1'='1"))
+    literal = re.search(r"SANITIZE_WEBHOOK_CONTENT\('((?:[^'\\]|''|\\.)*)'\)\)", session.queries[-1])
+    assert literal is not None
+    assert literal.group(1) == "a\\\\'' or ''1''=''1"
 
 
 def test_html_messages_use_text_html() -> None:
@@ -44,9 +52,33 @@ def test_html_messages_use_text_html() -> None:
 def test_an_unknown_integration_is_not_found_with_the_create_and_grant() -> None:
     session = ScriptedSession()
     with pytest.raises(
-        NotFound, match=r"CREATE NOTIFICATION INTEGRATION NOPE .*GRANT USAGE ON INTEGRATION NOPE"
+        NotFound,
+        match=r"CREATE NOTIFICATION INTEGRATION IF NOT EXISTS NOPE .*GRANT USAGE ON INTEGRATION NOPE",
     ):
         SnowflakeNotifier(session).send("nope", Notification("s", "b"))
+
+
+# CREATE NOTIFICATION INTEGRATION (email), https://docs.snowflake.com/sql-reference/sql/create-notification-integration-email:
+#   CREATE [ OR REPLACE ] NOTIFICATION INTEGRATION [ IF NOT EXISTS ] <name> TYPE = EMAIL ENABLED = { TRUE | FALSE }
+#   [ ALLOWED_RECIPIENTS = ( '<email_address>' [ , ... ] ) ] [ DEFAULT_RECIPIENTS = ( '<email_address>' [ , ... ] ) ]
+#   [ DEFAULT_SUBJECT = '<subject_line>' ] [ COMMENT = '<string_literal>' ]
+_CREATE_EMAIL = re.compile(
+    r"^CREATE (?:OR REPLACE )?NOTIFICATION INTEGRATION (?:IF NOT EXISTS )?(?P<name>\S+) TYPE = EMAIL "
+    r"ENABLED = (?:TRUE|FALSE)(?: ALLOWED_RECIPIENTS = \((?:'[^']*'(?:, )?)+\))?"
+    r"(?: DEFAULT_RECIPIENTS = \((?P<recipients>(?:'[^']*'(?:, )?)+)\))?"
+    r"(?: DEFAULT_SUBJECT = '[^']*')?(?: COMMENT = '[^']*')?$"
+)
+
+
+def test_the_email_integration_fix_follows_the_documented_syntax_and_sets_default_recipients() -> None:
+    create, grant, note = create_email_integration("DEMO_NOTIFICATION_INTEGRATION", "ENGINEER").split("; ")
+    match = _CREATE_EMAIL.match(create)
+    assert match is not None, create
+    assert match["name"] == "DEMO_NOTIFICATION_INTEGRATION"
+    # INTEGRATION(name) sends to DEFAULT_RECIPIENTS, so the fix must set them (to an address the admin supplies).
+    assert match["recipients"] == f"'{RECIPIENT_PLACEHOLDER}'"
+    assert grant == "GRANT USAGE ON INTEGRATION DEMO_NOTIFICATION_INTEGRATION TO ROLE ENGINEER"
+    assert note.startswith("-- first replace") and RECIPIENT_PLACEHOLDER in note
 
 
 def test_a_disabled_integration_is_invalid_config() -> None:
@@ -70,53 +102,3 @@ def test_a_bad_content_type_is_refused() -> None:
         SnowflakeNotifier(_session()).send(
             INTEGRATION, Notification("s", "b", content_type="application/json")
         )
-
-
-class TaskSession:
-    """What TaskContext calls inside a running task."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.values = {
-            "system$current_user_task_name": "DB.SCH.G$PROMOTE_MODEL",
-            "SYSTEM$GET_TASK_GRAPH_CONFIG": '{"model_name": "m", "metric_threshold": 0.7}',
-            "system$get_predecessor_return_value": "None",
-        }
-        self.sql_answers = {
-            "CURRENT_ROOT_TASK_NAME": "DB.SCH.G",
-            "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": datetime(2026, 2, 10, 9, 28, 49),
-        }
-
-    def call(self, name: str, *args: Any) -> Any:
-        self.calls.append((name, *args))
-        return self.values.get(name)
-
-    def sql(self, text: str) -> ScriptedSession:
-        key = text.split("'")[1]
-        session = ScriptedSession()
-        session.answer(".", [[self.sql_answers[key]]])
-        return session.sql(text)  # type: ignore[return-value]
-
-
-def test_graph_config_is_the_parsed_json() -> None:
-    assert SnowflakeTaskRuntime(TaskSession()).graph_config() == {"model_name": "m", "metric_threshold": 0.7}
-
-
-def test_a_predecessor_without_a_value_reads_as_none_and_its_name_is_prefixed() -> None:
-    session = TaskSession()
-    assert SnowflakeTaskRuntime(session).predecessor_value("train_model") is None
-    assert ("system$get_predecessor_return_value", "G$TRAIN_MODEL") in session.calls
-
-
-def test_set_return_value_refuses_more_than_10_kb() -> None:
-    session = TaskSession()
-    with pytest.raises(InvalidData, match="10240 bytes"):
-        SnowflakeTaskRuntime(session).set_return_value("x" * 10241)
-    SnowflakeTaskRuntime(session).set_return_value("ok")
-    assert ("system$set_return_value", "ok") in session.calls
-
-
-def test_scheduled_time_and_short_task_name() -> None:
-    runtime = SnowflakeTaskRuntime(TaskSession())
-    assert runtime.scheduled_time() == datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC)  # naive is read as UTC
-    assert runtime.current_task_name() == "PROMOTE_MODEL"

@@ -26,6 +26,16 @@ def test_the_compute_pool_fix_is_the_exact_create_and_grant() -> None:
     )
 
 
+def test_the_notification_integration_fix_creates_one_with_default_recipients() -> None:
+    _, fix = required_objects(SnowflakeNames())["notification integration DEMO_NOTIFICATION_INTEGRATION"]
+    # The notifier sends through SNOWFLAKE.NOTIFICATION.INTEGRATION(name), which mails DEFAULT_RECIPIENTS.
+    assert fix.startswith(
+        "CREATE NOTIFICATION INTEGRATION IF NOT EXISTS DEMO_NOTIFICATION_INTEGRATION TYPE = EMAIL ENABLED = TRUE "
+        "DEFAULT_RECIPIENTS = ('<verified email of a user in this account>') DEFAULT_SUBJECT = 'Model Training Status'; "
+        "GRANT USAGE ON INTEGRATION DEMO_NOTIFICATION_INTEGRATION TO ROLE ENGINEER; -- first replace"
+    )
+
+
 def test_bad_source_data_is_refused_before_anything_is_created(tmp_path: Any) -> None:
     class NoSql:
         def sql(self, text: str) -> None:
