@@ -87,8 +87,54 @@ def test_promotion_moves_default_and_aliases_and_is_idempotent(
     registry.promote(model, "v2")
     registry.promote(model, "v2")
     versions = {v.version: v for v in registry.list_versions(model)}
-    assert versions["V2"].is_default and "CHAMPION" in versions["V2"].aliases
+    assert versions["V2"].is_default and versions["V2"].aliases == frozenset({"CHAMPION"})
     assert versions["V1"].aliases == frozenset({"PREVIOUS_CHAMPION"})
+
+
+def aliases_of(registry: ModelRegistry, model: str) -> dict[str, frozenset[str]]:
+    return {v.version: v.aliases for v in registry.list_versions(model)}
+
+
+def test_the_first_promotion_makes_the_first_version_the_champion(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    log(registry, model, artifact, "v1")  # the default already, as the first version
+
+    registry.promote(model, "v1")
+
+    assert aliases_of(registry, model) == {"V1": frozenset({"CHAMPION"})}
+
+
+def test_the_third_promotion_leaves_one_alias_per_version_at_every_step(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    for version in ("v1", "v2", "v3"):
+        log(registry, model, artifact, version)
+        registry.promote(model, version)  # as the pipeline does: log, then promote
+        assert all(len(held) <= 1 for held in aliases_of(registry, model).values())
+
+    assert aliases_of(registry, model) == {
+        "V1": frozenset(),
+        "V2": frozenset({"PREVIOUS_CHAMPION"}),
+        "V3": frozenset({"CHAMPION"}),
+    }
+    default = registry.default_version(model)
+    assert default is not None and default.version == "V3"
+
+
+def test_promoting_the_previous_champion_back_swaps_the_aliases(
+    registry: ModelRegistry, model: str, artifact: ModelArtifact
+) -> None:
+    for version in ("v1", "v2"):
+        log(registry, model, artifact, version)
+        registry.promote(model, version)
+
+    registry.promote(model, "v1")
+
+    assert aliases_of(registry, model) == {
+        "V1": frozenset({"CHAMPION"}),
+        "V2": frozenset({"PREVIOUS_CHAMPION"}),
+    }
 
 
 def test_the_default_version_cannot_be_deleted(

@@ -232,9 +232,23 @@ class FakeModelRegistry(_Failing):
         if previous == version and self.aliases.get((model, "CHAMPION")) == version:
             return
         self.defaults[model] = version
-        self.aliases[(model, "CHAMPION")] = version
+        # Both aliases leave their holders first: a version holds at most one alias at every step.
+        moving = ("CHAMPION", "PREVIOUS_CHAMPION") if previous not in (None, version) else ("CHAMPION",)
+        for alias in moving:
+            self.aliases.pop((model, alias), None)
         if previous is not None and previous != version:
-            self.aliases[(model, "PREVIOUS_CHAMPION")] = previous
+            self._set_alias(model, "PREVIOUS_CHAMPION", previous)
+        self._set_alias(model, "CHAMPION", version)
+
+    def _set_alias(self, model: str, alias: str, version: str) -> None:
+        """Snowflake's rule (ALTER MODEL docs): a version can have at most one alias, and an alias names one
+        version of the model; the simulator and Snowflake registries refuse both with ``Conflict``."""
+        held = [(a, v) for (m, a), v in self.aliases.items() if m == model and (v == version or a == alias)]
+        if held:
+            raise Conflict(
+                f"model {model} version {held[0][1]} holds the alias {held[0][0]}; one alias per version"
+            )
+        self.aliases[(model, alias)] = version
 
     def set_tag(self, model_name: str, key: str, value: str) -> None:
         self.tags.setdefault(model_name.upper(), {})[key] = value
