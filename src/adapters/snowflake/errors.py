@@ -1,8 +1,11 @@
 """The one place where Snowflake's vendor exceptions become domain errors.
 
-Every adapter in this package wraps its vendor calls in ``vendor_errors(what, fix=...)`` (a context manager
-that is also a decorator). ``what`` names the object or operation, ``fix`` the command or grant that would
-help; both end up in the domain error's message. Text from the vendor passes through ``redact`` first, so
+Every adapter in this package wraps its vendor calls in ``vendor_errors(what, fix=..., privilege_fix=...)``
+(a context manager that is also a decorator). ``what`` names the object or operation, ``fix`` the command that
+would help with any error of the block, ``privilege_fix`` the grants that would help only when the error
+means the role lacks a privilege (HTTP 401/403, SQL 3001, SQL 2003 "does not exist or not authorized"); both
+end up in the domain error's message. A ``TypeError`` or ``ValueError`` from a library is a definition it
+cannot accept (``InvalidConfig`` with the library's message), never a missing grant. Text from the vendor passes through ``redact`` first, so
 passwords, tokens and private keys registered by ``session.py`` never appear in an error.
 """
 
@@ -43,6 +46,7 @@ SQL_SYNTAX = 1003
 SQL_INVALID_IDENTIFIER = 904
 SQL_AUTH_FAILED = (390100, 390144, 390318, 390190, 251005, 251006)
 SQL_CONNECT_FAILED = (250001, 250003, 251001, 251002)
+HTTP_BAD_REQUEST = 400
 
 
 def register_secret(value: str | None) -> None:
@@ -94,21 +98,36 @@ def _compose(what: str, detail: str, fix: str | None) -> str:
     return redact(text)
 
 
-def translate(exc: BaseException, what: str = "", fix: str | None = None) -> DomainError:
-    """The domain error for one vendor exception (a ``DomainError`` is returned unchanged)."""
+def translate(
+    exc: BaseException, what: str = "", fix: str | None = None, privilege_fix: str | None = None
+) -> DomainError:
+    """The domain error for one vendor exception (a ``DomainError`` is returned unchanged).
+
+    ``privilege_fix`` is named only for errors that mean a missing privilege; ``fix`` for any error.
+    """
     if isinstance(exc, DomainError):
         return exc
     from snowflake.core import exceptions as core
 
     detail = _message(exc)
     if isinstance(exc, core.NotFoundError):
-        return NotFound(_compose(what, f"not found ({detail})", fix or "create it first, or check the name"))
+        return NotFound(
+            _compose(
+                what,
+                f"does not exist or the role is not authorized to use it ({detail})",
+                privilege_fix or fix or "create it first, or check the name",
+            )
+        )
     if isinstance(exc, core.ConflictError):
         return AlreadyExists(_compose(what, f"already exists ({detail})", fix))
     if isinstance(exc, core.UnauthorizedError | core.ForbiddenError):
-        return BackendUnavailable(_compose(what, f"the role may not do this ({detail})", fix or _GRANT_HINT))
+        return BackendUnavailable(
+            _compose(what, f"the role may not do this ({detail})", privilege_fix or fix or _GRANT_HINT)
+        )
     if isinstance(exc, core.InvalidActionError):
         return InvalidConfig(_compose(what, detail, fix))
+    if isinstance(exc, core.APIError) and exc.status == HTTP_BAD_REQUEST:
+        return InvalidConfig(_compose(what, f"Snowflake refused the request ({detail})", fix))
     if isinstance(exc, core.APIError | core.RetryTimeoutError):
         return BackendUnavailable(_compose(what, f"Snowflake REST API error ({detail})", fix))
     dataset_error = _dataset_error(exc, what, detail, fix)
@@ -116,7 +135,10 @@ def translate(exc: BaseException, what: str = "", fix: str | None = None) -> Dom
         return dataset_error
     code = _sql_error_code(exc)
     if code is not None:
-        return _from_sql_error(code, what, detail, fix)
+        return _from_sql_error(code, what, detail, fix, privilege_fix)
+    if isinstance(exc, TypeError):
+        # A library refusing what it was given (e.g. Snowpark's sproc.register and a type hint it cannot map).
+        return InvalidConfig(_compose(what, f"TypeError: {detail}", fix))
     if isinstance(exc, TimeoutError):
         return JobTimeout(_compose(what, detail, fix))
     if isinstance(exc, KeyError):
@@ -138,7 +160,9 @@ def _dataset_error(exc: BaseException, what: str, detail: str, fix: str | None) 
     return None
 
 
-def _from_sql_error(code: int, what: str, detail: str, fix: str | None) -> DomainError:
+def _from_sql_error(
+    code: int, what: str, detail: str, fix: str | None, privilege_fix: str | None = None
+) -> DomainError:
     if code == SQL_OBJECT_MISSING:
         named = _QUOTED_OBJECT.search(detail)
         obj = named.group(1) if named else "the object"
@@ -146,11 +170,15 @@ def _from_sql_error(code: int, what: str, detail: str, fix: str | None) -> Domai
             _compose(
                 what,
                 f"{obj} does not exist or the role is not authorized to use it ({detail})",
-                fix or f"create {obj} (`app setup --backend snowflake`) or GRANT USAGE on it to the role",
+                privilege_fix
+                or fix
+                or f"create {obj} (`app setup --backend snowflake`) or GRANT USAGE on it to the role",
             )
         )
     if code == SQL_INSUFFICIENT_PRIVILEGES:
-        return BackendUnavailable(_compose(what, f"insufficient privileges ({detail})", fix or _GRANT_HINT))
+        return BackendUnavailable(
+            _compose(what, f"insufficient privileges ({detail})", privilege_fix or fix or _GRANT_HINT)
+        )
     if code == SQL_ALREADY_EXISTS:
         return AlreadyExists(_compose(what, detail, fix))
     if code == SQL_NO_WAREHOUSE:
@@ -196,9 +224,10 @@ def _from_ml_message(exc: BaseException, what: str, detail: str, fix: str | None
 class vendor_errors(ContextDecorator):  # a phrase at the call site: `with vendor_errors("model M"):`
     """Translate vendor exceptions raised in the block (or the decorated function) into domain errors."""
 
-    def __init__(self, what: str = "", fix: str | None = None) -> None:
+    def __init__(self, what: str = "", fix: str | None = None, *, privilege_fix: str | None = None) -> None:
         self.what = what
         self.fix = fix
+        self.privilege_fix = privilege_fix
 
     def __enter__(self) -> vendor_errors:
         return self
@@ -208,7 +237,7 @@ class vendor_errors(ContextDecorator):  # a phrase at the call site: `with vendo
     ) -> bool:
         if exc is None or isinstance(exc, DomainError) or not isinstance(exc, Exception):
             return False
-        error = translate(exc, self.what, self.fix)
+        error = translate(exc, self.what, self.fix, self.privilege_fix)
         # Keep the vendor traceback for debugging unless its text carries a secret.
         if _contains_secret(str(exc)) or _contains_secret(repr(exc)):
             raise error from None

@@ -38,6 +38,7 @@ EXECUTE_ORIGIN = "EXECUTE TASK"
 RETRY_ORIGIN = "MANUAL RETRY"
 _ROOT_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _RUN_ID = re.compile(r"^\d{1,20}$")
+_DAGV1 = "snowflake.core.task.dagv1"
 _EXECUTE_FIX = "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}"
 _DEPLOY_FIX = (
     "GRANT CREATE TASK ON SCHEMA {schema} TO ROLE {role}; GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}; "
@@ -137,18 +138,34 @@ class SnowflakeScheduler:
     # --- Scheduler port ---------------------------------------------------------------------------------
 
     def deploy(self, graph: GraphSpec) -> None:
+        """Replace the graph with ``graph``, all or nothing.
+
+        dagv1's ``DAGOperation.deploy`` creates the root, then each task (registering its stored procedure
+        first) and resumes it; when one step fails, the tasks this deploy created are dropped again and the
+        error names the task that failed and the library's reason.
+        """
         from snowflake.core.task.dagv1 import CreateMode
 
         dag = self.build(graph)
-        fix = _DEPLOY_FIX.format(
+        fqn = self.names.qualified(graph.name)
+        grants = _DEPLOY_FIX.format(
             schema=self.names.schema_fqn, role=self.names.role, stage=self.names.dag_stage
         )
-        with vendor_errors(f"deploying task graph {self.names.qualified(graph.name)}", fix=fix):
+        with vendor_errors(f"deploying task graph {fqn}", privilege_fix=grants):
             # The finalizer too: dagv1's or_replace drop keeps it, and the new root could not adopt it.
             self._drop(graph.name)
+        try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 self._operation().deploy(dag, mode=CreateMode.or_replace)
+        except Exception as exc:
+            failed = _failed_task(exc) or dag.name
+            left = self._undo_deploy([dag.name, *(t.full_name for t in dag.tasks)])
+            what = f"deploying task graph {fqn}: task {self.names.qualified(failed)} failed"
+            if left:
+                what += f" (and these could not be dropped again: {', '.join(left)})"
+            with vendor_errors(what, privilege_fix=grants):
+                raise
 
     def run(
         self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
@@ -158,8 +175,8 @@ class SnowflakeScheduler:
             raise InvalidConfig(
                 "retry_last re-runs the failed graph run with its own config; drop the config"
             )
-        fix = _EXECUTE_FIX.format(role=self.names.role)
-        with vendor_errors(f"running task graph {self.names.qualified(root)}", fix=fix):
+        grants = _EXECUTE_FIX.format(role=self.names.role)
+        with vendor_errors(f"running task graph {self.names.qualified(root)}", privilege_fix=grants):
             self._require_root(root)
             before = {row_key(r) for r in self._graph_rows(root)}
             if config:
@@ -237,7 +254,8 @@ class SnowflakeScheduler:
     def resume(self, graph_name: str) -> None:
         root = self._root_name(graph_name)
         with vendor_errors(
-            f"task graph {self.names.qualified(root)}", fix=_EXECUTE_FIX.format(role=self.names.role)
+            f"task graph {self.names.qualified(root)}",
+            privilege_fix=_EXECUTE_FIX.format(role=self.names.role),
         ):
             self.schema.tasks[root].resume()
 
@@ -251,7 +269,9 @@ class SnowflakeScheduler:
         """Cancel the graph's ongoing executions; returns the RUN_IDs that were executing just before."""
         root = self._root_name(graph_name)
         fqn = self.names.qualified(root)
-        with vendor_errors(f"cancelling task graph {fqn}", fix=_EXECUTE_FIX.format(role=self.names.role)):
+        with vendor_errors(
+            f"cancelling task graph {fqn}", privilege_fix=_EXECUTE_FIX.format(role=self.names.role)
+        ):
             self._require_root(root)
             executing = [str(r["RUN_ID"]) for r in self._current_rows(root) if r.get("STATE") == "EXECUTING"]
             self._session.sql("SELECT SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS(?)", params=[fqn]).collect()
@@ -279,6 +299,20 @@ class SnowflakeScheduler:
         with suppress(NotFoundError), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             self._operation().drop(root, drop_finalizer=True)
+
+    def _undo_deploy(self, names: list[str]) -> list[str]:
+        """Drop the tasks a failed deploy created (children first); returns those that could not be dropped."""
+        from snowflake.core.exceptions import NotFoundError
+
+        left = []
+        for name in reversed(names):
+            try:
+                self.schema.tasks[name].drop(if_exists=True)
+            except NotFoundError:
+                continue
+            except Exception:  # the original failure is what the caller must see; report what is left
+                left.append(self.names.qualified(name))
+        return left
 
     def _execute_with_config(self, root: str, config: Mapping[str, Any]) -> None:
         for key, value in config.items():
@@ -349,6 +383,22 @@ class SnowflakeScheduler:
         from dataclasses import replace
 
         return replace(run, tasks=tuple(self.task_history(run.graph_name, run.run_id)))
+
+
+def _failed_task(exc: BaseException) -> str | None:
+    """The task dagv1's ``DAGOperation.deploy`` was creating when ``exc`` was raised (None: the root).
+
+    snowflake/core/task/dagv1.py ``DAGOperation.deploy`` creates the root, then loops ``for dag_task in
+    topological_sort()``; the loop variable in its frame names the task being created or resumed.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        in_deploy = frame.f_code.co_name == "deploy" and frame.f_globals.get("__name__") == _DAGV1
+        if in_deploy and "dag_task" in frame.f_locals:
+            return str(frame.f_locals["dag_task"].full_name)
+        tb = tb.tb_next
+    return None
 
 
 def _as_dict(row: Any) -> dict[str, Any]:

@@ -8,14 +8,17 @@ import zipfile
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
+from snowflake.snowpark import Session
 
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
 from app.snowflake_tasks import definition_for
 from domain.config import PipelineConfig
-from domain.graph import GraphSpec
+from domain.errors import BackendUnavailable, InvalidConfig
+from domain.graph import GraphSpec, TaskKind, TaskSpec
 from domain.pipeline import pipeline_graph
 from domain.schedule import IntervalSchedule
 from tests.snowflake_offline.harness import OfflineSnowflake, offline_snowflake
@@ -101,3 +104,52 @@ def test_registration_resolves_the_deploy_packages_against_the_channel(sf: Offli
     queries = sf.connection.executed(r"information_schema\.packages")
     assert len(queries) == len(PYTHON_TASKS)
     assert all("'snowflake-ml-python'" in q.sql and "'snowflake.core'" in q.sql for q in queries)
+
+
+def _definition_snowpark_cannot_register(spec: TaskSpec) -> Any:
+    """The bodies as they were before issue 9: ``str | None`` is no type Snowpark can map."""
+    if spec.kind is TaskKind.SQL:
+        return spec.definition
+
+    def body(session: Session) -> str | None:
+        return None
+
+    body.__name__ = spec.definition
+    return body
+
+
+def test_a_deploy_whose_task_cannot_be_registered_leaves_nothing_behind(sf: OfflineSnowflake) -> None:
+    scheduler = SnowflakeScheduler(sf.session, SnowflakeNames(), _definition_snowpark_cannot_register)
+
+    with pytest.raises(InvalidConfig) as err:
+        scheduler.deploy(_graph())
+
+    assert sf.server.task_names("SNOWBANK", "DEV") == []  # no orphan root
+    message = str(err.value)
+    assert f"task SNOWBANK.DEV.{G}$prepare_data failed" in message
+    assert "invalid type str | None" in message  # Snowpark's own words
+    assert "GRANT" not in message
+
+
+def test_a_task_the_server_refuses_is_reported_and_the_graph_created_so_far_is_dropped(
+    sf: OfflineSnowflake,
+) -> None:
+    sf.server.fail_next("POST", r"(?i)train_model:resume$", 400, "Invalid task definition.")
+
+    with pytest.raises(InvalidConfig) as err:
+        _scheduler(sf).deploy(_graph())
+
+    assert sf.server.task_names("SNOWBANK", "DEV") == []
+    assert "task SNOWBANK.DEV.MORTGAGE_PIPELINE$train_model failed" in str(err.value)
+    assert "Invalid task definition." in str(err.value)
+    assert "GRANT" not in str(err.value)
+
+
+def test_a_forbidden_create_names_the_grants_that_would_help(sf: OfflineSnowflake) -> None:
+    sf.server.fail_next("POST", r"/tasks$", 403, "Insufficient privileges to operate on schema 'DEV'.")
+
+    with pytest.raises(BackendUnavailable) as err:
+        _scheduler(sf).deploy(_graph())
+
+    assert "GRANT CREATE TASK ON SCHEMA SNOWBANK.DEV TO ROLE ENGINEER" in str(err.value)
+    assert sf.server.task_names("SNOWBANK", "DEV") == []

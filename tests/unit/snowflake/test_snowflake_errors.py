@@ -145,3 +145,46 @@ def test_password_and_token_pairs_are_redacted_even_when_unregistered() -> None:
     text = redact("account=a password='p@ss' token=abc.def user=u")
     assert "p@ss" not in text and "abc.def" not in text
     assert "account=a" in text and "user=u" in text
+
+
+GRANTS = "GRANT CREATE TASK ON SCHEMA SNOWBANK.DEV TO ROLE ENGINEER"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _sql(3001, "Insufficient privileges to operate on schema 'DEV'"),
+        _sql(2003, "Object 'SNOWBANK.DEV.DAG_STAGE' does not exist or not authorized."),
+        _core(core.ForbiddenError, 403, "Insufficient privileges"),
+        _core(core.UnauthorizedError, 401, "Session is not authorized"),
+        _core(core.NotFoundError, 404, "Task 'T' does not exist or not authorized."),
+    ],
+)
+def test_a_privilege_fix_is_named_for_errors_that_mean_a_missing_privilege(exc: Exception) -> None:
+    assert GRANTS in str(translate(exc, "deploying G", privilege_fix=GRANTS))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TypeError("invalid type str | None"),
+        ValueError("The first argument of stored proc function should be Session"),
+        _core(core.APIError, 400, "Invalid task definition."),
+        _core(core.ConflictError, 409, "Task T already exists"),
+        _sql(1003, "SQL compilation error: syntax error"),
+    ],
+)
+def test_a_privilege_fix_is_not_named_for_errors_a_grant_would_not_help(exc: Exception) -> None:
+    assert GRANTS not in str(translate(exc, "deploying G", privilege_fix=GRANTS))
+
+
+def test_a_library_type_error_is_invalid_config_with_the_librarys_message() -> None:
+    err = translate(TypeError("invalid type str | None"), "task G$T")
+    assert isinstance(err, domain.InvalidConfig)
+    assert "task G$T: TypeError: invalid type str | None" in str(err)
+
+
+def test_a_bad_request_from_the_rest_api_is_invalid_config() -> None:
+    err = translate(_core(core.APIError, 400, "Invalid task definition."), "task G$T")
+    assert isinstance(err, domain.InvalidConfig)
+    assert "Invalid task definition." in str(err)
