@@ -17,7 +17,16 @@ from typing import Any, TextIO
 from app import provisioning
 from app.container import Container, build_container
 from app.monitor import follow_run
-from app.render import graph_dot, graph_mermaid, graph_text, models_dict, models_table, runs_json, runs_table
+from app.render import (
+    graph_dot,
+    graph_mermaid,
+    graph_text,
+    models_dict,
+    models_table,
+    readiness_text,
+    runs_json,
+    runs_table,
+)
 from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
 from domain import pipeline as p
 from domain.config import RunConfig
@@ -33,6 +42,7 @@ from domain.errors import (
     Unsupported,
 )
 from domain.graph import GraphRunState, GraphSpec
+from domain.readiness import ready
 from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
@@ -166,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--schedule", type=_schedule, help="as for deploy")
     pl.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
+
+    dr = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
+    )
+    dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
     for name, text in (
         ("suspend", "stop the schedule"),
@@ -451,6 +468,12 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings, c: Container, out: 
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    checks = c.doctor().checks()
+    out.write(readiness_text(checks, settings.backend) + "\n")
+    return EXIT_OK if ready(checks) else EXIT_BACKEND
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], int]] = {
     "setup": cmd_setup,
     "run": cmd_run,
@@ -464,4 +487,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "resume": _lifecycle("resume"),
     "drop": _lifecycle("drop"),
     "cancel": cmd_cancel,
+    "doctor": cmd_doctor,
 }

@@ -81,6 +81,24 @@ def _sim_scheduler(operation: Any, ports: providers.Provider[Ports]) -> Any:
     return SimScheduler(operation, definition_for)
 
 
+def _sim_doctor(settings: Settings, account: providers.Provider[Any]) -> Any:
+    from adapters.simulator.doctor import SimulatorDoctor
+    from adapters.simulator.home import default_home
+
+    n, p = settings.names, settings.pipeline
+    return SimulatorDoctor(
+        settings.home or default_home(),
+        account,  # opened only when the home holds an account: doctor never creates one
+        database=n.database,
+        schema=n.schema,
+        data_schema=n.data_schema,
+        source_table=p.source_table,
+        compute_pool=p.compute_pool,
+        target_instances=p.target_instances,
+        notification_integration=p.notification_integration,
+    )
+
+
 # --- snowflake -----------------------------------------------------------------------------------------------
 
 
@@ -126,6 +144,15 @@ def _sf_scheduler(session: Any, names: Any) -> Any:
     return SnowflakeScheduler(session, names, definition_for)
 
 
+def _sf_doctor(settings: Settings, session: providers.Provider[Any], names: Any) -> Any:
+    from adapters.snowflake.doctor import SnowflakeDoctor
+
+    # The session is opened by the doctor, so a connection that fails is reported as a check.
+    return SnowflakeDoctor(
+        session, names, target_instances=settings.pipeline.target_instances, connection=settings.connection
+    )
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Object(_utc_now)
@@ -154,6 +181,10 @@ class Container(containers.DeclarativeContainer):
     sim_scheduler = providers.Singleton(_sim_scheduler, dag_operation, ports.provider)
     sf_scheduler = providers.Singleton(_sf_scheduler, session, sf_names)
     scheduler = providers.Selector(backend, simulator=sim_scheduler, snowflake=sf_scheduler)
+
+    sim_doctor = providers.Singleton(_sim_doctor, settings, account.provider)
+    sf_doctor = providers.Singleton(_sf_doctor, settings, session.provider, sf_names)
+    doctor = providers.Selector(backend, simulator=sim_doctor, snowflake=sf_doctor)
 
 
 def build_container(settings: Settings) -> Container:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
+from domain.readiness import Check, ready
 from domain.refs import ModelVersionInfo
 
 
@@ -203,4 +204,20 @@ def graph_dot(graph: GraphSpec, last: GraphRun | None, deployed: DeployedGraph |
     if graph.finalizer is not None:
         lines.append(f'  "{graph.name}" -> "{graph.finalizer.name}" [style=dashed label="finally"];')
     lines.append("}")
+    return "\n".join(lines)
+
+
+def readiness_text(checks: Sequence[Check], backend: str) -> str:
+    """One line per check; a failed one is followed by the statement or command that fixes it."""
+    lines = [f"doctor ({backend}):"]
+    for c in checks:
+        lines.append(f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        if not c.ok:
+            lines.append(f"        fix: {c.fix}")
+    failed = sum(not c.ok for c in checks)
+    lines.append(
+        "Ready: a deploy would work."
+        if ready(checks)
+        else f"Not ready: {failed} of {len(checks)} check(s) failed; run the fixes above, then doctor again."
+    )
     return "\n".join(lines)
