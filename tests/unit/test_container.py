@@ -135,3 +135,30 @@ def test_a_connection_without_role_or_warehouse_gets_the_defaults(
 ) -> None:
     params = _session_parameters(tmp_path, monkeypatch, config="", connection="")
     assert (params["role"], params["warehouse"]) == ("ENGINEER", "DEMO_WH")
+
+
+def test_doctor_is_chosen_by_the_backend_and_builds_neither_session_nor_home_itself(tmp_path: Path) -> None:
+    from adapters.simulator.doctor import SimulatorDoctor
+    from adapters.snowflake.doctor import SnowflakeDoctor
+
+    sim = build_container(load_settings(env={}, backend="simulator", home=tmp_path / "home"))
+    sim.session.override(providers.Callable(_forbidden))
+    sf = build_container(load_settings(env={}, backend="snowflake"))
+    sf.account.override(providers.Callable(_forbidden))
+    sf.session.override(providers.Callable(_forbidden))
+
+    assert isinstance(sim.doctor(), SimulatorDoctor) and isinstance(sf.doctor(), SnowflakeDoctor)
+    assert not (tmp_path / "home").exists()  # the doctor opens the home only when it checks one
+    sim.shutdown_resources()
+    sf.shutdown_resources()
+
+
+def test_the_simulators_jobs_run_only_on_pools_the_account_holds(tmp_path: Path) -> None:
+    from domain.errors import NotFound
+
+    c = build_container(load_settings(env={}, backend="simulator", home=tmp_path / "home"))
+    try:
+        with pytest.raises(NotFound, match="CREATE COMPUTE POOL IF NOT EXISTS DEMO_POOL"):
+            c.sim_jobs().submit_function(len, args=("x",), compute_pool="DEMO_POOL")
+    finally:
+        c.shutdown_resources()
