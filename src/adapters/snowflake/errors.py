@@ -208,6 +208,9 @@ def _from_ml_message(exc: BaseException, what: str, detail: str, fix: str | None
     m = _ML_CODE.match(text)
     code = m.group(1) if m else None
     lowered = text.lower()
+    if "cannot add package" in lowered:
+        # Snowpark's package resolution (session.py _get_dependency_packages): a pin the channel does not serve
+        return InvalidConfig(_compose(what, text, fix))
     if text.startswith("Job execution failed") or "failed to retrieve result for job" in lowered:
         return JobFailed(_compose(what, text, fix))
     if code == "2101" or any(p in lowered for p in ("unable to find", "does not exist", "cannot find")):

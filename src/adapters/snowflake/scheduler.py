@@ -28,9 +28,18 @@ from adapters.snowflake.session import SnowflakeNames
 from domain.errors import InvalidConfig, JobTimeout, NotFound
 from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
 
-# Conda packages (Snowflake Anaconda channel) the deployed task procedures need. snowflake.core is how the
-# channel spells snowflake-core; it provides TaskContext and the task APIs inside a task.
-DEPLOY_PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "snowflake.core", "xgboost", "numpy")
+# Conda packages (Snowflake Anaconda channel) the deployed task procedures need, pinned to the versions this
+# project is tested with (pyproject.toml), so a task runs the library code its tests ran. snowflake.core is
+# how the channel spells snowflake-core (TaskContext and the task APIs inside a task). numpy is left to the
+# channel's solver: snowflake-ml-python's pin decides it. Snowpark checks each pin against
+# information_schema.packages when it registers a task (session.py ``_get_dependency_packages``).
+DEPLOY_PACKAGES = (
+    "snowflake-snowpark-python==1.56.0",
+    "snowflake-ml-python==2.6.0",
+    "snowflake.core==1.14.0",
+    "xgboost==3.2.0",
+    "numpy",
+)
 PROJECT_PACKAGES = ("domain", "adapters", "app")
 _IN_SCHEMA = " where DATABASE_NAME = ? and SCHEMA_NAME = ?"
 # SCHEDULED_FROM of the graph run that EXECUTE TASK starts, and of the one EXECUTE TASK … RETRY LAST starts.
@@ -47,8 +56,14 @@ _DEPLOY_FIX = (
 
 
 def deploy_packages(extra: tuple[str, ...] = ()) -> list[str]:
-    """The packages listed on every deployed Python task (``extra`` are added, duplicates dropped)."""
-    return list(dict.fromkeys((*DEPLOY_PACKAGES, *extra)))
+    """The packages listed on every deployed Python task; ``extra`` are added unless the package is listed
+    already (by name: the pinned ``xgboost==…`` stays when ``xgboost`` is asked for again)."""
+    from packaging.requirements import Requirement
+
+    by_name: dict[str, str] = {}
+    for spec in (*DEPLOY_PACKAGES, *extra):
+        by_name.setdefault(Requirement(spec).name.lower(), spec)
+    return list(by_name.values())
 
 
 def deploy_imports(project_root: str | Path | None = None) -> list[tuple[str, str]]:

@@ -127,5 +127,10 @@ def test_deploy_imports_refuse_a_folder_without_the_project(tmp_path: Path) -> N
 
 def test_the_guides_packages_are_listed_and_extras_appended_once() -> None:
     packages = deploy_packages(("xgboost", "dependency-injector"))
-    assert packages[:4] == ["snowflake-snowpark-python", "snowflake-ml-python", "snowflake.core", "xgboost"]
-    assert packages.count("xgboost") == 1 and packages[-1] == "dependency-injector"
+    assert packages[:4] == [
+        "snowflake-snowpark-python==1.56.0",
+        "snowflake-ml-python==2.6.0",
+        "snowflake.core==1.14.0",
+        "xgboost==3.2.0",
+    ]
+    assert not any(p == "xgboost" for p in packages) and packages[-1] == "dependency-injector"

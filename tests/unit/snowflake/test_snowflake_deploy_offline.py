@@ -153,3 +153,27 @@ def test_a_forbidden_create_names_the_grants_that_would_help(sf: OfflineSnowflak
 
     assert "GRANT CREATE TASK ON SCHEMA SNOWBANK.DEV TO ROLE ENGINEER" in str(err.value)
     assert sf.server.task_names("SNOWBANK", "DEV") == []
+
+
+def test_snowparks_package_resolution_sees_the_pinned_versions(sf: OfflineSnowflake) -> None:
+    _scheduler(sf).deploy(_graph())
+
+    sql = sf.task_definitions()[f"{G}$TRAIN_MODEL"]
+    packages = re.search(r"PACKAGES=\(([^)]*)\)", sql)
+    assert packages is not None
+    listed = re.findall(r"'([^']+)'", packages.group(1))
+    assert {
+        "snowflake-snowpark-python==1.56.0",
+        "snowflake-ml-python==2.6.0",
+        "snowflake.core==1.14.0",
+    } <= set(listed)
+    assert "xgboost==3.2.0" in listed
+
+
+def test_a_pin_the_channel_does_not_serve_fails_the_deploy_naming_the_package(sf: OfflineSnowflake) -> None:
+    sf.connection.answer_packages({"snowflake-snowpark-python": ["1.56.0"], "snowflake-ml-python": ["2.5.1"]})
+
+    with pytest.raises(InvalidConfig, match=r"snowflake-ml-python==2\.6\.0 because it is not available"):
+        _scheduler(sf).deploy(_graph())
+
+    assert sf.server.task_names("SNOWBANK", "DEV") == []
