@@ -1,14 +1,26 @@
 """JobRunner on ``snowflake.ml.jobs``: training submitted with ``@remote`` on the compute pool, then followed.
 
-The payload is ``training_payload.train_in_job``; it is pickled by reference, so the project's ``domain`` and
-``adapters`` packages travel with the job as directory imports.
+The payload is ``training_payload.train_in_job``. ``remote`` pickles a copy of it by value, and what it calls
+(``domain``, ``adapters``) by reference, so both packages travel with the job as ``imports``. They are passed
+as module objects: snowflake.ml resolves a module through its ``__path__`` and, when that lies inside a zip
+(as in a stored procedure, which imports the project from the zips a deploy uploaded), uploads that zip as it
+is (snowflake/ml/jobs/_utils/payload_utils.py ``resolve_import_path``, ``get_zip_file_from_path``,
+``upload_imports``); from a source tree it zips the folder under the package's name. A path derived from
+``__file__`` would point inside ``adapters.zip``, where nothing can be read as a folder.
+
+Each run submits to its own stage folder: snowflake.ml puts the payload at ``<stage_name>/<name>``
+(snowflake/ml/jobs/_utils/object_naming.py ``build_object_stage_path``), so one shared ``name`` would let two
+runs overwrite each other's payload, and ``delete_job`` of one run (``REMOVE <stage path>/``,
+snowflake/ml/jobs/manager.py) would wipe the others'.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
+import adapters
+import domain
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
@@ -17,7 +29,9 @@ from domain.errors import InvalidConfig, JobFailed, NotFound
 from domain.names import normalize_identifier
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
-_SRC = Path(__file__).resolve().parents[2]
+# A run id names a stage folder: snowflake.ml accepts [\w\-./] in a stage path's relative part
+# (snowflake/ml/jobs/_utils/stage_utils.py _RELPATH_PATTERN); '.' and '/' would make nested or relative folders.
+_RUN_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
@@ -25,6 +39,16 @@ def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
         f"CREATE COMPUTE POOL IF NOT EXISTS {pool} MIN_NODES = 1 MAX_NODES = {max(nodes, 2)} "
         f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {pool} TO ROLE {names.role}"
     )
+
+
+def run_folder(run_id: str) -> str:
+    """``run_id`` as the name of its run's stage folder (payload and artifacts)."""
+    if not _RUN_FOLDER.match(run_id):
+        raise InvalidConfig(
+            f"run id {run_id!r} cannot name a stage folder: use letters, digits, '_' and '-' "
+            "(runs are named vYYYYmmdd_HHMMSS)"
+        )
+    return run_id
 
 
 def job_status(job: JobRef, status: object) -> JobStatus:
@@ -52,6 +76,7 @@ class SnowflakeJobRunner:
         raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
+        folder = run_folder(request.run_id)
         pool = request.compute_pool
         max_nodes = self._pool_max_nodes(pool)
         if request.target_instances < 1 or request.target_instances > max_nodes:
@@ -66,21 +91,23 @@ class SnowflakeJobRunner:
             )
         from snowflake.ml.jobs import remote
 
-        artifact_dir = f"{self.names.dag_stage}/run_artifacts/{request.run_id}"
+        artifact_dir = f"{self.names.dag_stage}/run_artifacts/{folder}"
         with vendor_errors(
             f"submitting training job {request.run_id} on {pool}", fix=pool_fix(self.names, pool)
         ):
             definition = remote(
                 pool,
-                stage_name=f"{self.names.schema_fqn}.{self.names.job_stage_name}",
+                stage_name=f"{self.names.schema_fqn}.{self.names.job_stage_name}/{folder}",
                 target_instances=request.target_instances,
                 min_instances=minimum,
                 session=self._session,
                 database=self.names.database,
                 schema=self.names.schema,
                 query_warehouse=self.names.warehouse,
-                imports=[(str(_SRC / "domain"), "domain"), (str(_SRC / "adapters"), "adapters")],
+                imports=[domain, adapters],
                 name="train_model",
+                # A retried run resubmits into its folder: the entrypoint must be this deployment's, not the last.
+                overwrite=True,
             )(train_in_job)
             job = definition(request.to_dict(), self.names.schema_fqn, artifact_dir)
         return JobRef(job.id)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from adapters.snowflake.jobs import SnowflakeJobRunner
+from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.training_payload import evaluate, feature_columns, train_booster
 from domain.errors import InvalidConfig, NotFound
 from domain.refs import DatasetRef, TrainingRequest
+from tests.sproc_emulation.procedure import ProcedureSession, Statements
+from tests.sproc_emulation.runner import ML_JOB_SUBMISSION_ANSWERS, TaskRunContext
 from tests.unit.snowflake.sf_fakes import ScriptedSession
 
 REF = DatasetRef("D", "v1_train", label_cols=("MORTGAGERESPONSE",), exclude_cols=("TIMESTAMP", "LOAN_ID"))
@@ -117,3 +125,44 @@ def test_a_quoted_pool_is_looked_up_by_its_stored_name() -> None:
     session.answer(r"^SHOW COMPUTE POOLS LIKE 'gpu pool'$", [{"name": "gpu pool", "max_nodes": 1}])
     with pytest.raises(InvalidConfig, match=r"must be 1..1"):
         SnowflakeJobRunner(session).submit_training(_request(target=2, pool='"gpu pool"'))
+
+
+def _submitted(run_id: str) -> Statements:
+    """What a real ``snowflake.ml.jobs`` submission sent, over the stored-procedure emulation's session."""
+    request = replace(_request(), run_id=run_id)
+    statements = Statements(TaskRunContext({}, "train_model").as_request(), list(ML_JOB_SUBMISSION_ANSWERS))
+    names = SnowflakeNames(database="SNOWBANK", schema="ML")
+    job = SnowflakeJobRunner(ProcedureSession(statements), names).submit_training(request)
+    assert job.id == "SNOWBANK.ML.TRAIN_MODEL_0A1B2C3D"
+    return statements
+
+
+def _job_spec(statements: Statements) -> dict[str, Any]:
+    (bind,) = [s for s in statements.log if s["kind"] == "bind"]  # the one bound statement: EXECUTE_ML_JOB
+    return json.loads(bind["params"][2])  # type: ignore[no-any-return]
+
+
+def test_each_run_uploads_its_job_payload_to_a_folder_of_its_own() -> None:
+    first, second = _submitted("v20260210_092849"), _submitted("v20260211_092849")
+    for statements, run in ((first, "v20260210_092849"), (second, "v20260211_092849")):
+        folder = f"@SNOWBANK.ML.JOB_STAGE/{run}/train_model"
+        assert _job_spec(statements)["STAGE_PATH"] == folder
+        assert statements.uploads and all(u["target"].startswith(folder + "/") for u in statements.uploads)
+
+
+def test_a_run_passes_its_own_artifact_folder_to_the_job() -> None:
+    args = " ".join(_job_spec(_submitted("v20260210_092849"))["ARGS"])
+    assert "@SNOWBANK.ML.DAG_STAGE/run_artifacts/v20260210_092849" in args
+
+
+def test_a_job_from_a_source_tree_ships_domain_and_adapters_zipped_under_their_names() -> None:
+    uploads = {u["target"].rsplit("/", 1)[-1]: u for u in _submitted("v20260210_092849").uploads}
+    assert "domain/refs.py" in uploads["domain.zip"]["zip_members"]
+    assert "adapters/snowflake/training_payload.py" in uploads["adapters.zip"]["zip_members"]
+
+
+@pytest.mark.parametrize("run_id", ["", "../v1", "v1/x", "v1.2", "v 1"])
+def test_a_run_id_that_cannot_name_a_stage_folder_is_invalid_config(run_id: str) -> None:
+    session = _session()
+    with pytest.raises(InvalidConfig, match=f"run id {re.escape(repr(run_id))} cannot name a stage folder"):
+        SnowflakeJobRunner(session).submit_training(replace(_request(), run_id=run_id))

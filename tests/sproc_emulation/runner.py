@@ -1,0 +1,239 @@
+"""The parent side of the stored-procedure emulation: the zips a deploy uploads, the handler, one subprocess.
+
+What a deployed Python task is, per the libraries:
+
+- dagv1 wraps the task function (snowflake/core/task/dagv1.py ``DAGTask._to_low_level_task`` with
+  ``_use_func_return_value``) and snowflake.core registers the wrapper with ``session.sproc.register``
+  (snowflake/core/task/_task.py ``_register_task_definition_stored_procedure``).
+- Snowpark turns the function into an inline handler module (snowflake/snowpark/_internal/udf_utils.py
+  ``generate_python_code``: ``func = pickle.loads(...)`` and ``def compute(session): return func(session)``).
+- Each ``(directory, import path)`` import is zipped by ``zip_file_or_directory_to_stream`` (snowflake/snowpark/
+  _internal/utils.py) from the leading path ``Session._resolve_import_path`` computes, and uploaded as
+  ``<basename>.zip`` (snowflake/snowpark/session.py ``Session._resolve_imports``). Inside the procedure those
+  zips are on ``sys.path``; the project's source tree does not exist there.
+
+``run_in_procedure`` takes the zips as a mapping of file name to bytes, so the zips built here
+(``snowpark_zips``) and the zips a deploy harness captured from a real ``sproc.register`` are interchangeable.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_PACKAGES = ("domain", "adapters", "app")
+_CHILD = Path(__file__).with_name("procedure.py")
+_ROOT_TASK = "SNOWBANK.ML.MORTGAGE_PIPELINE"
+Import = str | tuple[str, str]
+Answers = Sequence[tuple[str, Sequence[Mapping[str, Any]]]]
+
+# What an account answers snowflake.ml.jobs while it submits a job, shaped as Snowflake returns it: SHOW COMPUTE
+# POOLS columns (docs: SHOW COMPUTE POOLS; the library reads "max_nodes", snowflake/ml/jobs/job_definition.py
+# MLJobDefinition._register); SYSTEM$GET_ML_JOB_RUNTIME returns an image URL with a tag
+# (snowflake/ml/jobs/_utils/runtime_env_utils.py get_runtime_image); SYSTEM$EXECUTE_ML_JOB returns the job id
+# in its first column (job_definition.py MLJobDefinition.__call__).
+ML_JOB_SUBMISSION_ANSWERS: Answers = (
+    (
+        r"^SHOW COMPUTE POOLS LIKE",
+        (
+            {
+                "name": "DEMO_POOL",
+                "state": "IDLE",
+                "min_nodes": 1,
+                "max_nodes": 2,
+                "instance_family": "CPU_X64_S",
+            },
+        ),
+    ),
+    (r"^describe stage identifier\(\?\)$", ({"parent_property": "STAGE_LOCATION", "property": "URL"},)),
+    (r"SYSTEM\$GET_ML_JOB_RUNTIME", ({"VALUE": "/snowflake/images/snowflake_images/runtime:1.7.1"},)),
+    (r"SYSTEM\$EXECUTE_ML_JOB", ({"VALUE": "SNOWBANK.ML.TRAIN_MODEL_0A1B2C3D"},)),
+)
+
+
+def snowpark_zips(imports: Iterable[Import]) -> dict[str, bytes]:
+    """The import zips exactly as Snowpark builds them for ``sproc.register(imports=...)``: name -> bytes."""
+    from snowflake.snowpark import Session
+    from snowflake.snowpark._internal.utils import zip_file_or_directory_to_stream
+
+    zips: dict[str, bytes] = {}
+    for item in imports:
+        path, import_path = (item, None) if isinstance(item, str) else item
+        abs_path, _checksum, leading_path = Session._resolve_import_path(path, import_path)
+        name = f"{Path(abs_path).name}.zip"  # Session._resolve_imports: directories and .py files
+        with zip_file_or_directory_to_stream(abs_path, leading_path) as stream:
+            zips[name] = stream.getvalue()
+    return zips
+
+
+def zips_from_paths(paths: Iterable[str | Path]) -> dict[str, bytes]:
+    """Zips already on disk (e.g. captured by a deploy harness) in the form ``run_in_procedure`` takes."""
+    return {Path(p).name: Path(p).read_bytes() for p in paths}
+
+
+def deployed_functions(graph: Any, definition_for: Callable[[Any], Any]) -> dict[str, Callable[[Any], Any]]:
+    """Task name -> the callable dagv1 hands to ``sproc.register`` for it (the task function, wrapped), built
+    by the project's own ``build_dag`` as the Snowflake scheduler deploys it."""
+    from adapters.dagv1_build import build_dag
+
+    dag = build_dag(graph, definition_for, stage_location="@EMULATED_STAGE")
+    lowered = {t.name: t._to_low_level_task().definition for t in dag.tasks}
+    return {name: d.func for name, d in lowered.items() if not isinstance(d, str)}
+
+
+def handler_source(func: Callable[..., Any]) -> str:
+    """The inline handler module Snowpark generates for a stored procedure ``func(session)``."""
+    from snowflake.snowpark._internal.udf_utils import generate_python_code
+    from snowflake.snowpark._internal.utils import TempObjectType
+
+    return generate_python_code(func, ["session"], TempObjectType.PROCEDURE, False, False)
+
+
+@dataclass(frozen=True)
+class TaskRunContext:
+    """What the procedure's task context reports: its graph config, names, predecessors' return values."""
+
+    graph_config: Mapping[str, Any]
+    task: str
+    scheduled_time: datetime = datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC)
+    predecessor_values: Mapping[str, str] = field(default_factory=dict)  # short task name -> value
+    root_task_name: str = _ROOT_TASK
+    database: str = "SNOWBANK"
+    schema: str = "ML"
+    warehouse: str = "DEMO_WH"
+    role: str = "DEMO_ROLE"
+
+    def as_request(self) -> dict[str, Any]:
+        root = self.root_task_name.rsplit(".", 1)[-1]
+        return {
+            "graph_config": dict(self.graph_config),
+            # dagv1 names a graph's task "<root>$<task>" (dagv1.py DAGTask.full_name), as TaskContext parses it
+            "task_name": f"{self.root_task_name}${self.task.upper()}",
+            "root_task_name": self.root_task_name,
+            "root_uuid": "00000000-0000-0000-0000-000000000001",
+            "run_group_id": "1770715729000",
+            "scheduled_time": self.scheduled_time.isoformat(),
+            "predecessor_values": {f"{root}${k.upper()}": v for k, v in self.predecessor_values.items()},
+            "database": self.database,
+            "schema": self.schema,
+            "warehouse": self.warehouse,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of a procedure handler: ``handler(session)`` from the module text ``source``.
+
+    ``answers`` are ``(regex, rows)`` for statements beyond the task context; the first statement that matches
+    nothing ends the body (``outcome == "reached_backend"``, ``first_unanswered``).
+    """
+
+    source: str
+    context: TaskRunContext
+    handler: str = "compute"
+    answers: Answers = ()
+
+    def as_request(self) -> dict[str, Any]:
+        return {
+            "handler_source": self.source,
+            "handler_name": self.handler,
+            "context": self.context.as_request(),
+            "answers": [[pattern, [dict(r) for r in rows]] for pattern, rows in self.answers],
+        }
+
+
+@dataclass(frozen=True)
+class ProcedureReport:
+    """What happened in the procedure: outcome, every statement in order, uploads, where packages came from."""
+
+    outcome: str  # "returned" | "reached_backend" | "raised"
+    statements: list[dict[str, Any]]
+    uploads: list[dict[str, Any]]
+    module_files: dict[str, dict[str, Any]]
+    sys_path: list[str]
+    meta_path: list[str]
+    zip_dir: str
+    first_unanswered: str | None = None
+    result: Any = None
+    error: str | None = None
+    return_values: list[str] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [s["text"] for s in self.statements]
+
+
+def site_packages() -> list[str]:
+    """Where the third-party packages are installed (the editable project's .pth there is not processed)."""
+    paths = sysconfig.get_paths()
+    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
+def run_in_procedure(
+    zips: Mapping[str, bytes], invocations: Sequence[Invocation], *, timeout: float = 180
+) -> list[ProcedureReport]:
+    """Run each invocation, in order, in ONE fresh interpreter whose path is the zips + installed packages.
+
+    ``python -I -S``: no site, no .pth files (the editable install's path hook never loads), no user site, no
+    PYTHON* variables, no script folder on the path. Several invocations share the interpreter (each gets
+    its own session) only to keep the suite fast; pass one to get a process of its own.
+    """
+    with tempfile.TemporaryDirectory(prefix="sproc-") as tmp:
+        folder = Path(tmp)
+        zip_dir = folder / "imports"
+        zip_dir.mkdir()
+        zip_paths = []
+        for name, data in zips.items():
+            (zip_dir / name).write_bytes(data)
+            zip_paths.append(str(zip_dir / name))
+        child = folder / _CHILD.name
+        shutil.copyfile(_CHILD, child)
+        request = {
+            "zips": zip_paths,
+            "import_directory": str(zip_dir),
+            "site_packages": site_packages(),
+            "packages": list(PROJECT_PACKAGES),
+            "invocations": [i.as_request() for i in invocations],
+            "report_path": str(folder / "report.json"),
+        }
+        (folder / "request.json").write_text(json.dumps(request, default=str))
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(child), str(folder / "request.json")],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        report_file = folder / "report.json"
+        if not report_file.is_file():
+            raise AssertionError(
+                f"the emulated procedure wrote no report (exit {done.returncode}):\n{done.stderr[-4000:]}"
+            )
+        reports = json.loads(report_file.read_text())
+    return [
+        ProcedureReport(
+            outcome=r["outcome"],
+            statements=r["statements"],
+            uploads=r["uploads"],
+            module_files=r["module_files"],
+            sys_path=r["sys_path"],
+            meta_path=r["meta_path"],
+            zip_dir=str(zip_dir),
+            first_unanswered=r.get("first_unanswered"),
+            result=r.get("result"),
+            error=r.get("error"),
+            return_values=r.get("return_values", []),
+        )
+        for r in reports
+    ]
