@@ -11,6 +11,8 @@ from adapters.snowflake.session import SnowflakeNames
 from domain.errors import NotFound
 from domain.graph import GraphSpec
 
+_ABSENT = "<absent>"
+
 
 @dataclass(frozen=True)
 class TaskDescription:
@@ -89,7 +91,12 @@ def diff(spec: GraphDescription, deployed: GraphDescription) -> list[str]:
         for attr in ("predecessors", "condition", "finalizer"):
             if getattr(want, attr) != getattr(have, attr):
                 out.append(f"~ task {name} {attr}: {getattr(have, attr)!r} -> {getattr(want, attr)!r}")
-    for attr in ("config", "schedule", "warehouse"):
+    # Config key by key: a changed threshold reads as one line, not two copies of the whole mapping.
+    for key in sorted(set(spec.config) | set(deployed.config)):
+        want, have = spec.config.get(key, _ABSENT), deployed.config.get(key, _ABSENT)
+        if want != have:
+            out.append(f"~ graph config {key}: {have!r} -> {want!r}")
+    for attr in ("schedule", "warehouse"):
         want, have = getattr(spec, attr), getattr(deployed, attr)
         if (str(want).upper() if attr == "warehouse" else want) != (
             str(have).upper() if attr == "warehouse" else have

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from snowflake.snowpark import Session
 
+from adapters.snowflake import plan
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
 from app.snowflake_tasks import definition_for
@@ -177,3 +179,60 @@ def test_a_pin_the_channel_does_not_serve_fails_the_deploy_naming_the_package(sf
         _scheduler(sf).deploy(_graph())
 
     assert sf.server.task_names("SNOWBANK", "DEV") == []
+
+
+def _requests(sf: OfflineSnowflake) -> list[str]:
+    return sf.server.request_lines(_normalise)
+
+
+def test_first_deploy_request_sequence(sf: OfflineSnowflake) -> None:
+    _scheduler(sf).deploy(_graph())
+    assert_golden("deploy", _requests(sf))
+
+
+def test_scheduled_deploy_request_sequence_resumes_the_root_last(sf: OfflineSnowflake) -> None:
+    _scheduler(sf).deploy(_graph(IntervalSchedule(timedelta(days=1))))
+    assert_golden("deploy_schedule_1d", _requests(sf))
+    assert sf.server.tasks[("SNOWBANK", "DEV", G)]["state"] == "started"
+
+
+def test_redeploy_request_sequence_drops_the_old_graph_finalizer_included(sf: OfflineSnowflake) -> None:
+    scheduler = _scheduler(sf)
+    scheduler.deploy(_graph(IntervalSchedule(timedelta(days=1))))
+    sf.server.clear_requests()
+    scheduler.deploy(_graph())
+    assert_golden("redeploy", _requests(sf))
+    assert sf.server.tasks[("SNOWBANK", "DEV", G)]["state"] == "suspended"
+
+
+def test_drop_request_sequence_leaves_no_task(sf: OfflineSnowflake) -> None:
+    scheduler = _scheduler(sf)
+    scheduler.deploy(_graph())
+    sf.server.clear_requests()
+    scheduler.drop(G)
+    assert_golden("drop", _requests(sf))
+    assert sf.server.task_names("SNOWBANK", "DEV") == []
+
+
+def test_plan_of_the_deployed_graph_shows_no_difference(sf: OfflineSnowflake) -> None:
+    scheduler = _scheduler(sf)
+    scheduler.deploy(_graph())
+    names = SnowflakeNames()
+    assert (
+        plan.diff(plan.described_spec(_graph(), scheduler), plan.deployed_graph(sf.session, names, G)) == []
+    )
+
+
+def test_plan_shows_what_a_deploy_would_change(sf: OfflineSnowflake) -> None:
+    scheduler = _scheduler(sf)
+    scheduler.deploy(_graph())
+    changed = pipeline_graph(
+        PipelineConfig(metric_threshold=0.9),
+        name=G,
+        warehouse="DEMO_WH",
+        schedule=IntervalSchedule(timedelta(days=1)),
+    )
+    lines = plan.diff(
+        plan.described_spec(changed, scheduler), plan.deployed_graph(sf.session, SnowflakeNames(), G)
+    )
+    assert_golden("plan_diff", lines)

@@ -108,7 +108,7 @@ def test_plan_shows_a_changed_config_and_a_new_task() -> None:
         described_spec(changed, scheduler), deployed_graph(None, SnowflakeNames(), "G", schema=schema)
     )
     assert lines[0] == "+ task G$SEND_ALERT"
-    assert any(line.startswith("~ graph config:") for line in lines)
+    assert "~ graph config metric_threshold: 0.7 -> 0.9" in lines
 
 
 def test_plan_of_an_undeployed_graph_is_not_found() -> None:
