@@ -19,6 +19,7 @@ What a deployed Python task is, per the libraries:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,35 @@ def snowpark_zips(imports: Iterable[Import]) -> dict[str, bytes]:
 def zips_from_paths(paths: Iterable[str | Path]) -> dict[str, bytes]:
     """Zips already on disk (e.g. captured by a deploy harness) in the form ``run_in_procedure`` takes."""
     return {Path(p).name: Path(p).read_bytes() for p in paths}
+
+
+_IMPORTS = re.compile(r"^IMPORTS=\((?P<list>[^)]*)\)$", re.MULTILINE)
+_HANDLER = re.compile(r"^HANDLER='(?P<handler>[^']+)'$", re.MULTILINE)
+_INLINE = re.compile(r"^AS \$\$\n(?P<code>.*?)\n\$\$$", re.MULTILINE | re.DOTALL)
+
+
+def deployed_procedure(definition: str, uploads: Mapping[str, bytes]) -> tuple[dict[str, bytes], str, str]:
+    """``(zips, handler module text, handler name)`` of a task's anonymous procedure as a deploy created it.
+
+    ``definition`` is the task's SQL, ``WITH … AS PROCEDURE … IMPORTS=(…) HANDLER='…' [AS $$ code $$] CALL …``
+    (snowflake/snowpark/_internal/udf_utils.py ``generate_anonymous_python_sp_sql``); ``uploads`` maps stage
+    paths to the bytes PUT there (a deploy harness's capture). Without inline code the handler is
+    ``module.function`` in one of the imports (Snowpark uploads large handlers as a file).
+    """
+    imports = _IMPORTS.search(definition)
+    handler = _HANDLER.search(definition)
+    if imports is None or handler is None:
+        raise ValueError(f"not a Python stored-procedure definition: {definition[:200]!r}")
+    paths = re.findall(r"'([^']+)'", imports.group("list"))
+    missing = [path for path in paths if path not in uploads]
+    if missing:
+        raise ValueError(f"the procedure imports {missing}, which the deploy did not upload")
+    zips = {path.rsplit("/", 1)[-1]: uploads[path] for path in paths}
+    inline = _INLINE.search(definition)
+    if inline is not None:
+        return zips, inline.group("code"), handler.group("handler")
+    module, _, function = handler.group("handler").rpartition(".")
+    return zips, f"from {module} import {function}\n", function
 
 
 def deployed_functions(graph: Any, definition_for: Callable[[Any], Any]) -> dict[str, Callable[[Any], Any]]:

@@ -12,26 +12,33 @@ from __future__ import annotations
 import json
 import re
 import sysconfig
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.snowflake.scheduler import deploy_imports
+from adapters.snowflake.scheduler import SnowflakeScheduler, deploy_imports
+from adapters.snowflake.session import SnowflakeNames
+from app.snowflake_tasks import definition_for
 from domain import pipeline as p
 from domain.config import PipelineConfig
 from domain.refs import DatasetRef, DatasetSplits, ModelArtifact, TrainingOutcome
+from tests.snowflake_offline.harness import offline_snowflake
 from tests.sproc_emulation import (
     Invocation,
     ProcedureReport,
     TaskRunContext,
     deployed_functions,
+    deployed_procedure,
     handler_source,
     run_in_procedure,
     snowpark_zips,
 )
 from tests.sproc_emulation.runner import ML_JOB_SUBMISSION_ANSWERS, site_packages
 
+GRAPH = "MORTGAGE_PIPELINE"
+DEPLOYMENT = {"database": "SNOWBANK", "schema": "ML"}
 PROJECT_SRC = Path(__file__).resolve().parents[3] / "src"
 RUN_ID = "v20260210_092849"  # TaskRunContext's default scheduled time, as the run id names it
 SUBMITTING = "train_model, answered through job submission"
@@ -67,16 +74,23 @@ PREDECESSOR_VALUES = {
 }
 
 
+def _context(config: Mapping[str, Any], task: str) -> TaskRunContext:
+    return TaskRunContext(config, task, predecessor_values=PREDECESSOR_VALUES)
+
+
+def _assert_reached_its_first_backend_call(stage: str, report: ProcedureReport) -> None:
+    assert report.outcome == "reached_backend", report.error
+    assert re.search(FIRST_BACKEND_CALL[stage], report.first_unanswered or "", re.IGNORECASE), report.texts
+
+
 @pytest.fixture(scope="module")
 def reports() -> dict[str, ProcedureReport]:
-    from app.snowflake_tasks import definition_for
-
-    graph = p.pipeline_graph(PipelineConfig(), deployment={"database": "SNOWBANK", "schema": "ML"})
+    graph = p.pipeline_graph(PipelineConfig(), deployment=DEPLOYMENT)
     handlers = {name: handler_source(f) for name, f in deployed_functions(graph, definition_for).items()}
     assert sorted(handlers) == sorted(p.STAGES)
 
     def context(task: str) -> TaskRunContext:
-        return TaskRunContext(graph.config, task, predecessor_values=PREDECESSOR_VALUES)
+        return _context(graph.config, task)
 
     invocations = {name: Invocation(source, context(name)) for name, source in handlers.items()}
     invocations[SUBMITTING] = Invocation(
@@ -90,9 +104,7 @@ def reports() -> dict[str, ProcedureReport]:
 def test_every_task_body_reaches_its_first_backend_call(
     reports: dict[str, ProcedureReport], stage: str
 ) -> None:
-    report = reports[stage]
-    assert report.outcome == "reached_backend", report.error
-    assert re.search(FIRST_BACKEND_CALL[stage], report.first_unanswered or "", re.IGNORECASE), report.texts
+    _assert_reached_its_first_backend_call(stage, reports[stage])
 
 
 @pytest.mark.parametrize("stage", p.STAGES)
@@ -152,3 +164,27 @@ def test_a_training_job_is_created_with_the_runs_stage_folder_pool_warehouse_and
     assert json.loads(spec)["STAGE_PATH"] == f"@SNOWBANK.ML.JOB_STAGE/{RUN_ID}/train_model"
     job = json.loads(options)
     assert (job["QUERY_WAREHOUSE"], job["TARGET_INSTANCES"], job["MIN_INSTANCES"]) == ("DEMO_WH", 2, 2)
+
+
+def test_the_procedures_a_deploy_creates_run_from_the_zips_it_uploaded() -> None:
+    """The same bodies as deployed through Snowpark's real ``sproc.register`` (the offline deploy harness):
+    each task's handler and zips are read back from the task definitions and the captured uploads."""
+    graph = p.pipeline_graph(PipelineConfig(), name=GRAPH, warehouse="DEMO_WH", deployment=DEPLOYMENT)
+    with offline_snowflake() as sf:
+        SnowflakeScheduler(sf.session, SnowflakeNames(**DEPLOYMENT), definition_for).deploy(graph)
+        procedures = {
+            name.removeprefix(f"{GRAPH}$").lower(): deployed_procedure(definition, sf.uploads)
+            for name, definition in sf.task_definitions().items()
+            if name.startswith(f"{GRAPH}$")
+        }
+    assert sorted(procedures) == sorted(p.STAGES)
+    zips = {stage: zipped for stage, (zipped, _, _) in procedures.items()}
+    assert sorted(zips[p.PREPARE_DATA]) == ["adapters.zip", "app.zip", "domain.zip"]
+    assert all(z == zips[p.PREPARE_DATA] for z in zips.values())  # every task imports the same uploads
+    invocations = [
+        Invocation(source, _context(graph.config, stage), handler=handler)
+        for stage, (_, source, handler) in procedures.items()
+    ]
+    for stage, report in zip(procedures, run_in_procedure(zips[p.PREPARE_DATA], invocations), strict=True):
+        _assert_reached_its_first_backend_call(stage, report)
+        assert all(entry["zip"] for entry in report.module_files.values()), report.module_files
