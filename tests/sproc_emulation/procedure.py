@@ -16,9 +16,12 @@ call, which is what the emulation checks a body reaches.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 import traceback
 import zipfile
@@ -102,7 +105,13 @@ class _FileOperation:
         self._s = statements
 
     def _record(self, kind: str, target: str, data: bytes, source: str | None) -> None:
-        entry: dict[str, Any] = {"kind": kind, "target": target, "source": source, "size": len(data)}
+        entry: dict[str, Any] = {
+            "kind": kind,
+            "target": target,
+            "source": source,
+            "size": len(data),
+            "data": base64.b64encode(data).decode(),
+        }
         if zipfile.is_zipfile(io.BytesIO(data)):
             entry["zip_members"] = sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
         self._s.uploads.append(entry)
@@ -252,6 +261,22 @@ def _inside(module_file: str | None, zips: list[str]) -> str | None:
     return next((z for z in zips if module_file.startswith(z + "/")), None)
 
 
+PROCESSES_UNSUPPORTED = "Creating processes is not supported in stored procedures"
+
+
+def _sandbox() -> None:
+    """Creating processes is not supported in Python procedures (Snowflake docs, "Python stored procedure
+    limitations"): here it fails too, so the emulation is not more permissive than Snowflake."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(PROCESSES_UNSUPPORTED)
+
+    subprocess.Popen.__init__ = refuse  # type: ignore[method-assign]
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve"):
+        if hasattr(os, name):
+            setattr(os, name, refuse)
+
+
 def _finder_name(finder: Any) -> str:
     # meta_path holds classes (BuiltinImporter, PathFinder) and instances (e.g. an editable install's finder)
     qualname = getattr(finder, "__qualname__", type(finder).__qualname__)
@@ -287,6 +312,7 @@ def main(request_path: str) -> None:
     # Snowflake's Python runtime names the folder holding the imports so (Snowflake docs: "Reading files
     # with a UDF handler", sys._xoptions["snowflake_import_directory"]).
     sys._xoptions["snowflake_import_directory"] = request["import_directory"] + "/"
+    _sandbox()
     reports = []
     for invocation in request["invocations"]:
         report = _invoke(invocation)

@@ -18,6 +18,7 @@ What a deployed Python task is, per the libraries:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -201,6 +202,15 @@ class ProcedureReport:
     @property
     def texts(self) -> list[str]:
         return [s["text"] for s in self.statements]
+
+    def uploaded(self, target: str) -> bytes:
+        """The bytes the procedure uploaded to the stage path ``target``."""
+        found = [u for u in self.uploads if u["target"] == target]
+        if not found:
+            raise KeyError(
+                f"nothing was uploaded to {target}; uploads: {[u['target'] for u in self.uploads]}"
+            )
+        return base64.b64decode(found[-1]["data"])
 
 
 def site_packages() -> list[str]:

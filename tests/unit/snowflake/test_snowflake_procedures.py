@@ -188,3 +188,38 @@ def test_the_procedures_a_deploy_creates_run_from_the_zips_it_uploaded() -> None
     for stage, report in zip(procedures, run_in_procedure(zips[p.PREPARE_DATA], invocations), strict=True):
         _assert_reached_its_first_backend_call(stage, report)
         assert all(entry["zip"] for entry in report.module_files.values()), report.module_files
+
+
+# Python procedures cannot run PUT or GET as SQL, and owner's-rights procedures cannot create named temporary
+# objects (Snowflake docs, "Python stored procedure limitations"); file uploads must go through session.file.
+REFUSED_IN_PROCEDURES = re.compile(
+    r"^\s*(PUT|GET)\b|\bCREATE\s+(OR\s+REPLACE\s+)?(LOCAL\s+|GLOBAL\s+)?(TEMP|TEMPORARY|VOLATILE)\b",
+    re.IGNORECASE,
+)
+
+
+def test_a_job_submission_from_a_procedure_sends_nothing_procedures_refuse(
+    reports: dict[str, ProcedureReport],
+) -> None:
+    texts = reports[SUBMITTING].texts
+    assert any(t.startswith("CALL SYSTEM$EXECUTE_ML_JOB") for t in texts)
+    assert [t for t in texts if REFUSED_IN_PROCEDURES.search(t)] == []
+
+
+def test_the_jobs_entrypoint_loads_train_in_job_from_the_zips_the_procedure_shipped(
+    reports: dict[str, ProcedureReport],
+) -> None:
+    """The job side of defect 2: in the container, snowflake.ml's launcher puts every zip of the payload on
+    sys.path and runs the generated func.py (snowflake/ml/jobs/_utils/scripts/mljob_launcher.py). Loaded
+    here as a module (not ``__main__``), func.py only unpickles the function, which imports what it uses."""
+    submitted = reports[SUBMITTING]
+    app = f"@SNOWBANK.ML.JOB_STAGE/{RUN_ID}/train_model/app"
+    zips = {name: submitted.uploaded(f"{app}/{name}") for name in ("domain.zip", "adapters.zip")}
+    probe = submitted.uploaded(f"{app}/func.py").decode() + (
+        "\n\ndef compute(session):\n    return [func.__module__, func.__name__]\n"
+    )
+    (report,) = run_in_procedure(zips, [Invocation(probe, _context({}, p.TRAIN_MODEL))])
+    assert report.outcome == "returned", report.error
+    assert report.result == ["adapters.snowflake.training_payload", "train_in_job"]
+    assert report.module_files["domain"]["zip"] and report.module_files["adapters"]["zip"]
+    assert report.module_files["app"]["file"] is None  # the job needs no app package
