@@ -1,6 +1,6 @@
-"""Stored-procedure emulation: run deployed task bodies as Snowflake runs them, importing the project only from
-the zips a deploy uploads (see ``runner``: ``snowpark_zips``, ``zips_from_paths`` or a deploy harness's capture through
-``deployed_procedure`` → ``run_in_procedure``)."""
+"""Stored-procedure emulation: run deployed task bodies as Snowflake runs them, importing the project only
+from the zips a deploy uploads. Zips come from ``snowpark_zips`` (built by Snowpark's own zip function) or
+from a deploy harness's capture (``deployed_procedure``); either goes to ``run_in_procedure``."""
 
 from tests.sproc_emulation.runner import (
     Invocation,
@@ -11,7 +11,6 @@ from tests.sproc_emulation.runner import (
     handler_source,
     run_in_procedure,
     snowpark_zips,
-    zips_from_paths,
 )
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "handler_source",
     "run_in_procedure",
     "snowpark_zips",
-    "zips_from_paths",
 ]

@@ -321,6 +321,11 @@ def main(request_path: str) -> None:
         }
         for entry in report["module_files"].values():
             entry["zip"] = _inside(entry["file"], zips)
+        # Checked here, where it happened: a project package imported from anywhere but the zips fails the call.
+        outside = {n: e["file"] for n, e in report["module_files"].items() if e["file"] and not e["zip"]}
+        if outside:
+            report["outcome"] = "raised"
+            report["error"] = f"imported from outside the procedure's zips: {outside}"
         report["sys_path"] = list(sys.path)
         report["meta_path"] = [_finder_name(finder) for finder in sys.meta_path]
         reports.append(report)

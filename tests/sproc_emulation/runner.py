@@ -13,7 +13,8 @@ What a deployed Python task is, per the libraries:
   zips are on ``sys.path``; the project's source tree does not exist there.
 
 ``run_in_procedure`` takes the zips as a mapping of file name to bytes, so the zips built here
-(``snowpark_zips``) and the zips a deploy harness captured from a real ``sproc.register`` are interchangeable.
+(``snowpark_zips``) and the zips a deploy harness captured from a real ``sproc.register``
+(``deployed_procedure``, from the task definition and the uploads) are interchangeable.
 """
 
 from __future__ import annotations
@@ -75,11 +76,6 @@ def snowpark_zips(imports: Iterable[Import]) -> dict[str, bytes]:
         with zip_file_or_directory_to_stream(abs_path, leading_path) as stream:
             zips[name] = stream.getvalue()
     return zips
-
-
-def zips_from_paths(paths: Iterable[str | Path]) -> dict[str, bytes]:
-    """Zips already on disk (e.g. captured by a deploy harness) in the form ``run_in_procedure`` takes."""
-    return {Path(p).name: Path(p).read_bytes() for p in paths}
 
 
 _IMPORTS = re.compile(r"^IMPORTS=\((?P<list>[^)]*)\)$", re.MULTILINE)

@@ -223,3 +223,16 @@ def test_the_jobs_entrypoint_loads_train_in_job_from_the_zips_the_procedure_ship
     assert report.result == ["adapters.snowflake.training_payload", "train_in_job"]
     assert report.module_files["domain"]["zip"] and report.module_files["adapters"]["zip"]
     assert report.module_files["app"]["file"] is None  # the job needs no app package
+
+
+def test_the_emulation_refuses_what_a_procedure_cannot_do() -> None:
+    """A body that starts a process, or reaches the project's source tree, fails in the emulation."""
+    spawn = "def compute(session):\n    import subprocess\n    subprocess.run(['true'])\n"
+    leak = (
+        f"def compute(session):\n    import sys\n    sys.path.insert(0, {str(PROJECT_SRC)!r})\n"
+        "    import domain\n    return domain.__file__\n"
+    )
+    context = _context({}, p.PREPARE_DATA)
+    spawned, leaked = run_in_procedure({}, [Invocation(spawn, context), Invocation(leak, context)])
+    assert spawned.outcome == "raised" and "Creating processes is not supported" in (spawned.error or "")
+    assert leaked.outcome == "raised" and "imported from outside the procedure's zips" in (leaked.error or "")
