@@ -104,11 +104,12 @@ class _FileOperation:
     def __init__(self, statements: Statements) -> None:
         self._s = statements
 
-    def _record(self, kind: str, target: str, data: bytes, source: str | None) -> None:
+    def _record(self, kind: str, target: str, data: bytes, source: str | None, overwrite: bool) -> None:
         entry: dict[str, Any] = {
             "kind": kind,
             "target": target,
             "source": source,
+            "overwrite": overwrite,
             "size": len(data),
             "data": base64.b64encode(data).decode(),
         }
@@ -117,16 +118,22 @@ class _FileOperation:
         self._s.uploads.append(entry)
         self._s.log.append({"kind": f"file.{kind}", "text": target, "answered": True})
 
-    def put(self, local_file_name: str, stage_location: str, **kwargs: Any) -> list[Any]:
+    # Snowpark's defaults: put(overwrite=False), put_stream(overwrite=False) (snowflake/snowpark/file_operation.py)
+    def put(
+        self, local_file_name: str, stage_location: str, *, overwrite: bool = False, **kwargs: Any
+    ) -> list[Any]:
         path = Path(local_file_name)
-        self._record("put", f"{stage_location.rstrip('/')}/{path.name}", path.read_bytes(), str(path))
+        target = f"{stage_location.rstrip('/')}/{path.name}"
+        self._record("put", target, path.read_bytes(), str(path), overwrite)
         return []
 
-    def put_stream(self, input_stream: Any, stage_location: str, **kwargs: Any) -> Any:
+    def put_stream(
+        self, input_stream: Any, stage_location: str, *, overwrite: bool = False, **kwargs: Any
+    ) -> Any:
         # The whole stream, wherever it stands: Snowpark rewinds it before uploading
         # (snowflake/snowpark/_internal/server_connection.py ServerConnection.upload_stream: seek(0)).
         input_stream.seek(0)
-        self._record("put_stream", stage_location, input_stream.read(), None)
+        self._record("put_stream", stage_location, input_stream.read(), None, overwrite)
         return None
 
 

@@ -166,3 +166,11 @@ def test_a_run_id_that_cannot_name_a_stage_folder_is_invalid_config(run_id: str)
     session = _session()
     with pytest.raises(InvalidConfig, match=f"run id {re.escape(repr(run_id))} cannot name a stage folder"):
         SnowflakeJobRunner(session).submit_training(replace(_request(), run_id=run_id))
+
+
+def test_a_retried_run_replaces_the_payload_in_its_folder() -> None:
+    """RETRY LAST resubmits under the same run id: the entrypoint must be this deployment's, not the last's."""
+    uploads = _submitted("v20260210_092849").uploads
+    app = [u for u in uploads if "/train_model/app/" in u["target"]]
+    assert {u["target"].rsplit("/", 1)[-1] for u in app} == {"func.py", "domain.zip", "adapters.zip"}
+    assert all(u["overwrite"] for u in app), [(u["target"], u["overwrite"]) for u in app]
