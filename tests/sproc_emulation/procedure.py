@@ -1,10 +1,10 @@
-"""The child side of the stored-procedure emulation: run one handler as a Python stored procedure would.
+"""The child side of the stored-procedure emulation: run handlers as a Python stored procedure would.
 
 Started by ``runner.run_in_procedure`` as ``python -I -S procedure.py REQUEST.json`` in a fresh interpreter, so
 neither ``site`` nor the project's editable-install ``.pth`` runs; ``sys.path`` is rebuilt here from the request:
 the import zips, the interpreter's standard library and the installed third-party packages, nothing else. This
 file imports only the standard library and the installed libraries (it is copied next to the zips, outside the
-project) and writes a JSON report; it never raises to its parent.
+project) and writes one JSON report per invocation; what a handler raises is reported, not re-raised.
 
 The session stand-in answers what ``snowflake.core.task.context.TaskContext`` asks (snowflake/core/task/context.py:
 ``session.call`` of SYSTEM$GET_TASK_GRAPH_CONFIG, system$current_user_task_name,
