@@ -92,8 +92,9 @@ class SnowflakeJobRunner:
         from snowflake.ml.jobs import remote
 
         artifact_dir = f"{self.names.dag_stage}/run_artifacts/{folder}"
+        # The pool's CREATE/GRANT helps only when the pool is missing or not granted, not with any failure here.
         with vendor_errors(
-            f"submitting training job {request.run_id} on {pool}", fix=pool_fix(self.names, pool)
+            f"submitting training job {request.run_id} on {pool}", privilege_fix=pool_fix(self.names, pool)
         ):
             definition = remote(
                 pool,

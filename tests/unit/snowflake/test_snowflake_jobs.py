@@ -127,12 +127,17 @@ def test_a_quoted_pool_is_looked_up_by_its_stored_name() -> None:
         SnowflakeJobRunner(session).submit_training(_request(target=2, pool='"gpu pool"'))
 
 
-def _submitted(run_id: str) -> Statements:
-    """What a real ``snowflake.ml.jobs`` submission sent, over the stored-procedure emulation's session."""
-    request = replace(_request(), run_id=run_id)
-    statements = Statements(TaskRunContext({}, "train_model").as_request(), list(ML_JOB_SUBMISSION_ANSWERS))
+def _runner(answers: Any = ML_JOB_SUBMISSION_ANSWERS) -> tuple[SnowflakeJobRunner, Statements]:
+    """A runner over the stored-procedure emulation's session: ``snowflake.ml.jobs`` runs for real on it."""
+    statements = Statements(TaskRunContext({}, "train_model").as_request(), list(answers))
     names = SnowflakeNames(database="SNOWBANK", schema="ML")
-    job = SnowflakeJobRunner(ProcedureSession(statements), names).submit_training(request)
+    return SnowflakeJobRunner(ProcedureSession(statements), names), statements
+
+
+def _submitted(run_id: str) -> Statements:
+    """What a real ``snowflake.ml.jobs`` submission sent."""
+    runner, statements = _runner()
+    job = runner.submit_training(replace(_request(), run_id=run_id))
     assert job.id == "SNOWBANK.ML.TRAIN_MODEL_0A1B2C3D"
     return statements
 
@@ -174,3 +179,12 @@ def test_a_retried_run_replaces_the_payload_in_its_folder() -> None:
     app = [u for u in uploads if "/train_model/app/" in u["target"]]
     assert {u["target"].rsplit("/", 1)[-1] for u in app} == {"func.py", "domain.zip", "adapters.zip"}
     assert all(u["overwrite"] for u in app), [(u["target"], u["overwrite"]) for u in app]
+
+
+def test_a_submission_failing_for_another_reason_says_why_without_the_pools_create_and_grant() -> None:
+    # SYSTEM$GET_ML_JOB_RUNTIME with no image: snowflake.ml's own ValueError (_utils/runtime_env_utils.py)
+    answers = [(r"SYSTEM\$GET_ML_JOB_RUNTIME", [{"VALUE": ""}]), *ML_JOB_SUBMISSION_ANSWERS]
+    runner, _ = _runner(answers)
+    with pytest.raises(InvalidConfig, match="Failed to get any available runtime image") as raised:
+        runner.submit_training(_request())
+    assert "CREATE COMPUTE POOL" not in str(raised.value)
