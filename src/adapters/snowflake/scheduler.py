@@ -47,7 +47,6 @@ EXECUTE_ORIGIN = "EXECUTE TASK"
 RETRY_ORIGIN = "MANUAL RETRY"
 _ROOT_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _RUN_ID = re.compile(r"^\d{1,20}$")
-_DAGV1 = "snowflake.core.task.dagv1"
 _EXECUTE_FIX = "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}"
 _DEPLOY_FIX = (
     "GRANT CREATE TASK ON SCHEMA {schema} TO ROLE {role}; GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}; "
@@ -159,7 +158,7 @@ class SnowflakeScheduler:
         first) and resumes it; when one step fails, the tasks this deploy created are dropped again and the
         error names the task that failed and the library's reason.
         """
-        from snowflake.core.task.dagv1 import CreateMode
+        from snowflake.core.task.dagv1 import CreateMode, DAGOperation
 
         dag = self.build(graph)
         fqn = self.names.qualified(graph.name)
@@ -169,13 +168,14 @@ class SnowflakeScheduler:
         with vendor_errors(f"deploying task graph {fqn}", privilege_fix=grants):
             # The finalizer too: dagv1's or_replace drop keeps it, and the new root could not adopt it.
             self._drop(graph.name)
+        schema = _CreationLog(self.schema)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                self._operation().deploy(dag, mode=CreateMode.or_replace)
-        except Exception as exc:
-            failed = _failed_task(exc) or dag.name
-            left = self._undo_deploy([dag.name, *(t.full_name for t in dag.tasks)])
+                DAGOperation(schema).deploy(dag, mode=CreateMode.or_replace)
+        except Exception:
+            failed = schema.tasks.attempted[-1] if schema.tasks.attempted else dag.name
+            left = self._undo_deploy(schema.tasks.attempted)
             what = f"deploying task graph {fqn}: task {self.names.qualified(failed)} failed"
             if left:
                 what += f" (and these could not be dropped again: {', '.join(left)})"
@@ -400,20 +400,37 @@ class SnowflakeScheduler:
         return replace(run, tasks=tuple(self.task_history(run.graph_name, run.run_id)))
 
 
-def _failed_task(exc: BaseException) -> str | None:
-    """The task dagv1's ``DAGOperation.deploy`` was creating when ``exc`` was raised (None: the root).
+class _CreationLog:
+    """A schema whose task collection records each task dagv1 asks to create, in order.
 
-    snowflake/core/task/dagv1.py ``DAGOperation.deploy`` creates the root, then loops ``for dag_task in
-    topological_sort()``; the loop variable in its frame names the task being created or resumed.
+    ``DAGOperation`` reaches Snowflake only through ``schema.tasks`` (snowflake/core/task/dagv1.py
+    ``DAGOperation.deploy``: ``tasks.create`` for the root and each task, then ``tasks[name].resume``), so the
+    last name recorded is the task being created or resumed when a step fails, and the names recorded are
+    exactly what a failed deploy must drop again.
     """
-    tb = exc.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        in_deploy = frame.f_code.co_name == "deploy" and frame.f_globals.get("__name__") == _DAGV1
-        if in_deploy and "dag_task" in frame.f_locals:
-            return str(frame.f_locals["dag_task"].full_name)
-        tb = tb.tb_next
-    return None
+
+    def __init__(self, schema: Any) -> None:
+        self._schema = schema
+        self.tasks = _RecordedTasks(schema.tasks)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._schema, name)
+
+
+class _RecordedTasks:
+    def __init__(self, tasks: Any) -> None:
+        self._tasks = tasks
+        self.attempted: list[str] = []
+
+    def create(self, task: Any, *args: Any, **kwargs: Any) -> Any:
+        self.attempted.append(str(task.name))
+        return self._tasks.create(task, *args, **kwargs)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._tasks[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tasks, name)
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
