@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.scheduler import deploy_packages
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.setup import required_objects, setup_statements
@@ -28,12 +29,6 @@ ANACONDA_FIX = (
     "https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-packages.html"
     "#using-third-party-packages-from-anaconda"
 )
-
-
-def _dict(row: Any) -> dict[str, Any]:
-    """A Snowpark ``Row`` (or a mapping) with lower-case column names, as SHOW reports them."""
-    data = row.as_dict() if hasattr(row, "as_dict") else dict(row)
-    return {str(k).strip('"').lower(): v for k, v in data.items()}
 
 
 def _failed(name: str, exc: DomainError, fix: str) -> Check:
@@ -108,7 +103,7 @@ class SnowflakeDoctor:
             if not rows:
                 checks.append(Check(label, False, "does not exist or is not visible to this role", fix))
             elif show.upper().startswith("SHOW COMPUTE POOLS"):
-                checks.append(self._pool_size(label, _dict(rows[0])))
+                checks.append(self._pool_size(label, row_dict(rows[0], "lower")))
             else:
                 checks.append(Check(label, True, "exists"))
         return checks

@@ -22,6 +22,7 @@ from typing import Any
 import adapters
 import domain
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
 from adapters.snowflake.training_payload import train_in_job
@@ -70,7 +71,7 @@ class SnowflakeJobRunner:
         with vendor_errors(f"compute pool {pool}", fix=pool_fix(self.names, pool)):
             rows = self._session.sql(f"SHOW COMPUTE POOLS LIKE {string_literal(stored)}").collect()
         for row in rows:
-            data = {str(k).lower(): v for k, v in (row.as_dict() if hasattr(row, "as_dict") else row).items()}
+            data = row_dict(row, "lower")
             if str(data.get("name", "")) == stored:
                 return int(data["max_nodes"])
         raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")

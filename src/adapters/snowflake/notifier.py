@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.snowflake.errors import translate
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import stored_identifier, string_literal
 from domain.errors import InvalidConfig, NotFound, NotificationFailed
@@ -87,7 +88,7 @@ class SnowflakeNotifier:
             rows = self._session.sql(f"SHOW NOTIFICATION INTEGRATIONS LIKE '{pattern}'").collect()
         except Exception as exc:
             raise translate(exc, f"notification integration {name}") from None
-        row = next((_as_dict(r) for r in rows if _as_dict(r).get("name") == name), None)
+        row = next((d for d in (row_dict(r, "lower") for r in rows) if d.get("name") == name), None)
         if row is None:
             fix = create_email_integration(stored_identifier(name), self.names.role)
             raise NotFound(
@@ -98,11 +99,6 @@ class SnowflakeNotifier:
             raise InvalidConfig(
                 f"notification integration {name} is disabled: ALTER INTEGRATION {name} SET ENABLED = TRUE"
             )
-
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    data = row.as_dict() if hasattr(row, "as_dict") else dict(row)
-    return {str(k).lower(): v for k, v in data.items()}
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters.dagv1_build import DefinitionFor, build_dag
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames
 from domain.errors import InvalidConfig, JobTimeout, NotFound
 from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
@@ -392,7 +393,7 @@ class SnowflakeScheduler:
         )
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        return [_as_dict(r) for r in self._session.sql(sql, params=params).collect()]
+        return [row_dict(r, "upper") for r in self._session.sql(sql, params=params).collect()]
 
     def _with_tasks(self, run: GraphRun) -> GraphRun:
         from dataclasses import replace
@@ -431,11 +432,6 @@ class _RecordedTasks:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tasks, name)
-
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    data = row.as_dict() if hasattr(row, "as_dict") else dict(row)
-    return {str(k).upper(): v for k, v in data.items()}
 
 
 def _checked_run_id(run_id: str) -> str:

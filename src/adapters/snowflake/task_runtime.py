@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.sql_text import string_literal
 from adapters.task_context import TaskContextRuntime
 from domain.graph import validate_name
@@ -70,7 +71,7 @@ class SnowflakeTaskRuntime(TaskContextRuntime):
             ).collect()
         if not rows:
             return NOT_EXECUTED
-        latest = max((_as_dict(r) for r in rows), key=_attempt_order)
+        latest = max((row_dict(r, "upper") for r in rows), key=_attempt_order)
         state = str(latest["STATE"]).upper()
         return _STATES.get(state, state)
 
@@ -83,8 +84,3 @@ class SnowflakeTaskRuntime(TaskContextRuntime):
 def _attempt_order(row: dict[str, Any]) -> tuple[int, bool, str]:
     start = row.get("QUERY_START_TIME")
     return int(row.get("ATTEMPT_NUMBER") or 1), start is not None, str(start or "")
-
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    data = row.as_dict() if hasattr(row, "as_dict") else dict(row)
-    return {str(k).upper(): v for k, v in data.items()}
