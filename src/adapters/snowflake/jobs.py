@@ -28,6 +28,7 @@ from adapters.snowflake.sql_text import string_literal
 from adapters.snowflake.training_payload import train_in_job
 from domain.errors import InvalidConfig, JobFailed, NotFound
 from domain.names import normalize_identifier
+from domain.readiness import create_compute_pool_sql
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
 # A run id names a stage folder: snowflake.ml accepts [\w\-./] in a stage path's relative part
@@ -36,10 +37,9 @@ _RUN_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
-    return (
-        f"CREATE COMPUTE POOL IF NOT EXISTS {pool} MIN_NODES = 1 MAX_NODES = {max(nodes, 2)} "
-        f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {pool} TO ROLE {names.role}"
-    )
+    """The statements that create compute pool ``pool`` for ``nodes`` instances and grant it to the role."""
+    grant = f"GRANT USAGE ON COMPUTE POOL {pool} TO ROLE {names.role}"
+    return f"{create_compute_pool_sql(pool, max(nodes, 2))}; {grant}"
 
 
 def run_folder(run_id: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.jobs import pool_fix
 from adapters.snowflake.notifier import create_email_integration
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
@@ -34,8 +35,7 @@ def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
     return {
         f"compute pool {names.compute_pool}": (
             f"SHOW COMPUTE POOLS LIKE {_like(names, 'compute_pool')}",
-            f"CREATE COMPUTE POOL IF NOT EXISTS {names.compute_pool} MIN_NODES = 1 MAX_NODES = 2 "
-            f"INSTANCE_FAMILY = CPU_X64_S; GRANT USAGE ON COMPUTE POOL {names.compute_pool} TO ROLE {role}",
+            pool_fix(names, names.compute_pool),
         ),
         f"warehouse {names.warehouse}": (
             f"SHOW WAREHOUSES LIKE {_like(names, 'warehouse')}",
