@@ -237,6 +237,20 @@ def test_email_goes_to_the_integrations_mailbox_with_its_default_subject(
     assert outbox(account)[0][:2] == ("SENT", 1)
 
 
+def test_email_without_recipients_fails_naming_the_alter_that_sets_default_recipients(
+    catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount
+) -> None:
+    catalog.create_integration("no_one", type="EMAIL", default_subject="Model Training Status")
+    with pytest.raises(
+        NotificationFailed, match=r"ALTER NOTIFICATION INTEGRATION NO_ONE SET DEFAULT_RECIPIENTS"
+    ):
+        notifier.send("no_one", ALERT)
+    assert not (account.files / "mail" / "NO_ONE.mbox").exists()
+    [(status, attempts, error, _body)] = outbox(account)
+    assert (status, attempts) == ("FAILED", 1)
+    assert "no DEFAULT_RECIPIENTS" in str(error)
+
+
 def test_concurrent_emails_to_one_mailbox_are_all_delivered(
     catalog: IntegrationCatalog, notifier: SimNotifier, account: LocalAccount
 ) -> None:

@@ -198,17 +198,25 @@ class SimNotifier:
         content_type: str,
         recipients: Sequence[str] | None,
     ) -> None:
+        to = list(recipients or integration.default_recipients)
+        if not to:
+            # Snowflake mails INTEGRATION(name) messages to the integration's DEFAULT_RECIPIENTS and fails
+            # the send without them (docs: "Sending email notifications"), so the simulator does too.
+            raise _Undelivered(
+                f"EMAIL integration {integration.name} has no DEFAULT_RECIPIENTS and the message names no "
+                f"recipients: ALTER NOTIFICATION INTEGRATION {integration.name} SET DEFAULT_RECIPIENTS = "
+                "('<verified email of a user in this account>')",
+                retry=False,
+            )
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = SENDER
-        to = list(recipients or integration.default_recipients)
-        if to:
-            message["To"] = ", ".join(to)
+        message["To"] = ", ".join(to)
         message.set_content(content, subtype="html" if content_type == "text/html" else "plain")
         try:
             if integration.smtp_host:
                 with smtplib.SMTP(integration.smtp_host, integration.smtp_port, timeout=self.timeout) as smtp:
-                    smtp.send_message(message, to_addrs=to or [SENDER])
+                    smtp.send_message(message, to_addrs=to)
             else:
                 path = self.account.path("mail", f"{path_part(integration.name)}.mbox")
                 # mbox's dot-lock refuses a second writer instead of waiting, even in this process.
