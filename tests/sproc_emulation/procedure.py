@@ -1,10 +1,11 @@
-"""The child side of the stored-procedure emulation: run handlers as a Python stored procedure would.
+"""The child side of the stored-procedure emulation: run one handler as a Python stored procedure would.
 
-Started by ``runner.run_in_procedure`` as ``python -I -S procedure.py REQUEST.json`` in a fresh interpreter, so
-neither ``site`` nor the project's editable-install ``.pth`` runs; ``sys.path`` is rebuilt here from the request:
-the import zips, the interpreter's standard library and the installed third-party packages, nothing else. This
-file imports only the standard library and the installed libraries (it is copied next to the zips, outside the
-project) and writes one JSON report per invocation; what a handler raises is reported, not re-raised.
+Started by ``runner.run_in_procedure`` as ``python -I -S procedure.py REQUEST.json``, a fresh interpreter per
+invocation, so neither ``site`` nor the project's editable-install ``.pth`` runs; ``sys.path`` is rebuilt here
+from the request: the import zips, the interpreter's standard library and the installed third-party packages,
+nothing else. This file imports only the standard library and the installed libraries (it is copied next to
+the zips, outside the project) and writes one JSON report for its invocation; what a handler raises is
+reported, not re-raised.
 
 The session stand-in answers what ``snowflake.core.task.context.TaskContext`` asks (snowflake/core/task/context.py:
 ``session.call`` of SYSTEM$GET_TASK_GRAPH_CONFIG, system$current_user_task_name,
@@ -320,23 +321,20 @@ def main(request_path: str) -> None:
     # with a UDF handler", sys._xoptions["snowflake_import_directory"]).
     sys._xoptions["snowflake_import_directory"] = request["import_directory"] + "/"
     _sandbox()
-    reports = []
-    for invocation in request["invocations"]:
-        report = _invoke(invocation)
-        report["module_files"] = {
-            name: {"file": getattr(sys.modules.get(name), "__file__", None)} for name in request["packages"]
-        }
-        for entry in report["module_files"].values():
-            entry["zip"] = _inside(entry["file"], zips)
-        # Checked here, where it happened: a project package imported from anywhere but the zips fails the call.
-        outside = {n: e["file"] for n, e in report["module_files"].items() if e["file"] and not e["zip"]}
-        if outside:
-            report["outcome"] = "raised"
-            report["error"] = f"imported from outside the procedure's zips: {outside}"
-        report["sys_path"] = list(sys.path)
-        report["meta_path"] = [_finder_name(finder) for finder in sys.meta_path]
-        reports.append(report)
-    Path(request["report_path"]).write_text(json.dumps(reports, indent=1, default=str))
+    report = _invoke(request["invocation"])
+    report["module_files"] = {
+        name: {"file": getattr(sys.modules.get(name), "__file__", None)} for name in request["packages"]
+    }
+    for entry in report["module_files"].values():
+        entry["zip"] = _inside(entry["file"], zips)
+    # Checked here, where it happened: a project package imported from anywhere but the zips fails the call.
+    outside = {n: e["file"] for n, e in report["module_files"].items() if e["file"] and not e["zip"]}
+    if outside:
+        report["outcome"] = "raised"
+        report["error"] = f"imported from outside the procedure's zips: {outside}"
+    report["sys_path"] = list(sys.path)
+    report["meta_path"] = [_finder_name(finder) for finder in sys.meta_path]
+    Path(request["report_path"]).write_text(json.dumps(report, indent=1, default=str))
 
 
 if __name__ == "__main__":

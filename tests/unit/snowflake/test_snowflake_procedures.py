@@ -1,9 +1,9 @@
 """Deployed task bodies run as Snowflake runs them: imported only from the deploy's zips, in a fresh interpreter.
 
 Every body is the callable dagv1 registers (the app's task function wrapped by ``_use_func_return_value``),
-turned into the inline handler Snowpark generates, and run in ONE ``python -I -S`` subprocess whose path is
-the import zips (built by Snowpark's own ``zip_file_or_directory_to_stream``), the standard library and the
-installed packages. A ``__file__``-relative path, a module missing from the zips or an import of the source
+turned into the inline handler Snowpark generates, and run in a ``python -I -S`` subprocess of its own whose
+path is the import zips (built by Snowpark's own ``zip_file_or_directory_to_stream``), the standard library
+and the installed packages. A ``__file__``-relative path, a module missing from the zips or an import of the source
 tree fails here, not on the first scheduled run.
 """
 
@@ -223,6 +223,21 @@ def test_the_jobs_entrypoint_loads_train_in_job_from_the_zips_the_procedure_ship
     assert report.result == ["adapters.snowflake.training_payload", "train_in_job"]
     assert report.module_files["domain"]["zip"] and report.module_files["adapters"]["zip"]
     assert report.module_files["app"]["file"] is None  # the job needs no app package
+
+
+def test_each_invocation_runs_in_an_interpreter_of_its_own() -> None:
+    """As each procedure call in Snowflake: what one body imported is not there for the next."""
+    first = "def compute(session):\n    import domain.pipeline\n    return domain.pipeline.__name__\n"
+    second = (
+        "def compute(session):\n    import sys\n"
+        "    return sorted(m for m in sys.modules if m.partition('.')[0] in ('domain', 'adapters', 'app'))\n"
+    )
+    context = _context({}, p.PREPARE_DATA)
+    imported, after = run_in_procedure(
+        snowpark_zips(deploy_imports()), [Invocation(first, context), Invocation(second, context)]
+    )
+    assert (imported.outcome, imported.result) == ("returned", "domain.pipeline"), imported.error
+    assert (after.outcome, after.result) == ("returned", []), after.error
 
 
 def test_the_emulation_refuses_what_a_procedure_cannot_do() -> None:
