@@ -67,7 +67,7 @@ def _dag_operation(account: Any, notifier: Any, jobs: Any) -> Any:
 
 
 def _sim_scheduler(operation: Any, ports: providers.Provider[Ports]) -> Any:
-    from adapters.simulator.scheduler import SimScheduler
+    from adapters.simulator.taskgraph.scheduler_port import SimScheduler
     from adapters.task_context import TaskContextRuntime
     from app.tasks import stage_task
 

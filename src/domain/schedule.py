@@ -12,6 +12,7 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidConfig, Unsupported
@@ -52,8 +53,12 @@ class IntervalSchedule:
                 return f"{count}{unit}"
         raise AssertionError("unreachable: every is a whole number of minutes")
 
-    def next_after(self, base: datetime, now: datetime) -> datetime:
-        """The first ``base + k * every`` (k >= 0) strictly after ``now``; missed runs are not backfilled."""
+    def next_after(self, now: datetime, base: datetime | None = None) -> datetime:
+        """The first ``base + k * every`` (k >= 0) strictly after ``now``; missed runs are not backfilled.
+
+        Without a base (a deploy or resume at ``now``), the grid starts at ``now``.
+        """
+        base = now if base is None else base
         if (base.tzinfo is None) != (now.tzinfo is None):
             raise InvalidConfig(f"base {base!r} and now {now!r} must both be time-zone aware (or both naive)")
         if now < base:
@@ -198,8 +203,11 @@ class CronSchedule:
     def text(self) -> str:
         return f"{self.expression} {self.timezone}"
 
-    def next_after(self, now: datetime) -> datetime:
-        """The next fire time strictly after ``now`` (aware), in UTC (safe to compare across DST folds)."""
+    def next_after(self, now: datetime, base: datetime | None = None) -> datetime:
+        """The next fire time strictly after ``now`` (aware), in UTC (safe to compare across DST folds).
+
+        ``base`` does not move a cron schedule: it fires at matching minutes whenever it was resumed.
+        """
         if now.tzinfo is None or now.utcoffset() is None:
             raise InvalidConfig(f"now {now!r} must be time-zone aware")
         start = now.astimezone(self._zone).replace(tzinfo=None, second=0, microsecond=0, fold=0)
@@ -246,7 +254,17 @@ def _first_of_next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-Schedule = IntervalSchedule | CronSchedule
+class Schedule(Protocol):
+    """When a graph runs: every schedule answers the same two questions."""
+
+    def text(self) -> str:
+        """The canonical form, as ``parse_schedule`` reads it back."""
+        ...
+
+    def next_after(self, now: datetime, base: datetime | None = None) -> datetime:
+        """The first fire time strictly after ``now``; ``base`` is when the graph was deployed or resumed
+        (``None``: at ``now``). Missed times are not backfilled."""
+        ...
 
 
 def parse_schedule(text: str) -> Schedule:

@@ -10,7 +10,7 @@ import pytest
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.scheduler import SimScheduler
+from adapters.simulator.taskgraph.scheduler_port import SimScheduler
 from domain.errors import NotFound
 from domain.graph import GraphRunState, GraphSpec, TaskKind, TaskSpec
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.scheduler import SimScheduler
+from adapters.simulator.taskgraph.scheduler_port import SimScheduler
 from domain.errors import NotFound
 from domain.graph import GraphRunState, GraphSpec, TaskKind, TaskSpec, TaskState
 from domain.ports import Scheduler

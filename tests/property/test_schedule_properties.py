@@ -145,7 +145,7 @@ def test_interval_next_after_is_the_first_grid_point_after_now(
     schedule: IntervalSchedule, base: datetime, offset: timedelta
 ) -> None:
     now = base + offset
-    fire = schedule.next_after(base, now)
+    fire = schedule.next_after(now, base=base)
     assert fire > now
     assert (fire - base) % schedule.every == timedelta(0)
     assert fire == base or fire - schedule.every <= now

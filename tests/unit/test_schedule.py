@@ -99,13 +99,13 @@ def test_last_weekday_of_month_is_unsupported_rather_than_misread() -> None:
 def test_interval_next_after_is_the_next_grid_point_strictly_after_now() -> None:
     base = datetime(2024, 1, 1, tzinfo=UTC)
     every = IntervalSchedule(timedelta(hours=12))
-    assert every.next_after(base, base) == base + timedelta(hours=12)
-    assert every.next_after(base, base + timedelta(hours=30)) == base + timedelta(hours=36)
+    assert every.next_after(base, base=base) == base + timedelta(hours=12)
+    assert every.next_after(base + timedelta(hours=30), base=base) == base + timedelta(hours=36)
 
 
 def test_interval_next_after_a_future_base_is_the_base() -> None:
     base = datetime(2024, 1, 1, tzinfo=UTC)
-    assert IntervalSchedule(timedelta(days=1)).next_after(base, base - timedelta(hours=5)) == base
+    assert IntervalSchedule(timedelta(days=1)).next_after(base - timedelta(hours=5), base=base) == base
 
 
 def test_cron_next_after_is_strictly_after_now() -> None:

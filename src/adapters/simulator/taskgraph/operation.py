@@ -43,7 +43,6 @@ from adapters.simulator.home import LocalAccount
 from adapters.simulator.taskgraph.clock import Clock, SystemClock
 from adapters.simulator.taskgraph.engine import Engine, LiveRun, RunMeta, merge_config, utcnow
 from adapters.simulator.taskgraph.model import GraphDef, compile_dag
-from adapters.simulator.taskgraph.scheduling import first_due
 from adapters.simulator.taskgraph.session import SessionFactory
 from adapters.simulator.taskgraph.store import GraphRecord, GraphStore, RunRecord, TaskHistoryRecord
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, JobTimeout, NotFound, Unsupported
@@ -134,7 +133,7 @@ class LocalDAGOperation:
                 root_uuid=str(uuid.uuid4()),
                 created_on=now,
                 schedule_base=now if graph.schedule is not None else None,
-                next_due=first_due(graph.schedule, now) if graph.schedule is not None else None,
+                next_due=graph.schedule.next_after(now) if graph.schedule is not None else None,
             ),
             replace_tasks=full_names,
         )
@@ -192,7 +191,7 @@ class LocalDAGOperation:
             last_suspended_reason=None,
             consecutive_failures=0,
             schedule_base=now if schedule else None,
-            next_due=first_due(schedule, now) if schedule else None,
+            next_due=schedule.next_after(now) if schedule else None,
         )
 
     # running -------------------------------------------------------------------------------------------------

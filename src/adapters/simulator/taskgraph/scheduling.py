@@ -14,30 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from adapters.simulator.taskgraph.clock import Clock
+from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import GraphRecord
-from domain.schedule import CronSchedule, IntervalSchedule, Schedule, parse_schedule
-
-if TYPE_CHECKING:
-    from adapters.simulator.taskgraph.operation import LocalDAGOperation
+from domain.schedule import parse_schedule
 
 log = logging.getLogger(__name__)
-
-
-def next_due(schedule: Schedule, base: datetime, now: datetime) -> datetime:
-    """The first fire time strictly after ``now``."""
-    if isinstance(schedule, IntervalSchedule):
-        return schedule.next_after(base, now)
-    if isinstance(schedule, CronSchedule):
-        return schedule.next_after(now)
-    raise TypeError(f"unknown schedule {schedule!r}")
-
-
-def first_due(schedule: Schedule, now: datetime) -> datetime:
-    """The first fire time after a deploy or resume at ``now`` (which is also the interval's base)."""
-    return next_due(schedule, now, now)
 
 
 def tick(operation: LocalDAGOperation, now: datetime) -> list[int]:
@@ -63,7 +46,7 @@ def _fire(operation: LocalDAGOperation, record: GraphRecord, now: datetime) -> i
     due = record.next_due or now
     base = record.schedule_base or due
     operation.store.update_graph(
-        record.name, next_due=next_due(parse_schedule(record.schedule or ""), base, now)
+        record.name, next_due=parse_schedule(record.schedule or "").next_after(now, base=base)
     )
     if not operation.has_definitions(record.name):
         log.warning("graph %s is due but was not deployed in this process; skipped", record.name)
