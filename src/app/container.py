@@ -116,16 +116,7 @@ def _session(settings: Settings, names: Any) -> Iterator[Any]:
 def _sf_names(settings: Settings) -> Any:
     from adapters.snowflake.session import SnowflakeNames
 
-    n = settings.names
-    return SnowflakeNames(
-        role=n.role,
-        database=n.database,
-        schema=n.schema,
-        data_schema=n.data_schema,
-        warehouse=n.warehouse,
-        compute_pool=settings.pipeline.compute_pool,
-        notification_integration=settings.pipeline.notification_integration,
-    )
+    return SnowflakeNames.of(settings.object_names)
 
 
 def _sf(module: str, cls: str) -> Any:

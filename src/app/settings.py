@@ -6,6 +6,9 @@ pipeline policy, validated by ``domain.config.PipelineConfig``). Environment var
 (``SNOWFLAKE_DATABASE``, ``SNOWFLAKE_SCHEMA``, ``SNOWFLAKE_WAREHOUSE``, ``SNOWFLAKE_COMPUTE_POOL``,
 ``SNOWFLAKE_ROLE``) plus ``APP_BACKEND``, ``APP_HOME`` and ``SNOWFLAKE_CONNECTION_NAME``. Every bad value is an
 ``InvalidConfig`` naming its source, the key, the value and what is valid.
+
+This is the only module that reads the environment for settings and object names; the defaults are
+``domain.names.ObjectNames``'.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from domain.config import PipelineConfig
 from domain.errors import InvalidConfig
 from domain.graph import OverlapPolicy, validate_name
-from domain.names import normalize_identifier
+from domain.names import DEFAULT_NAMES, ObjectNames, normalize_identifier
 from domain.pipeline import DEFAULT_GRAPH_NAME
 
 BACKENDS = ("simulator", "snowflake")
@@ -40,11 +43,11 @@ class Names:
     training task reads it from the graph config; ``compute_pool_max_nodes`` sizes the simulator's pool.
     """
 
-    role: str = "ENGINEER"
-    database: str = "SNOWBANK"
-    schema: str = "DEV"
-    data_schema: str = "DATA"
-    warehouse: str = "DEMO_WH"
+    role: str = DEFAULT_NAMES.role
+    database: str = DEFAULT_NAMES.database
+    schema: str = DEFAULT_NAMES.schema
+    data_schema: str = DEFAULT_NAMES.data_schema
+    warehouse: str = DEFAULT_NAMES.warehouse
     compute_pool_max_nodes: int = 2
     # The fields the user set (config file or env), so that only those override a Snowflake connection's own
     # role and warehouse; a default never does. Not a config key.
@@ -68,14 +71,6 @@ class Names:
     def deployment(self) -> dict[str, str]:
         """The names a deployed task needs to find its objects (the graph config's ``deployment.`` entries)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), str)}
-
-    @property
-    def dag_stage(self) -> str:
-        return f"@{self.database}.{self.schema}.DAG_STAGE"
-
-    @property
-    def job_stage(self) -> str:
-        return f"@{self.database}.{self.schema}.JOB_STAGE"
 
 
 @dataclass(frozen=True)
@@ -105,6 +100,25 @@ class Settings:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InvalidConfig(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+
+    @property
+    def object_names(self) -> ObjectNames:
+        """Every account object name these settings use, in one value for the adapters to build on.
+
+        The pool and the integration are pipeline config (a deployed task reads them from its graph config);
+        the source table setup creates stays the default one, as before (``[pipeline] source_table`` names
+        the table the pipeline reads, which may be qualified).
+        """
+        n, p = self.names, self.pipeline
+        return ObjectNames(
+            role=n.role,
+            database=n.database,
+            schema=n.schema,
+            data_schema=n.data_schema,
+            warehouse=n.warehouse,
+            compute_pool=p.compute_pool,
+            notification_integration=p.notification_integration,
+        )
 
 
 _ENV_NAMES = {

@@ -22,6 +22,7 @@ from app.tasks import run_stage
 from domain import pipeline as p
 from domain.config import DEPLOYMENT_PREFIX
 from domain.graph import TaskKind, TaskSpec
+from domain.names import DEFAULT_NAMES, ObjectNames
 
 
 def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
@@ -35,8 +36,8 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
     deployed = {
         k.removeprefix(DEPLOYMENT_PREFIX): v for k, v in config.items() if k.startswith(DEPLOYMENT_PREFIX)
     }
-    defaults = SnowflakeNames()
-    names = SnowflakeNames(
+    defaults = DEFAULT_NAMES
+    names = ObjectNames(
         role=deployed.get("role", defaults.role),
         # The session reports SQL text ('"My Db"' or 'SNOWBANK'); SnowflakeNames keeps names in that form.
         database=deployed.get("database") or session.get_current_database() or defaults.database,
@@ -48,11 +49,12 @@ def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
             config.get("notification_integration", defaults.notification_integration)
         ),
     )
+    sf_names = SnowflakeNames.of(names)
     return p.Ports(
-        SnowflakeFeatureStore(session, names),
-        SnowflakeJobRunner(session, names),
-        SnowflakeModelRegistry(session, names),
-        SnowflakeNotifier(session, names),
+        SnowflakeFeatureStore(session, sf_names),
+        SnowflakeJobRunner(session, sf_names),
+        SnowflakeModelRegistry(session, sf_names),
+        SnowflakeNotifier(session, sf_names),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from domain.errors import InvalidConfig, InvalidName
 from domain.metrics import ALL_METRIC_KEYS, LOWER_IS_BETTER, base_metric
-from domain.names import normalize_identifier, normalize_qualified, run_id_for
+from domain.names import DEFAULT_NAMES, normalize_identifier, normalize_qualified, run_id_for
 
 DEPLOYMENT_PREFIX = "deployment."  # graph-config keys that name where the graph was deployed
 
@@ -130,7 +130,7 @@ class PipelineConfig:
 
     dataset_name: str = "mortgage_dataset"
     model_name: str = "mortgage_model"
-    source_table: str = "MORTGAGE_LENDING_DEMO_DATA"
+    source_table: str = DEFAULT_NAMES.source_table
     metric_name: str = "test_accuracy"
     metric_threshold: float = 0.7
     comparison: Comparison = Comparison.GE
@@ -138,8 +138,8 @@ class PipelineConfig:
     guardrails: Guardrails = (("test_roc_auc", 0.05),)  # (metric key, tolerated drop vs the champion)
     expiry_days: int = 7
     test_fraction: float = 0.2
-    notification_integration: str = "DEMO_NOTIFICATION_INTEGRATION"
-    compute_pool: str = "DEMO_POOL"
+    notification_integration: str = DEFAULT_NAMES.notification_integration
+    compute_pool: str = DEFAULT_NAMES.compute_pool
     target_instances: int = 2
     n_estimators: int = 3
     max_depth: int = 50

@@ -8,6 +8,7 @@ including attempts like ``x"; drop table t; --`` — is refused with ``InvalidNa
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from domain.errors import InvalidName
@@ -16,6 +17,28 @@ _UNQUOTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 _QUOTED = re.compile(r'^"((?:[^"]|""){1,255})"$')
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _RUN_ID = "v%Y%m%d_%H%M%S"
+
+
+@dataclass(frozen=True)
+class ObjectNames:
+    """The account objects the pipeline uses, with the guide's names (its ``constants.py``) as defaults.
+
+    The one place these defaults are written: ``app.settings`` fills them from the config file and the
+    environment, ``domain.config.PipelineConfig`` takes the ones a deployed task reads from its graph config,
+    and each backend derives its own forms (SQL text, stages, folders) from one of these.
+    """
+
+    role: str = "ENGINEER"
+    database: str = "SNOWBANK"
+    schema: str = "DEV"
+    data_schema: str = "DATA"
+    warehouse: str = "DEMO_WH"
+    compute_pool: str = "DEMO_POOL"
+    notification_integration: str = "DEMO_NOTIFICATION_INTEGRATION"
+    source_table: str = "MORTGAGE_LENDING_DEMO_DATA"
+
+
+DEFAULT_NAMES = ObjectNames()
 
 
 def normalize_identifier(name: str, what: str = "object") -> str:

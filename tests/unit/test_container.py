@@ -118,6 +118,29 @@ def test_a_warehouse_from_the_environment_beats_the_connections_own(
     assert params["warehouse"] == "CI_WH"
 
 
+def test_a_role_from_the_environment_beats_the_connections_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _session_parameters(
+        tmp_path,
+        monkeypatch,
+        config="",
+        connection='role = "PUBLIC"\nwarehouse = "W"\n',
+        env={"SNOWFLAKE_ROLE": "analyst"},
+    )
+    assert (params["role"], params["warehouse"]) == ("ANALYST", "W")
+
+
+def test_object_names_from_the_environment_reach_the_snowflake_adapters() -> None:
+    c = build_container(
+        load_settings(
+            env={"SNOWFLAKE_DATABASE": "CI_DB", "SNOWFLAKE_COMPUTE_POOL": "CI_POOL"}, backend="snowflake"
+        )
+    )
+    names = c.sf_names()
+    assert (names.database, names.compute_pool, names.schema) == ("CI_DB", "CI_POOL", "DEV")
+
+
 def test_without_configured_names_the_connections_role_and_warehouse_are_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,6 @@
-"""Sessions from ``connections.toml`` (by name, like ``snow -c NAME``) or environment variables, and the names
-of every Snowflake object the pipeline uses.
+"""Sessions from ``connections.toml`` (by name, like ``snow -c NAME``) or environment variables, and the
+Snowflake forms of the object names the pipeline uses (``app.settings`` reads the names; they are not read
+from the environment here).
 
 Credentials are read here and nowhere else; each secret is registered with ``errors.register_secret`` so no
 error or log line can echo it.
@@ -17,7 +18,7 @@ from typing import Any
 from adapters.snowflake.errors import register_secret, vendor_errors
 from adapters.snowflake.sql_text import identifier
 from domain.errors import BackendUnavailable, InvalidConfig
-from domain.names import normalize_identifier
+from domain.names import DEFAULT_NAMES, ObjectNames, normalize_identifier
 
 # Env vars read when no connection name is given; SNOWFLAKE_ACCOUNT and SNOWFLAKE_USER are required, plus one
 # way to authenticate.
@@ -44,20 +45,22 @@ _SECRET_PARAMETERS = (
 
 @dataclass(frozen=True)
 class SnowflakeNames:
-    """The account objects the pipeline uses (the guide's ``constants.py``), all overridable by env var.
+    """The account objects the pipeline uses, in their Snowflake forms, built from ``domain.names.ObjectNames``
+    (``of``), which holds the defaults; this class adds only what is Snowflake's own: the image repository,
+    the stages, qualified names.
 
     Each name is held as SQL text (``snowbank`` becomes ``SNOWBANK``; a quoted name stays quoted) so it can be
     written into statements as is; ``resolved`` gives the form Snowflake stores and SHOW output reports.
     """
 
-    role: str = "ENGINEER"
-    database: str = "SNOWBANK"
-    schema: str = "DEV"
-    data_schema: str = "DATA"
-    warehouse: str = "DEMO_WH"
-    compute_pool: str = "DEMO_POOL"
-    notification_integration: str = "DEMO_NOTIFICATION_INTEGRATION"
-    source_table: str = "MORTGAGE_LENDING_DEMO_DATA"
+    role: str = DEFAULT_NAMES.role
+    database: str = DEFAULT_NAMES.database
+    schema: str = DEFAULT_NAMES.schema
+    data_schema: str = DEFAULT_NAMES.data_schema
+    warehouse: str = DEFAULT_NAMES.warehouse
+    compute_pool: str = DEFAULT_NAMES.compute_pool
+    notification_integration: str = DEFAULT_NAMES.notification_integration
+    source_table: str = DEFAULT_NAMES.source_table
     image_repository: str = "DEMO_IMAGE_REPO"
     dag_stage_name: str = "DAG_STAGE"
     job_stage_name: str = "JOB_STAGE"
@@ -72,11 +75,9 @@ class SnowflakeNames:
         return normalize_identifier(getattr(self, field_name), field_name)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SnowflakeNames:
-        """Defaults overridden by ``SNOWFLAKE_ROLE``, ``SNOWFLAKE_DATABASE``, … (``SNOWFLAKE_<FIELD>``)."""
-        env = os.environ if env is None else env
-        given = {f.name: env.get(f"SNOWFLAKE_{f.name.upper()}") for f in fields(cls)}
-        return cls(**{k: v for k, v in given.items() if v})
+    def of(cls, names: ObjectNames) -> SnowflakeNames:
+        """The Snowflake forms of ``names``; the stages and the image repository keep their defaults."""
+        return cls(**{f.name: getattr(names, f.name) for f in fields(ObjectNames)})
 
     @property
     def schema_fqn(self) -> str:
@@ -172,8 +173,8 @@ SESSION_NAMES = ("role", "warehouse")  # the names a session is opened with
 
 
 def open_session(
-    connection_name: str | None = None,
-    names: SnowflakeNames | None = None,
+    connection_name: str | None,
+    names: SnowflakeNames,
     *,
     configured: Collection[str] = (),
     env: Mapping[str, str] | None = None,
@@ -181,17 +182,12 @@ def open_session(
 ) -> Any:
     """A Snowpark ``Session`` with the pipeline's role and warehouse.
 
-    ``configured`` lists the fields of ``names`` the user set (config file or env): a configured role or
-    warehouse replaces the connection's own; one the user did not set keeps the connection's, and only a
-    connection without one gets ``names``' value. Without ``names``, they come from ``SNOWFLAKE_ROLE``, … (see
-    ``SnowflakeNames.from_env``), and the ones set there count as configured.
+    ``configured`` lists the fields of ``names`` the user set (config file or env, as ``app.settings`` read
+    them): a configured role or warehouse replaces the connection's own; one the user did not set keeps the
+    connection's, and only a connection without one gets ``names``' value.
     """
     from snowflake.snowpark import Session
 
-    if names is None:
-        env = os.environ if env is None else env
-        names = SnowflakeNames.from_env(env)
-        configured = [f for f in SESSION_NAMES if env.get(f"SNOWFLAKE_{f.upper()}")]
     params = connection_parameters(connection_name, env=env, path=path)
     for key in SESSION_NAMES:
         if key in configured:

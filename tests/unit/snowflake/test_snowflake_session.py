@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from adapters.snowflake.session import SnowflakeNames, connection_parameters, connections_file
 from domain.errors import BackendUnavailable, InvalidName
+from domain.names import ObjectNames
 
 
 def _toml(tmp_path: Path, text: str) -> Path:
@@ -63,9 +63,10 @@ def test_names_default_to_the_guide_and_derive_stages() -> None:
     assert names.source_table_fqn == "SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA"
 
 
-def test_names_are_overridden_by_env() -> None:
-    names = SnowflakeNames.from_env({"SNOWFLAKE_DATABASE": "CI_DB", "SNOWFLAKE_COMPUTE_POOL": "CI_POOL"})
+def test_names_are_built_from_the_one_object_names() -> None:
+    names = SnowflakeNames.of(ObjectNames(database="ci_db", compute_pool="CI_POOL"))
     assert (names.database, names.compute_pool, names.schema) == ("CI_DB", "CI_POOL", "DEV")
+    assert names.job_stage == "@CI_DB.DEV.JOB_STAGE"
 
 
 def test_names_refuse_sql_injection() -> None:
@@ -78,30 +79,3 @@ def test_names_are_held_as_sql_text_and_resolved_as_snowflake_stores_them() -> N
     assert (names.database, names.schema, names.data_schema) == ("SNOWBANK", '"Dev Schema"', "DATA")
     assert names.schema_fqn == 'SNOWBANK."Dev Schema"'
     assert (names.resolved("database"), names.resolved("schema")) == ("SNOWBANK", "Dev Schema")
-
-
-def test_without_names_a_role_from_the_environment_beats_the_connections_own(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from snowflake.snowpark import Session
-
-    from adapters.snowflake.session import open_session
-
-    opened: dict[str, object] = {}
-
-    class Builder:  # snowflake/snowpark/session.py: Session.SessionBuilder.configs(options).create()
-        def configs(self, options: dict[str, object]) -> Builder:
-            opened.update(options)
-            return self
-
-        def create(self) -> SimpleNamespace:
-            return SimpleNamespace(query_tag=None)
-
-    monkeypatch.setattr(Session, "builder", Builder())
-    path = _toml(
-        tmp_path, '[ci]\naccount = "a"\nuser = "u"\npassword = "p-123"\nrole = "PUBLIC"\nwarehouse = "W"\n'
-    )
-
-    open_session("ci", env={"SNOWFLAKE_ROLE": "analyst"}, path=path)
-
-    assert (opened["role"], opened["warehouse"]) == ("ANALYST", "W")
