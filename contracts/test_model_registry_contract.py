@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from contracts.support import Backend, unique_name
 from domain.errors import AlreadyExists, Conflict, NotFound
 from domain.ports import ModelRegistry
 from domain.refs import DatasetRef, ModelArtifact
-from tests.integration.test_sim_training import request_for, write_dataset
 
 
 @pytest.fixture
-def registry(backend: Any) -> ModelRegistry:
-    if backend.name == "simulator":
-        from adapters.simulator.registry import SimModelRegistry
-
-        return SimModelRegistry(backend.account)
-    from adapters.snowflake.registry import SnowflakeModelRegistry
-
-    return SnowflakeModelRegistry(backend.session)
+def registry(backend: Backend) -> ModelRegistry:
+    return backend.registry()
 
 
 @pytest.fixture
-def artifact(backend: Any) -> ModelArtifact:
-    if backend.name != "simulator":
-        pytest.skip("a trained model artifact is produced by the simulator's training payload only")
-    from adapters.simulator.training import run_training
-
-    outcome = run_training(request_for(backend.account.files), backend.account.files)
-    assert outcome is not None
-    return outcome.artifact
+def artifact(model_artifacts: Any) -> ModelArtifact:
+    return model_artifacts.artifact()
 
 
 @pytest.fixture
-def model(backend: Any) -> Iterator[str]:
-    name = f"CONTRACT_MODEL_{uuid.uuid4().hex[:8].upper()}"
-    yield name
-    if backend.name == "snowflake":
-        from contracts.snowflake_objects import drop_objects_like
-
-        drop_objects_like(backend.session, name, kinds=("MODEL",))
+def model() -> str:
+    return unique_name("MODEL")  # the snowflake backend drops this run's models when it closes
 
 
 DATASET = DatasetRef(
@@ -146,10 +127,10 @@ def test_the_default_version_cannot_be_deleted(
 
 
 def test_score_returns_unprefixed_metrics(
-    registry: ModelRegistry, model: str, artifact: ModelArtifact, backend: Any
+    registry: ModelRegistry, model: str, artifact: ModelArtifact, scoring: Any
 ) -> None:
     log(registry, model, artifact, "v1")
-    test = write_dataset(backend.account.files, "DS", "v1_test", rows=80, seed=3)
+    test = scoring.test_dataset()
     assert set(registry.score(model, "v1", test)) >= {"accuracy", "roc_auc", "log_loss"}
 
 

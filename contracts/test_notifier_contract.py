@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from contracts.support import Backend
 from domain.errors import InvalidConfig, NotFound
 from domain.ports import Notifier
 from domain.refs import Notification
@@ -14,23 +15,8 @@ MESSAGE = Notification(subject="Model Training Status", body="quality check fail
 
 
 @pytest.fixture
-def notifier(backend: Any) -> Notifier:
-    if backend.name == "simulator":
-        from adapters.simulator.notifier import SimNotifier
-
-        return SimNotifier(backend.account)
-    from adapters.snowflake.notifier import SnowflakeNotifier
-
-    return SnowflakeNotifier(backend.session)
-
-
-@pytest.fixture
-def catalog(backend: Any) -> Any:
-    if backend.name != "simulator":
-        pytest.skip("creating integrations needs account-level privileges; the simulator defines its own")
-    from adapters.simulator.integrations import IntegrationCatalog
-
-    return IntegrationCatalog(backend.account)
+def notifier(backend: Backend) -> Notifier:
+    return backend.notifier()
 
 
 def test_the_notifier_implements_the_port(notifier: Notifier) -> None:
@@ -42,9 +28,9 @@ def test_an_unknown_integration_is_not_found_by_name(notifier: Notifier) -> None
         notifier.send("NO_SUCH_INTEGRATION_XYZ", MESSAGE)
 
 
-def test_an_email_integration_delivers(notifier: Notifier, catalog: Any) -> None:
+def test_an_email_integration_delivers(notifier: Notifier, integrations: Any) -> None:
     # Snowflake's INTEGRATION(name) mails the integration's DEFAULT_RECIPIENTS: a working one has them.
-    catalog.create_integration(
+    integrations.create(
         "contract_mail",
         type="EMAIL",
         default_recipients=["ops@example.com"],
@@ -53,7 +39,7 @@ def test_an_email_integration_delivers(notifier: Notifier, catalog: Any) -> None
     notifier.send("contract_mail", MESSAGE)
 
 
-def test_a_disabled_integration_is_refused_by_name(notifier: Notifier, catalog: Any) -> None:
-    catalog.create_integration("contract_off", type="EMAIL", enabled=False)
+def test_a_disabled_integration_is_refused_by_name(notifier: Notifier, integrations: Any) -> None:
+    integrations.create("contract_off", type="EMAIL", enabled=False)
     with pytest.raises(InvalidConfig, match="CONTRACT_OFF"):
         notifier.send("contract_off", MESSAGE)

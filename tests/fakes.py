@@ -12,9 +12,27 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, NotFound
-from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun
-from domain.names import version_from_timestamp
+from domain.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Conflict,
+    InvalidConfig,
+    InvalidData,
+    JobFailed,
+    JobTimeout,
+    NotFound,
+)
+from domain.graph import (
+    MAX_RETURN_VALUE_BYTES,
+    DeployedGraph,
+    GraphRun,
+    GraphRunState,
+    GraphSpec,
+    TaskRun,
+    TaskState,
+)
+from domain.names import normalize_identifier, version_from_timestamp
+from domain.readiness import create_compute_pool_sql
 from domain.refs import (
     DatasetRef,
     DatasetSplits,
@@ -62,6 +80,7 @@ class FakeFeatureStore(_Failing):
 
     def source_version(self, source_table: str) -> str:
         self._maybe_fail("source_version")
+        normalize_identifier(source_table, "table")
         if source_table not in self.tables:
             raise NotFound(f"table {source_table} does not exist")
         return version_from_timestamp(self.tables[source_table])
@@ -93,12 +112,14 @@ class FakeFeatureStore(_Failing):
         return DatasetSplits(dataset, train, test)
 
     def get_dataset(self, name: str, version: str) -> DatasetRef:
+        normalize_identifier(name, "dataset")
         if (name, version) not in self.datasets:
             raise NotFound(f"dataset {name} version {version} does not exist")
         return self._ref(name, version)
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersionInfo]:
         self._maybe_fail("list_dataset_versions")
+        normalize_identifier(name, "dataset")
         return sorted((d for (n, _), d in self.datasets.items() if n == name), key=lambda d: d.version)
 
     def delete_dataset_version(self, name: str, version: str) -> None:
@@ -112,9 +133,12 @@ class FakeFeatureStore(_Failing):
 
 @dataclass
 class FakeJobRunner(_Failing):
-    """Trains nothing: every job ends DONE with ``metrics`` (or FAILED with ``error``)."""
+    """Trains nothing: every job ends DONE with ``metrics`` (or FAILED with ``error``). ``pools`` maps a
+    compute pool to its MAX_NODES; a submission is checked against it as the simulator's ``_check_pool`` does
+    (``adapters.simulator.jobs.SimJobRunner._check_pool``)."""
 
     metrics: dict[str, float] = field(default_factory=dict)
+    pools: dict[str, int] = field(default_factory=lambda: {"DEMO_POOL": 2})
     error: str | None = None
     submitted: list[TrainingRequest] = field(default_factory=list)
     jobs: dict[str, tuple[JobStatus, TrainingRequest]] = field(default_factory=dict)
@@ -123,34 +147,54 @@ class FakeJobRunner(_Failing):
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
         self._maybe_fail("submit_training")
+        self._check_pool(request.compute_pool, request.target_instances, request.min_instances)
         self.submitted.append(request)
         job = JobRef(f"SNOWBANK.DEV.TRAIN_MODEL_{next(self._ids):08x}")
         self.jobs[job.id] = (JobStatus.FAILED if self.error else JobStatus.DONE, request)
         return job
 
-    def status(self, job: JobRef) -> JobStatus:
+    def _check_pool(self, compute_pool: str, target: int, minimum: int | None) -> None:
+        pool = normalize_identifier(compute_pool, "compute pool")
+        if pool not in self.pools:
+            raise NotFound(
+                f"compute pool {pool} does not exist or not authorized: "
+                f"{create_compute_pool_sql(pool, max(target, 2))}"
+            )
+        if target > self.pools[pool]:
+            raise InvalidConfig(
+                f"The requested target_instances ({target}) exceeds the max_nodes ({self.pools[pool]}) "
+                f"of compute pool {pool}"
+            )
+        if minimum is not None and not 0 < minimum <= target:
+            raise InvalidConfig(
+                f"min_instances must satisfy 0 < min_instances <= target_instances ({target}), got {minimum!r}"
+            )
+
+    def _job(self, job: JobRef) -> tuple[JobStatus, TrainingRequest]:
         if job.id not in self.jobs:
             raise NotFound(f"job {job.id} does not exist")
-        return self.jobs[job.id][0]
+        return self.jobs[job.id]
+
+    def status(self, job: JobRef) -> JobStatus:
+        return self._job(job)[0]
 
     def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
         return self.status(job)
 
     def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
-        status, request = self.jobs[job.id]
+        status, request = self._job(job)
         if status is not JobStatus.DONE:
-            from domain.errors import JobFailed
-
             raise JobFailed(f"job {job.id} failed: {self.error}")
         return TrainingOutcome(
             ModelArtifact(f"mem://run_artifacts/{request.run_id}/model.ubj"), dict(self.metrics)
         )
 
     def logs(self, job: JobRef, instance: int = 0) -> str:
+        self._job(job)
         return self.error or "ML job finished"
 
     def cancel(self, job: JobRef) -> None:
-        status, request = self.jobs[job.id]
+        status, request = self._job(job)
         if not status.is_terminal:
             self.jobs[job.id] = (JobStatus.CANCELLED, request)
 
@@ -290,12 +334,16 @@ class FakeModelRegistry(_Failing):
 class FakeNotifier(_Failing):
     sent: list[tuple[str, Notification]] = field(default_factory=list)
     integrations: set[str] = field(default_factory=lambda: {"DEMO_NOTIFICATION_INTEGRATION"})
+    disabled: set[str] = field(default_factory=set)  # integrations that exist with ENABLED = FALSE
     fail_on: set[str] = field(default_factory=set)
 
     def send(self, integration: str, message: Notification) -> None:
         self._maybe_fail("send")
-        if integration.upper() not in self.integrations:
-            raise NotFound(f"notification integration {integration} does not exist")
+        name = normalize_identifier(integration, "notification integration")
+        if name not in self.integrations:
+            raise NotFound(f"notification integration {name} does not exist")
+        if name in self.disabled:
+            raise InvalidConfig(f"notification integration {name} is disabled")
         self.sent.append((integration, message))
 
 
@@ -315,8 +363,8 @@ class FakeTaskRuntime:
         return self.values.get(task_name.upper())
 
     def set_return_value(self, value: str) -> None:
-        if len(str(value).encode()) > 10 * 1024:
-            raise InvalidData("return value larger than 10 kB")
+        if len(str(value).encode()) > MAX_RETURN_VALUE_BYTES:
+            raise InvalidData(f"return value larger than {MAX_RETURN_VALUE_BYTES} bytes")
         self.returned.append(str(value))
 
     def scheduled_time(self) -> datetime:
@@ -331,35 +379,51 @@ class FakeTaskRuntime:
 
 @dataclass
 class FakeScheduler:
-    """Records deploys and runs; every run SUCCEEDS at once unless ``state`` says otherwise."""
+    """Records deploys and runs; every run ends at once in ``state`` (SUCCEEDED unless set otherwise; EXECUTING
+    leaves it in flight for ``cancel``). Run ids are epoch milliseconds, unique, as on both backends."""
 
     clock: FakeClock
     graphs: dict[str, GraphSpec] = field(default_factory=dict)
-    suspended: set[str] = field(default_factory=set)
-    history: dict[str, list[GraphRun]] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)  # graphs whose root is resumed (scheduled runs happen)
+    history: dict[str, list[GraphRun]] = field(default_factory=dict)  # newest first
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> the run's config override
     state: str = "SUCCEEDED"
+
+    def _graph(self, graph_name: str) -> GraphSpec:
+        if graph_name not in self.graphs:
+            raise NotFound(f"task graph {graph_name} does not exist (deploy it first, or it was dropped)")
+        return self.graphs[graph_name]
 
     def deploy(self, graph: GraphSpec) -> None:
         self.graphs[graph.name] = graph
+        if graph.schedule is None:
+            self.started.discard(graph.name)
+        else:
+            self.started.add(graph.name)
 
     def run(
         self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
     ) -> str:
-        if graph_name not in self.graphs:
-            raise NotFound(f"graph {graph_name} is not deployed")
-        from domain.graph import GraphRunState, TaskState
-
-        run_id = str(int(self.clock().timestamp() * 1000))
-        tasks = tuple(
-            TaskRun(f"{graph_name}${t.name}".upper(), TaskState.SUCCEEDED)
-            for t in self.graphs[graph_name].tasks
-        )
-        run = GraphRun(graph_name, run_id, GraphRunState(self.state), self.clock(), tasks=tasks)
+        graph = self._graph(graph_name)
+        taken = {int(r.run_id) for runs in self.history.values() for r in runs}
+        run_id = max([int(self.clock().timestamp() * 1000), *(t + 1 for t in taken)])
+        state = GraphRunState(self.state)
+        task_state = TaskState.EXECUTING if state is GraphRunState.EXECUTING else TaskState.SUCCEEDED
+        tasks = tuple(TaskRun(f"{graph_name}${t.name}".upper(), task_state) for t in graph.tasks)
+        run = GraphRun(graph_name, str(run_id), state, self.clock(), tasks=tasks)
         self.history.setdefault(graph_name, []).insert(0, run)
-        return run_id
+        self.configs[run.run_id] = dict(config or {})
+        return run.run_id
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
-        return next(r for r in self.history[graph_name] if r.run_id == run_id)
+        if not run_id.isdigit():
+            raise InvalidConfig(f"run id {run_id!r} is not a run id (epoch milliseconds, digits only)")
+        run = next((r for r in self.history.get(graph_name, []) if r.run_id == run_id), None)
+        if run is None:
+            raise NotFound(f"no run {run_id} of task graph {graph_name}")
+        if not run.state.is_terminal:
+            raise JobTimeout(f"graph run {run_id} of {graph_name} did not finish within {timeout} s")
+        return run
 
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
         return self.history.get(graph_name, [])[:limit]
@@ -368,30 +432,35 @@ class FakeScheduler:
         return [t for r in self.runs(graph_name, 10**6) if run_id in (None, r.run_id) for t in r.tasks]
 
     def deployed(self, graph_name: str) -> DeployedGraph:
-        if graph_name not in self.graphs:
-            raise NotFound(f"graph {graph_name} is not deployed")
-        graph = self.graphs[graph_name]
+        graph = self._graph(graph_name)
         schedule = None if graph.schedule is None else graph.schedule.text()
-        state = "suspended" if graph_name in self.suspended or schedule is None else "started"
+        state = "started" if graph_name in self.started else "suspended"
         return DeployedGraph(graph_name, dict(graph.config), schedule, state)
 
     def suspend(self, graph_name: str) -> None:
-        self.suspended.add(graph_name)
+        self._graph(graph_name)
+        self.started.discard(graph_name)
 
     def resume(self, graph_name: str) -> None:
-        self.suspended.discard(graph_name)
+        self._graph(graph_name)
+        self.started.add(graph_name)
 
     def drop(self, graph_name: str) -> None:
-        if self.graphs.pop(graph_name, None) is None:
-            raise NotFound(f"graph {graph_name} is not deployed")
+        self._graph(graph_name)
+        del self.graphs[graph_name]
+        self.started.discard(graph_name)
 
     def cancel(self, graph_name: str) -> list[str]:
-        """EXECUTING runs (``state="EXECUTING"``) become CANCELLED; returns their ids."""
-        if graph_name not in self.graphs:
-            raise NotFound(f"graph {graph_name} is not deployed")
+        """EXECUTING runs become CANCELLED, their executing tasks too; returns their ids."""
+        self._graph(graph_name)
         runs = self.history.get(graph_name, [])
         executing = [r.run_id for r in runs if r.state is GraphRunState.EXECUTING]
-        self.history[graph_name] = [
-            replace(r, state=GraphRunState.CANCELLED) if r.run_id in executing else r for r in runs
-        ]
+        self.history[graph_name] = [_cancelled(r) if r.run_id in executing else r for r in runs]
         return executing
+
+
+def _cancelled(run: GraphRun) -> GraphRun:
+    tasks = tuple(
+        replace(t, state=TaskState.CANCELLED) if t.state is TaskState.EXECUTING else t for t in run.tasks
+    )
+    return replace(run, state=GraphRunState.CANCELLED, tasks=tasks)

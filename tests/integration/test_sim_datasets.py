@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from adapters.simulator import datasets
@@ -21,12 +19,6 @@ ALL_COLUMNS = [
     "INCOME_LOAN_RATIO", "MEAN_COUNTY_INCOME", "HIGH_INCOME_FLAG", "AVG_THIRTY_DAY_LOAN_AMOUNT",
     "LOAN_PURPOSE_ENCODED",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def account() -> Iterator[LocalAccount]:
-    with LocalAccount(None) as acc:
-        yield acc
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -34,12 +33,6 @@ SAMPLE = loans(
         (4, "2024-02-14 12:30:00.500", None, "Erie County", 50.0, 20.0, 1),
     ]
 )
-
-
-@pytest.fixture
-def account() -> Iterator[LocalAccount]:
-    with LocalAccount(None) as acc:
-        yield acc
 
 
 @pytest.fixture

@@ -21,13 +21,7 @@ from adapters.simulator.home import LocalAccount
 from adapters.simulator.jobs import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
-from tests.integration.test_sim_training import request_for
-
-
-@pytest.fixture
-def account(tmp_path: Path) -> Iterator[LocalAccount]:
-    with LocalAccount(tmp_path / "home") as acc:
-        yield acc
+from tests.support.training_data import request_for
 
 
 @pytest.fixture

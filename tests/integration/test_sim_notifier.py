@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -57,12 +56,6 @@ def hook() -> Iterator[Hook]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture
-def account(tmp_path: Path) -> Iterator[LocalAccount]:
-    with LocalAccount(tmp_path / "home") as acc:
-        yield acc
 
 
 @pytest.fixture

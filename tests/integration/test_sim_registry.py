@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,7 @@ from adapters.simulator.registry import SimModelRegistry
 from adapters.simulator.training import run_training
 from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
 from domain.refs import DatasetRef, ModelArtifact
-from tests.integration.test_sim_training import request_for, write_dataset
-
-
-@pytest.fixture
-def account(tmp_path: Path) -> Iterator[LocalAccount]:
-    with LocalAccount(tmp_path / "home") as acc:
-        yield acc
+from tests.support.training_data import request_for, write_dataset
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from adapters.simulator.source_tables import describe_table
 from domain.errors import InvalidConfig, InvalidData, InvalidName
 
 ROWS = 800
-
-
-@pytest.fixture
-def account(tmp_path: Path) -> Iterator[LocalAccount]:
-    with LocalAccount(tmp_path / "home") as acc:
-        yield acc
 
 
 def _tables(account: LocalAccount) -> set[str]:
