@@ -6,9 +6,7 @@ from tests.sproc_emulation.runner import (
     Invocation,
     ProcedureReport,
     TaskRunContext,
-    deployed_functions,
     deployed_procedure,
-    handler_source,
     run_in_procedure,
     snowpark_zips,
 )
@@ -17,9 +15,7 @@ __all__ = [
     "Invocation",
     "ProcedureReport",
     "TaskRunContext",
-    "deployed_functions",
     "deployed_procedure",
-    "handler_source",
     "run_in_procedure",
     "snowpark_zips",
 ]

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,24 +107,6 @@ def deployed_procedure(definition: str, uploads: Mapping[str, bytes]) -> tuple[d
         return zips, inline.group("code"), handler.group("handler")
     module, _, function = handler.group("handler").rpartition(".")
     return zips, f"from {module} import {function}\n", function
-
-
-def deployed_functions(graph: Any, definition_for: Callable[[Any], Any]) -> dict[str, Callable[[Any], Any]]:
-    """Task name -> the callable dagv1 hands to ``sproc.register`` for it (the task function, wrapped), built
-    by the project's own ``build_dag`` as the Snowflake scheduler deploys it."""
-    from adapters.dagv1_build import build_dag
-
-    dag = build_dag(graph, definition_for, stage_location="@EMULATED_STAGE")
-    lowered = {t.name: t._to_low_level_task().definition for t in dag.tasks}
-    return {name: d.func for name, d in lowered.items() if not isinstance(d, str)}
-
-
-def handler_source(func: Callable[..., Any]) -> str:
-    """The inline handler module Snowpark generates for a stored procedure ``func(session)``."""
-    from snowflake.snowpark._internal.udf_utils import generate_python_code
-    from snowflake.snowpark._internal.utils import TempObjectType
-
-    return generate_python_code(func, ["session"], TempObjectType.PROCEDURE, False, False)
 
 
 @dataclass(frozen=True)

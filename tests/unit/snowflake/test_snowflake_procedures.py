@@ -1,10 +1,11 @@
 """Deployed task bodies run as Snowflake runs them: imported only from the deploy's zips, in a fresh interpreter.
 
-Every body is the callable dagv1 registers (the app's task function wrapped by ``_use_func_return_value``),
-turned into the inline handler Snowpark generates, and run in a ``python -I -S`` subprocess of its own whose
-path is the import zips (built by Snowpark's own ``zip_file_or_directory_to_stream``), the standard library
-and the installed packages. A ``__file__``-relative path, a module missing from the zips or an import of the source
-tree fails here, not on the first scheduled run.
+The graph is deployed through the offline harness (Snowpark's real ``sproc.register`` under snowflake.core's
+dagv1); every task's procedure is read back from its definition (the inline handler Snowpark generated and the
+``IMPORTS`` it names) and run on the very zips the deploy uploaded, each call in a ``python -I -S``
+subprocess of its own whose path is those zips, the standard library and the installed packages. A
+``__file__``-relative path, a module missing from the zips or an import of the source tree fails here, not on
+the first scheduled run.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from adapters.snowflake.session import SnowflakeNames
 from app.snowflake_tasks import definition_for
 from domain import pipeline as p
 from domain.config import PipelineConfig
+from domain.graph import GraphSpec
 from domain.refs import DatasetRef, DatasetSplits, ModelArtifact, TrainingOutcome
 from tests.snowflake_offline.harness import offline_snowflake
 from tests.sproc_emulation import (
     Invocation,
     ProcedureReport,
     TaskRunContext,
-    deployed_functions,
     deployed_procedure,
-    handler_source,
     run_in_procedure,
     snowpark_zips,
 )
@@ -83,21 +83,59 @@ def _assert_reached_its_first_backend_call(stage: str, report: ProcedureReport) 
     assert re.search(FIRST_BACKEND_CALL[stage], report.first_unanswered or "", re.IGNORECASE), report.texts
 
 
+Procedure = tuple[dict[str, bytes], str, str]  # (zips, handler module text, handler name)
+
+
+def _graph() -> GraphSpec:
+    return p.pipeline_graph(PipelineConfig(), name=GRAPH, warehouse="DEMO_WH", deployment=DEPLOYMENT)
+
+
 @pytest.fixture(scope="module")
-def reports() -> dict[str, ProcedureReport]:
-    graph = p.pipeline_graph(PipelineConfig(), deployment=DEPLOYMENT)
-    handlers = {name: handler_source(f) for name, f in deployed_functions(graph, definition_for).items()}
-    assert sorted(handlers) == sorted(p.STAGES)
+def deployed() -> dict[str, Procedure]:
+    """Stage -> its procedure as the deploy created it: the zips it uploaded and the handler it inlined."""
+    with offline_snowflake() as sf:
+        SnowflakeScheduler(sf.session, SnowflakeNames(**DEPLOYMENT), definition_for).deploy(_graph())
+        return {
+            name.removeprefix(f"{GRAPH}$").lower(): deployed_procedure(definition, sf.uploads)
+            for name, definition in sf.task_definitions().items()
+            if name.startswith(f"{GRAPH}$")
+        }
 
-    def context(task: str) -> TaskRunContext:
-        return _context(graph.config, task)
 
-    invocations = {name: Invocation(source, context(name)) for name, source in handlers.items()}
+@pytest.fixture(scope="module")
+def deploy_zips(deployed: dict[str, Procedure]) -> dict[str, bytes]:
+    zips, _, _ = deployed[p.PREPARE_DATA]
+    return zips
+
+
+@pytest.fixture(scope="module")
+def reports(deployed: dict[str, Procedure], deploy_zips: dict[str, bytes]) -> dict[str, ProcedureReport]:
+    graph_config = _graph().config
+    invocations = {
+        stage: Invocation(source, _context(graph_config, stage), handler=handler)
+        for stage, (_, source, handler) in deployed.items()
+    }
+    _, source, handler = deployed[p.TRAIN_MODEL]
     invocations[SUBMITTING] = Invocation(
-        handlers[p.TRAIN_MODEL], context(p.TRAIN_MODEL), answers=ML_JOB_SUBMISSION_ANSWERS
+        source, _context(graph_config, p.TRAIN_MODEL), handler=handler, answers=ML_JOB_SUBMISSION_ANSWERS
     )
-    done = run_in_procedure(snowpark_zips(deploy_imports()), list(invocations.values()))
+    # every task imports the same uploads (test_every_task_of_the_deploy_imports_the_same_three_uploaded_zips)
+    done = run_in_procedure(deploy_zips, list(invocations.values()))
     return dict(zip(invocations, done, strict=True))
+
+
+def test_every_task_of_the_deploy_imports_the_same_three_uploaded_zips(
+    deployed: dict[str, Procedure],
+) -> None:
+    assert sorted(deployed) == sorted(p.STAGES)
+    zips = {stage: zipped for stage, (zipped, _, _) in deployed.items()}
+    assert sorted(zips[p.PREPARE_DATA]) == ["adapters.zip", "app.zip", "domain.zip"]
+    assert all(z == zips[p.PREPARE_DATA] for z in zips.values())
+
+
+def test_snowparks_own_zip_builder_makes_the_zips_the_deploy_uploaded(deploy_zips: dict[str, bytes]) -> None:
+    """``snowpark_zips`` (for tests that need no deploy) is byte for byte what ``sproc.register`` uploads."""
+    assert snowpark_zips(deploy_imports()) == deploy_zips
 
 
 @pytest.mark.parametrize("stage", p.STAGES)
@@ -166,30 +204,6 @@ def test_a_training_job_is_created_with_the_runs_stage_folder_pool_warehouse_and
     assert (job["QUERY_WAREHOUSE"], job["TARGET_INSTANCES"], job["MIN_INSTANCES"]) == ("DEMO_WH", 2, 2)
 
 
-def test_the_procedures_a_deploy_creates_run_from_the_zips_it_uploaded() -> None:
-    """The same bodies as deployed through Snowpark's real ``sproc.register`` (the offline deploy harness):
-    each task's handler and zips are read back from the task definitions and the captured uploads."""
-    graph = p.pipeline_graph(PipelineConfig(), name=GRAPH, warehouse="DEMO_WH", deployment=DEPLOYMENT)
-    with offline_snowflake() as sf:
-        SnowflakeScheduler(sf.session, SnowflakeNames(**DEPLOYMENT), definition_for).deploy(graph)
-        procedures = {
-            name.removeprefix(f"{GRAPH}$").lower(): deployed_procedure(definition, sf.uploads)
-            for name, definition in sf.task_definitions().items()
-            if name.startswith(f"{GRAPH}$")
-        }
-    assert sorted(procedures) == sorted(p.STAGES)
-    zips = {stage: zipped for stage, (zipped, _, _) in procedures.items()}
-    assert sorted(zips[p.PREPARE_DATA]) == ["adapters.zip", "app.zip", "domain.zip"]
-    assert all(z == zips[p.PREPARE_DATA] for z in zips.values())  # every task imports the same uploads
-    invocations = [
-        Invocation(source, _context(graph.config, stage), handler=handler)
-        for stage, (_, source, handler) in procedures.items()
-    ]
-    for stage, report in zip(procedures, run_in_procedure(zips[p.PREPARE_DATA], invocations), strict=True):
-        _assert_reached_its_first_backend_call(stage, report)
-        assert all(entry["zip"] for entry in report.module_files.values()), report.module_files
-
-
 # Python procedures cannot run PUT or GET as SQL, and owner's-rights procedures cannot create named temporary
 # objects (Snowflake docs, "Python stored procedure limitations"); file uploads must go through session.file.
 REFUSED_IN_PROCEDURES = re.compile(
@@ -225,7 +239,7 @@ def test_the_jobs_entrypoint_loads_train_in_job_from_the_zips_the_procedure_ship
     assert report.module_files["app"]["file"] is None  # the job needs no app package
 
 
-def test_each_invocation_runs_in_an_interpreter_of_its_own() -> None:
+def test_each_invocation_runs_in_an_interpreter_of_its_own(deploy_zips: dict[str, bytes]) -> None:
     """As each procedure call in Snowflake: what one body imported is not there for the next."""
     first = "def compute(session):\n    import domain.pipeline\n    return domain.pipeline.__name__\n"
     second = (
@@ -233,9 +247,7 @@ def test_each_invocation_runs_in_an_interpreter_of_its_own() -> None:
         "    return sorted(m for m in sys.modules if m.partition('.')[0] in ('domain', 'adapters', 'app'))\n"
     )
     context = _context({}, p.PREPARE_DATA)
-    imported, after = run_in_procedure(
-        snowpark_zips(deploy_imports()), [Invocation(first, context), Invocation(second, context)]
-    )
+    imported, after = run_in_procedure(deploy_zips, [Invocation(first, context), Invocation(second, context)])
     assert (imported.outcome, imported.result) == ("returned", "domain.pipeline"), imported.error
     assert (after.outcome, after.result) == ("returned", []), after.error
 
