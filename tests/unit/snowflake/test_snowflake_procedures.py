@@ -21,6 +21,7 @@ import pytest
 
 from adapters.snowflake.scheduler import SnowflakeScheduler, deploy_imports
 from adapters.snowflake.session import SnowflakeNames
+from adapters.snowflake.task_runtime import ORIGINAL_SCHEDULE_UTC_SQL
 from app.snowflake_tasks import definition_for
 from domain import pipeline as p
 from domain.config import PipelineConfig
@@ -42,6 +43,7 @@ DEPLOYMENT = {"database": "SNOWBANK", "schema": "ML"}
 PROJECT_SRC = Path(__file__).resolve().parents[3] / "src"
 RUN_ID = "v20260210_092849"  # TaskRunContext's default scheduled time, as the run id names it
 SUBMITTING = "train_model, answered through job submission"
+RUN = TaskRunContext({}, p.CLEANUP).as_request()  # the run every invocation belongs to (root UUID, run group)
 
 # The first statement each body sends past its task context: the first backend call it depends on.
 FIRST_BACKEND_CALL = {
@@ -53,8 +55,13 @@ FIRST_BACKEND_CALL = {
     p.CHECK_MODEL_QUALITY: r"^SHOW DATABASES LIKE 'SNOWBANK'",
     p.PROMOTE_MODEL: r"^SHOW DATABASES LIKE 'SNOWBANK'",
     p.SEND_ALERT: r"^SHOW DATABASES LIKE 'SNOWBANK'",
-    # the finalizer first reads which tasks of its run failed
-    p.CLEANUP: r"TASK_HISTORY|SYSTEM\$TASK_COMPLETION_STATE",
+    # the finalizer first reads this run's state of the first task from TASK_HISTORY, filtered to its graph
+    # run group (adapters/snowflake/task_runtime.py SnowflakeTaskRuntime.task_state)
+    p.CLEANUP: (
+        r"^select NAME, STATE, ATTEMPT_NUMBER, QUERY_START_TIME "
+        rf"from table\(SNOWBANK\.INFORMATION_SCHEMA\.TASK_HISTORY\(ROOT_TASK_ID => '{RUN['root_uuid']}'.*\)\) "
+        rf"where to_char\(GRAPH_RUN_GROUP_ID\) = '{RUN['run_group_id']}' and NAME = '{GRAPH}\$PREPARE_DATA'$"
+    ),
 }
 
 
@@ -143,6 +150,15 @@ def test_every_task_body_reaches_its_first_backend_call(
     reports: dict[str, ProcedureReport], stage: str
 ) -> None:
     _assert_reached_its_first_backend_call(stage, reports[stage])
+
+
+def test_the_finalizer_reads_the_runs_utc_schedule_and_task_states_from_task_history(
+    reports: dict[str, ProcedureReport],
+) -> None:
+    """SYSTEM$TASK_COMPLETION_STATE is documented for WHEN clauses of successors, not for a finalizer's body."""
+    texts = reports[p.CLEANUP].texts
+    assert ORIGINAL_SCHEDULE_UTC_SQL in texts
+    assert not [t for t in texts if "TASK_COMPLETION_STATE" in t.upper()], texts
 
 
 @pytest.mark.parametrize("stage", p.STAGES)
