@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
 from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
@@ -32,7 +31,7 @@ from domain.refs import (
     TrainingRequest,
 )
 from domain.retention import RetentionPlan, plan_retention
-from domain.schedule import Schedule
+from domain.schedule import Clock, Schedule, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class Ports:
     jobs: JobRunner
     registry: ModelRegistry
     notifier: Notifier
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Clock = utc_now
 
 
 # --- stages -------------------------------------------------------------------------------------------------

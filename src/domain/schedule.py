@@ -1,4 +1,5 @@
-"""When a task graph runs: a fixed interval or a cron expression with a time zone.
+"""When a task graph runs: a fixed interval or a cron expression with a time zone; and the clock that says when
+it is now.
 
 The grammar is the CLI's: ``30m``, ``12h``, ``1d``, a bare number of days (``3``, as the guide's
 ``--schedule``), or a 5-field cron followed by an IANA time zone (``'0 6 * * * UTC'``, optionally
@@ -16,6 +17,18 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidConfig, Unsupported
+
+
+class Clock(Protocol):
+    """The current time, time-zone aware: ``utc_now`` in production, a settable fake in tests."""
+
+    def __call__(self) -> datetime: ...
+
+
+def utc_now() -> datetime:
+    """The system clock, in UTC."""
+    return datetime.now(UTC)
+
 
 MIN_INTERVAL = timedelta(minutes=1)
 MAX_INTERVAL = timedelta(days=8)  # Snowflake's limit for SCHEDULE = '<n> MINUTE'

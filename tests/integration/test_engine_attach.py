@@ -9,9 +9,9 @@ import pytest
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.taskgraph.clock import FakeClock
 from adapters.simulator.taskgraph.scheduling import tick
 from domain.errors import Conflict, NotFound
+from tests.clocks import FakeClock
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 

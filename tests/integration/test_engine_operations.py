@@ -16,10 +16,10 @@ from snowflake.core.task import Cron
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.taskgraph.clock import FakeClock
 from adapters.simulator.taskgraph.scheduling import run_scheduler, tick
 from adapters.simulator.taskgraph.store import GraphStore
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidName, NotFound
+from tests.clocks import FakeClock
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -323,12 +323,12 @@ def test_the_scheduler_fires_due_interval_runs_without_backfill(
 ) -> None:
     dag = simple("every_hour", schedule=timedelta(hours=1))
     op.deploy(dag)
-    assert tick(op, clock.now()) == []
-    clock.advance(timedelta(hours=5, minutes=30))  # five times were missed: only one run fires
-    started = tick(op, clock.now())
+    assert tick(op, clock()) == []
+    clock.advance(hours=5, minutes=30)  # five times were missed: only one run fires
+    started = tick(op, clock())
     assert len(started) == 1 and started[0] == int((T0 + timedelta(hours=1)).timestamp() * 1000)
     op.wait_all()
-    assert tick(op, clock.now()) == []
+    assert tick(op, clock()) == []
     assert op.graph_info(dag).next_due == T0 + timedelta(hours=6)
     run = op.graph_runs(dag)[0]
     assert run.scheduled_from == "SCHEDULE" and run.state == "SUCCEEDED"
@@ -338,9 +338,9 @@ def test_the_scheduler_honours_cron_in_its_time_zone(op: LocalDAGOperation, cloc
     dag = simple("cron", schedule=Cron("0 6 * * *", "Europe/Paris"))
     op.deploy(dag)
     clock.set(datetime(2025, 3, 2, 4, 59, tzinfo=UTC))
-    assert tick(op, clock.now()) == []
+    assert tick(op, clock()) == []
     clock.set(datetime(2025, 3, 2, 5, 0, tzinfo=UTC))  # 06:00 in Paris
-    assert len(tick(op, clock.now())) == 1
+    assert len(tick(op, clock())) == 1
 
 
 def test_no_overlap_skips_a_scheduled_time_while_the_graph_executes(
@@ -350,10 +350,10 @@ def test_no_overlap_skips_a_scheduled_time_while_the_graph_executes(
     with DAG("busy", schedule=timedelta(minutes=1)) as dag:
         DAGTask("hold", lambda s: release.wait(5))
     op.deploy(dag)
-    clock.advance(timedelta(minutes=1))
-    assert len(tick(op, clock.now())) == 1
-    clock.advance(timedelta(minutes=1))
-    assert tick(op, clock.now()) == []
+    clock.advance(minutes=1)
+    assert len(tick(op, clock())) == 1
+    clock.advance(minutes=1)
+    assert tick(op, clock()) == []
     release.set()
     op.wait_all()
 
@@ -367,10 +367,10 @@ def test_allow_all_overlap_starts_a_scheduled_run_while_one_executes(
     with DAG("both", schedule=timedelta(minutes=1), overlap_policy=OverlapPolicy.ALLOW_ALL_OVERLAP) as dag:
         DAGTask("hold", lambda s: release.wait(5))
     op.deploy(dag)
-    clock.advance(timedelta(minutes=1))
-    tick(op, clock.now())
-    clock.advance(timedelta(minutes=1))
-    assert len(tick(op, clock.now())) == 1
+    clock.advance(minutes=1)
+    tick(op, clock())
+    clock.advance(minutes=1)
+    assert len(tick(op, clock())) == 1
     release.set()
     op.wait_all()
 
@@ -379,15 +379,15 @@ def test_suspended_graphs_are_not_scheduled(op: LocalDAGOperation, clock: FakeCl
     dag = simple("paused", schedule=timedelta(minutes=1))
     op.deploy(dag)
     op.suspend(dag)
-    clock.advance(timedelta(minutes=3))
-    assert tick(op, clock.now()) == []
+    clock.advance(minutes=3)
+    assert tick(op, clock()) == []
     op.resume(dag)
-    assert op.graph_info(dag).next_due == clock.now() + timedelta(minutes=1)
+    assert op.graph_info(dag).next_due == clock() + timedelta(minutes=1)
 
 
 def test_the_scheduler_loop_stops_on_its_stop_event(op: LocalDAGOperation, clock: FakeClock) -> None:
     op.deploy(simple("loop", schedule=timedelta(minutes=1)))
-    clock.advance(timedelta(minutes=1))
+    clock.advance(minutes=1)
     stop = threading.Event()
     thread = threading.Thread(
         target=run_scheduler, args=(op,), kwargs={"clock": clock, "stop_event": stop, "poll_seconds": 0.01}
@@ -490,7 +490,7 @@ def test_a_graph_failing_to_start_does_not_stop_the_others(
         return start(dag, **kwargs)
 
     monkeypatch.setattr(op, "start", start_or_vanish)
-    clock.advance(timedelta(minutes=1))
-    assert len(tick(op, clock.now())) == 1
+    clock.advance(minutes=1)
+    assert len(tick(op, clock())) == 1
     op.wait_all()
     assert op.graph_runs("B_KEPT")[0].state == "SUCCEEDED"

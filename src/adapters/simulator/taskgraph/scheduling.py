@@ -15,10 +15,10 @@ import logging
 import threading
 from datetime import datetime
 
-from adapters.simulator.taskgraph.clock import Clock
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import GraphRecord
-from domain.schedule import parse_schedule
+from domain.graph import OverlapPolicy
+from domain.schedule import Clock, parse_schedule, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _fire(operation: LocalDAGOperation, record: GraphRecord, now: datetime) -> i
     if not operation.has_definitions(record.name):
         log.warning("graph %s is due but was not deployed in this process; skipped", record.name)
         return None
-    if record.overlap_policy == "NO_OVERLAP" and operation.is_executing(record.name):
+    if record.overlap_policy == OverlapPolicy.NO_OVERLAP and operation.is_executing(record.name):
         log.info("graph %s is still executing at %s; this scheduled time is skipped", record.name, due)
         return None
     return operation.start(record.name, scheduled_time=due, scheduled_from="SCHEDULE")
@@ -60,14 +60,14 @@ def _fire(operation: LocalDAGOperation, record: GraphRecord, now: datetime) -> i
 def run_scheduler(
     operation: LocalDAGOperation,
     *,
-    clock: Clock,
+    clock: Clock = utc_now,
     stop_event: threading.Event,
     poll_seconds: float = 1.0,
 ) -> None:
     """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end."""
     while not stop_event.is_set():
         try:
-            tick(operation, clock.now())
+            tick(operation, clock())
         except Exception:  # the store was briefly unusable, say: the next tick tries again
             log.exception("scheduler tick failed; retrying in %s s", poll_seconds)
         stop_event.wait(poll_seconds)

@@ -5,7 +5,8 @@ Tables (all ``TG_*``): ``TG_GRAPHS`` (deployed graphs: state, schedule, structur
 attempt, like ``COMPLETE_TASK_GRAPHS`` plus ``TASK_STATES``), ``TG_TASK_HISTORY`` (one row per task run, like
 ``TASK_HISTORY``). Views ``COMPLETE_TASK_GRAPHS`` and ``TASK_HISTORY`` expose them to SQL inside tasks.
 
-Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
+States are ``GraphRunState``/``TaskState`` in the records and their string values in the tables (this module is
+the boundary). Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
 batches through Arrow, so a 1000-task graph costs a few statements, not a thousand commits. DuckDB errors are
 translated here, in one place.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import duckdb
@@ -26,6 +28,7 @@ import pyarrow as pa
 
 from adapters.simulator.home import LocalAccount
 from domain.errors import BackendUnavailable
+from domain.graph import GraphRunState, TaskState
 
 CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
 CRASH_CODE = 3000
@@ -83,7 +86,7 @@ class RunRecord:
     run_id: int
     graph_run_group_id: str
     attempt_number: int
-    state: str
+    state: GraphRunState
     scheduled_from: str
     scheduled_time: datetime
     query_start_time: datetime | None
@@ -94,7 +97,7 @@ class RunRecord:
     first_error_message: str | None
     config: dict[str, Any]
     graph_version: int
-    task_states: dict[str, str]
+    task_states: dict[str, TaskState]
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class TaskHistoryRecord:
     run_id: int
     graph_run_group_id: str
     attempt_number: int
-    state: str
+    state: TaskState
     return_value: str | None
     error_code: int | None
     error_message: str | None
@@ -161,10 +164,14 @@ def _to_db(value: Any, name: str) -> Any:
         return json.dumps(value, sort_keys=True)
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, StrEnum):
+        return value.value
     return value
 
 
 def _from_db(value: Any, name: str) -> Any:
+    if name == "task_states":
+        return {n: TaskState(s) for n, s in json.loads(value).items()} if value else {}
     if name in _JSON_FIELDS:
         return json.loads(value) if value else {}
     if isinstance(value, datetime):
@@ -291,19 +298,19 @@ class GraphStore:
         finally:
             cur.unregister("tg_history_batch")
 
-    def mark_state(self, group_id: str, attempt: int, task_full_name: str, state: str) -> None:
+    def mark_state(self, group_id: str, attempt: int, task_full_name: str, state: TaskState) -> None:
         with self._cursor() as cur:
             cur.execute(
                 "update TG_TASK_HISTORY set STATE = ? where GRAPH_RUN_GROUP_ID = ? and ATTEMPT_NUMBER = ? "
                 "and NAME = ?",
-                [state, group_id, attempt, task_full_name],
+                [state.value, group_id, attempt, task_full_name],
             )
 
     def runs(
         self,
         name: str,
         *,
-        states: Sequence[str] | None = None,
+        states: Sequence[GraphRunState] | None = None,
         since: datetime | None = None,
         run_id: int | None = None,
         limit: int | None = None,
@@ -312,7 +319,7 @@ class GraphStore:
         where, params = ["ROOT_TASK_NAME = ?"], [name]
         if states is not None:
             where.append("list_contains(?, STATE)")
-            params.append(list(states))
+            params.append([str(s) for s in states])
         if since is not None:
             where.append("coalesce(COMPLETED_TIME, QUERY_START_TIME) >= ?")
             params.append(_to_db(since, "since"))
@@ -325,7 +332,10 @@ class GraphStore:
         )
         if limit is not None:
             sql += f" limit {int(limit)}"
-        return [RunRecord(**r) for r in self._rows(sql, params, _RUN_COLUMNS)]
+        return [
+            RunRecord(**{**r, "state": GraphRunState(r["state"])})
+            for r in self._rows(sql, params, _RUN_COLUMNS)
+        ]
 
     def history(
         self, name: str, *, run_id: int | None = None, group_id: str | None = None
@@ -341,7 +351,10 @@ class GraphStore:
             f"select {', '.join(_HISTORY_COLUMNS)} from TG_TASK_HISTORY where {' and '.join(where)} "
             "order by QUERY_START_TIME, ATTEMPT_NUMBER, NAME"
         )
-        return [TaskHistoryRecord(**r) for r in self._rows(sql, params, _HISTORY_COLUMNS)]
+        return [
+            TaskHistoryRecord(**{**r, "state": TaskState(r["state"])})
+            for r in self._rows(sql, params, _HISTORY_COLUMNS)
+        ]
 
     def recover_abandoned(self, now: datetime) -> int:
         """Runs left EXECUTING by a process that is gone become FAILED; returns how many.
