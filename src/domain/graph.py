@@ -8,7 +8,7 @@ dagv1 constraints), so a graph that passes here is one Snowflake accepts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +20,7 @@ MAX_TASKS = 1000  # per graph, root included
 MAX_PREDECESSORS = 100
 MAX_CHILDREN = 100
 MAX_RETURN_VALUE_BYTES = 10 * 1024
+MAX_TIMEOUT_MS = 604_800_000  # USER_TASK_TIMEOUT_MS: at most 7 days
 _TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
@@ -121,7 +122,7 @@ class GraphSpec:
         return sorted(out)
 
     def topological_order(self) -> list[str]:
-        return _topological_order(self.tasks)
+        return topological_order({t.name: t.predecessors for t in self.tasks})
 
     def with_config(self, **overrides: str | int | float | bool) -> GraphSpec:
         from dataclasses import replace
@@ -161,16 +162,11 @@ def validate_graph(graph: GraphSpec) -> None:
     finalizers = [t.name for t in graph.tasks if t.is_finalizer]
     if len(finalizers) > 1:
         raise InvalidConfig(f"graph {graph.name} has {len(finalizers)} finalizers {finalizers}; at most one")
-    children: dict[str, int] = {graph.name: 0}
     for t in graph.tasks:
         if t.is_finalizer and t.predecessors:
             raise InvalidConfig(f"finalizer {t.name!r} cannot have predecessors {list(t.predecessors)}")
         if len(set(t.predecessors)) != len(t.predecessors):
             raise InvalidConfig(f"task {t.name!r} lists a predecessor twice: {list(t.predecessors)}")
-        if len(t.predecessors) > MAX_PREDECESSORS:
-            raise InvalidConfig(
-                f"task {t.name!r} has {len(t.predecessors)} predecessors; at most {MAX_PREDECESSORS}"
-            )
         for p in t.predecessors:
             if p not in names:
                 raise InvalidConfig(f"task {t.name!r} follows unknown task {p!r}; known: {sorted(names)}")
@@ -178,50 +174,93 @@ def validate_graph(graph: GraphSpec) -> None:
                 raise InvalidConfig(f"finalizer {p!r} cannot be a predecessor (of {t.name!r})")
             if p == t.name:
                 raise InvalidConfig(f"task {t.name!r} cannot follow itself")
-        if t.timeout_ms is not None and not 0 <= t.timeout_ms <= 604_800_000:
-            raise InvalidConfig(f"task {t.name!r} timeout_ms={t.timeout_ms}: must be 0..604800000")
-        if not t.is_finalizer:
-            for p in t.predecessors or (graph.name,):
-                children[p] = children.get(p, 0) + 1
-    for parent, n in children.items():
-        if n > MAX_CHILDREN:
-            raise InvalidConfig(f"task {parent!r} has {n} children; at most {MAX_CHILDREN}")
+        check_timeout(t.timeout_ms, t.name)
+    finalizer = graph.finalizer
+    check_fan(
+        graph.name, {t.name: t.predecessors for t in graph.tasks}, finalizer.name if finalizer else None
+    )
     for t in graph.tasks:
         if t.is_branch and not graph.successors(t.name):
             raise InvalidConfig(f"branch {t.name!r} has no successors to choose from")
-    _topological_order(graph.tasks)
-    if not 0 <= graph.task_auto_retry_attempts <= 30:
-        raise InvalidConfig(f"task_auto_retry_attempts={graph.task_auto_retry_attempts}: must be 0..30")
-    if graph.suspend_task_after_num_failures < 0:
-        raise InvalidConfig(
-            f"suspend_task_after_num_failures={graph.suspend_task_after_num_failures}: must be >= 0 (0 disables)"
-        )
-    if graph.user_task_timeout_ms is not None and not 0 <= graph.user_task_timeout_ms <= 604_800_000:
-        raise InvalidConfig(f"user_task_timeout_ms={graph.user_task_timeout_ms}: must be 0..604800000")
-    for k, v in graph.config.items():
-        if not isinstance(v, str | int | float | bool):
+    graph.topological_order()
+    check_retry_attempts(graph.task_auto_retry_attempts)
+    check_suspend_after(graph.suspend_task_after_num_failures)
+    check_timeout(graph.user_task_timeout_ms, graph.name)
+    check_config_values(graph.config)
+
+
+# --- the graph rules, shared by the GraphSpec above and the simulator's compiled dagv1 DAGs ------------------
+
+
+def check_fan(root: str, predecessors: Mapping[str, Sequence[str]], finalizer: str | None) -> None:
+    """Snowflake's limits: a single task has at most 100 parent tasks and at most 100 child tasks.
+
+    The dummy root counts as a parent: every task without predecessors (but the finalizer, linked by FINALIZE)
+    is its child, so a graph has at most 100 top-level tasks.
+    """
+    children: dict[str, int] = {root: 0}
+    for task, parents in predecessors.items():
+        if len(parents) > MAX_PREDECESSORS:
             raise InvalidConfig(
-                f"config key {k!r} has a {type(v).__name__} value; only str, int, float, bool"
+                f"task {task} has {len(parents)} predecessors; Snowflake allows a task at most "
+                f"{MAX_PREDECESSORS} parent tasks"
+            )
+        if task != finalizer:
+            for parent in parents or (root,):
+                children[parent] = children.get(parent, 0) + 1
+    for parent, count in children.items():
+        if count > MAX_CHILDREN:
+            what = "the root of task graph" if parent == root else "task"
+            raise InvalidConfig(
+                f"{what} {parent} has {count} child tasks; Snowflake allows a task at most {MAX_CHILDREN} "
+                "child tasks"
             )
 
 
-def _topological_order(tasks: Iterable[TaskSpec]) -> list[str]:
-    tasks = list(tasks)
-    indegree = {t.name: len(t.predecessors) for t in tasks}
-    order = [t.name for t in tasks if indegree[t.name] == 0]
+def topological_order(predecessors: Mapping[str, Sequence[str]]) -> list[str]:
+    """Kahn's algorithm: predecessors first, stable in the mapping's order; a cycle raises ``InvalidConfig``
+    (with dagv1's wording). Every predecessor must itself be a key."""
+    remaining = {name: len(parents) for name, parents in predecessors.items()}
+    successors: dict[str, list[str]] = {name: [] for name in predecessors}
+    for name, parents in predecessors.items():
+        for parent in parents:
+            successors[parent].append(name)
+    order = [name for name, count in remaining.items() if count == 0]
     i = 0
     while i < len(order):
-        current = order[i]
+        for successor in successors[order[i]]:
+            remaining[successor] -= 1
+            if remaining[successor] == 0:
+                order.append(successor)
         i += 1
-        for t in tasks:
-            if current in t.predecessors:
-                indegree[t.name] -= 1
-                if indegree[t.name] == 0:
-                    order.append(t.name)
-    if len(order) != len(tasks):
-        stuck = sorted(n for n, d in indegree.items() if d > 0)
-        raise InvalidConfig(f"there is a cycle in the task graph through {stuck}")
+    if len(order) != len(remaining):
+        stuck = sorted(name for name, count in remaining.items() if count > 0)
+        raise InvalidConfig(f"There is a cycle in the task graph. (tasks on or after the cycle: {stuck})")
     return order
+
+
+def check_retry_attempts(attempts: int) -> None:
+    if not 0 <= attempts <= 30:
+        raise InvalidConfig(f"task_auto_retry_attempts={attempts}: must be 0..30")
+
+
+def check_suspend_after(failures: int) -> None:
+    if failures < 0:
+        raise InvalidConfig(f"suspend_task_after_num_failures={failures}: must be >= 0 (0 disables)")
+
+
+def check_timeout(ms: int | None, owner: str) -> None:
+    if ms is not None and not 0 <= ms <= MAX_TIMEOUT_MS:
+        raise InvalidConfig(f"user_task_timeout_ms={ms} on {owner}: must be 0..{MAX_TIMEOUT_MS}")
+
+
+def check_config_values(config: Mapping[str, object]) -> None:
+    """A graph config holds only what Snowflake's JSON CONFIG and dagv1 accept: str, int, float, bool."""
+    for key, value in config.items():
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidConfig(
+                f"config key {key!r} has a {type(value).__name__} value; only str, int, float, bool"
+            )
 
 
 @dataclass(frozen=True)

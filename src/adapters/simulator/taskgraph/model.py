@@ -21,14 +21,21 @@ from snowflake.core.task.dagv1 import DAG, SQLConvertible, _use_func_return_valu
 
 from adapters.simulator.taskgraph.conditions import Condition
 from domain.errors import InvalidConfig, InvalidName
-from domain.graph import MAX_CHILDREN, MAX_PREDECESSORS, MAX_TASKS
+from domain.graph import (
+    MAX_TASKS,
+    check_config_values,
+    check_fan,
+    check_retry_attempts,
+    check_suspend_after,
+    check_timeout,
+    topological_order,
+)
 from domain.schedule import CronSchedule, IntervalSchedule, Schedule
 
 # The pattern snowflake-core's Task model enforces on names at deploy.
 _NAME = re.compile(r'^"([^"]|"")+"|[a-zA-Z_][a-zA-Z0-9_$]*$')
 ROOT = ""  # key of the dummy root among task names; no task may be named "" so it cannot clash
 DEFAULT_SUSPEND_AFTER = 10
-_CONFIG_TYPES = (str, int, float, bool)
 
 
 @dataclass(frozen=True)
@@ -152,23 +159,23 @@ def compile_dag(dag: DAG) -> GraphDef:
                 raise InvalidConfig(f"Finalizer task {p.name} cannot be predecessor of any task")
         if t._is_finalizer and t.predecessors:
             raise InvalidConfig(f"Finalizer task {t.name} cannot have any predecessors")
-    _check_fan(dag, tasks)
-    order = _topological_order(dag)
+    predecessors = {t.name: [p.name for p in t.predecessors] for t in tasks}
+    check_fan(dag.name, predecessors, finalizers[0] if finalizers else None)
+    by_name = {t.name: t for t in tasks}
+    # the finalizer goes last: it follows every other task of the attempt
+    order = [
+        by_name[n] for n in topological_order({n: p for n, p in predecessors.items() if n not in finalizers})
+    ]
+    order += [by_name[n] for n in finalizers]
     retries = dag.task_auto_retry_attempts or 0
-    if not 0 <= retries <= 30:
-        raise InvalidConfig(f"task_auto_retry_attempts={retries}: must be 0..30")
+    check_retry_attempts(retries)
     suspend_after = (
         DEFAULT_SUSPEND_AFTER
         if dag.suspend_task_after_num_failures is None
         else dag.suspend_task_after_num_failures
     )
-    if suspend_after < 0:
-        raise InvalidConfig(f"suspend_task_after_num_failures={suspend_after}: must be >= 0 (0 disables)")
-    for key, value in (dag.config or {}).items():
-        if not isinstance(value, _CONFIG_TYPES):
-            raise InvalidConfig(
-                f"config key {key!r} has a {type(value).__name__} value; dagv1 accepts only str, int, float, bool"
-            )
+    check_suspend_after(suspend_after)
+    check_config_values(dag.config or {})
     defs: dict[str, TaskDef] = {}
     for t in order:
         defs[t.name] = TaskDef(
@@ -201,31 +208,6 @@ def compile_dag(dag: DAG) -> GraphDef:
     )
 
 
-def _check_fan(dag: DAG, tasks: list[Any]) -> None:
-    """Snowflake's limits: a single task has at most 100 parent tasks and at most 100 child tasks.
-
-    The dummy root counts as a parent: every task without predecessors (but the finalizer, linked by FINALIZE)
-    is its child, so a graph has at most 100 top-level tasks.
-    """
-    children: dict[str, int] = {dag.name: 0}
-    for t in tasks:
-        if len(t.predecessors) > MAX_PREDECESSORS:
-            raise InvalidConfig(
-                f"task {t.name} has {len(t.predecessors)} predecessors; Snowflake allows a task at most "
-                f"{MAX_PREDECESSORS} parent tasks"
-            )
-        if not t._is_finalizer:
-            for parent in [p.name for p in t.predecessors] or [dag.name]:
-                children[parent] = children.get(parent, 0) + 1
-    for parent, count in children.items():
-        if count > MAX_CHILDREN:
-            what = "the root of task graph" if parent == dag.name else "task"
-            raise InvalidConfig(
-                f"{what} {parent} has {count} child tasks; Snowflake allows a task at most {MAX_CHILDREN} "
-                "child tasks"
-            )
-
-
 def _check_name(name: Any, what: str) -> None:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidName(
@@ -235,31 +217,8 @@ def _check_name(name: Any, what: str) -> None:
 
 
 def _timeout(ms: int | None, owner: str) -> int | None:
-    if ms is not None and not 0 <= ms <= 604_800_000:
-        raise InvalidConfig(f"user_task_timeout_ms={ms} on {owner}: must be 0..604800000")
+    check_timeout(ms, owner)
     return ms
-
-
-def _topological_order(dag: DAG) -> list[Any]:
-    """Kahn's algorithm, predecessors first, stable in insertion order; the finalizer goes last."""
-    tasks = [t for t in dag.tasks if not t._is_finalizer]
-    remaining = {id(t): len(t.predecessors) for t in tasks}
-    successors: dict[int, list[Any]] = {id(t): [] for t in tasks}
-    for t in tasks:
-        for p in t.predecessors:
-            successors[id(p)].append(t)
-    order = [t for t in tasks if remaining[id(t)] == 0]
-    i = 0
-    while i < len(order):
-        for s in successors[id(order[i])]:
-            remaining[id(s)] -= 1
-            if remaining[id(s)] == 0:
-                order.append(s)
-        i += 1
-    if len(order) != len(tasks):
-        stuck = sorted(t.name for t in tasks if remaining[id(t)] > 0)
-        raise InvalidConfig(f"There is a cycle in the task graph. (tasks on or after the cycle: {stuck})")
-    return order + [t for t in dag.tasks if t._is_finalizer]
 
 
 def _schedule(schedule: Cron | timedelta | None) -> Schedule | None:
