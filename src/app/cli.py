@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from app import provisioning
 from app.container import Container, build_container
 from app.monitor import follow_run
 from app.render import (
@@ -256,22 +255,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    for line in provisioning.setup(
-        settings, c, rows=args.rows, seed=args.seed, signal=args.signal, data=args.data, force=args.force
-    ):
+    for line in c.setup(rows=args.rows, seed=args.seed, signal=args.signal, data=args.data, force=args.force):
         out.write(line + "\n")
     return EXIT_OK
 
 
-def _ensure_setup(settings: Settings, c: Container, out: TextIO) -> None:
-    if settings.backend == "simulator" and c.account().is_new:
-        out.write(f"New simulator home {c.account().home}: running setup first.\n")
-        for line in provisioning.setup(settings, c):
+def _ensure_setup(c: Container, out: TextIO) -> None:
+    home = c.new_home()
+    if home is not None:
+        out.write(f"New simulator home {home}: running setup first.\n")
+        for line in c.setup():
             out.write(line + "\n")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    _ensure_setup(settings, c, out)
+    _ensure_setup(c, out)
     now = datetime.now(UTC)
     run = RunConfig.from_graph(settings.pipeline.to_mapping(), now)
     out.write(f"Running {settings.pipeline.model_name} pipeline {run.run_id} in this process…\n")
@@ -305,7 +303,7 @@ def _graph(settings: Settings, schedule: Schedule | None = None) -> GraphSpec:
 
 
 def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    _ensure_setup(settings, c, out)
+    _ensure_setup(c, out)
     graph = _graph(settings, args.schedule)
     scheduler = c.scheduler()
     scheduler.deploy(graph)
@@ -318,10 +316,13 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
     run_id = scheduler.run(graph.name)
     out.write(f"Graph run {run_id} started.\n")
     try:
-        run = follow_run(scheduler, graph.name, run_id, timeout=args.timeout, out=out)
+        run = follow_run(
+            scheduler, graph.name, run_id, timeout=args.timeout, out=out, live=c.live_task_states()
+        )
     except JobTimeout:
-        if settings.backend == "simulator":
-            out.write("The run is cancelled as this process exits; it will be recorded as FAILED.\n")
+        note = c.followed_run_note()
+        if note:
+            out.write(note + "\n")
         raise
     return _report_run(run, out)
 
@@ -375,13 +376,7 @@ def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: T
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    if settings.backend != "simulator":
-        raise Unsupported(
-            "Snowflake schedules graphs itself; the local scheduler is for the simulator backend"
-        )
-    from adapters.simulator.taskgraph.clock import SystemClock
-    from adapters.simulator.taskgraph.scheduling import run_scheduler
-
+    loop = c.local_scheduler()
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -390,33 +385,19 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    # Task bodies are Python callables that live in the process that runs them, so this process attaches the
-    # pipeline graph deployed earlier (its schedule, config and history stay as deployed).
-    c.sim_scheduler().attach(_graph(settings))
-    out.write(f"Scheduler running on {c.account().home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
-    run_scheduler(c.dag_operation(), clock=SystemClock(), stop_event=stop, poll_seconds=args.poll)
+    loop.attach(_graph(settings))
+    out.write(f"Scheduler running on {loop.home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
+    loop.run(stop, args.poll)
     out.write("Scheduler stopped.\n")
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    from types import SimpleNamespace
-
-    from adapters.dagv1_build import build_dag
-    from adapters.snowflake.plan import deployed_graph, described_spec, diff
-    from adapters.snowflake.scheduler import deploy_packages
-    from app.snowflake_tasks import definition_for
-
     graph = _graph(settings, args.schedule)
-    names = c.sf_names()
-    offline = SimpleNamespace(
-        build=lambda g: build_dag(
-            g, definition_for, stage_location=names.dag_stage, packages=deploy_packages()
-        )
-    )
-    spec = described_spec(graph, offline)
+    plan = c.deploy_plan()
+    spec = plan.describe(graph)
     out.write(
-        f"Task graph {names.database}.{names.schema}.{spec.name}: warehouse {spec.warehouse}, "
+        f"Task graph {plan.names.schema_fqn}.{spec.name}: warehouse {spec.warehouse}, "
         f"schedule {graph.schedule.text() if graph.schedule else 'none (runs only when executed)'}\n"
     )
     out.write(f"  config {json.dumps(spec.config, sort_keys=True)}\n")
@@ -434,11 +415,11 @@ def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: Te
         out.write(f"  {name:<40} {where}\n")
         if t.condition:
             out.write(f"  {'':<40} WHEN {t.condition}\n")
-    if settings.backend != "snowflake":
+    if not plan.can_compare:
         out.write("Offline plan (use --backend snowflake -c NAME to compare with what is deployed).\n")
         return EXIT_OK
     try:
-        changes = diff(spec, deployed_graph(c.session(), names, graph.name))
+        changes = plan.changes(spec)
     except NotFound:
         out.write("Not deployed yet: a deploy creates everything above.\n")
         return EXIT_OK

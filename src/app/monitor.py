@@ -13,6 +13,10 @@ from domain.errors import JobTimeout
 from domain.graph import GraphRun
 from domain.ports import Scheduler
 
+# (graph name, run id) -> the states of the run's tasks still executing, where the backend reports them apart
+# from its task history (the container's ``live_task_states``).
+LiveStates = Callable[[str, str], dict[str, str] | None]
+
 
 def follow_run(
     scheduler: Scheduler,
@@ -21,14 +25,13 @@ def follow_run(
     *,
     timeout: float | None,
     out: TextIO,
+    live: LiveStates | None = None,
     poll_seconds: float = 0.25,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> GraphRun:
     started = clock()
     seen: dict[str, str] = {}
-    # The simulator also reports tasks still executing; Snowflake's TASK_HISTORY lists them itself.
-    live = getattr(scheduler, "live_task_states", None)
     while True:
         run = next((r for r in scheduler.runs(graph_name, limit=50) if r.run_id == run_id), None)
         states: dict[str, tuple[str, str | None]] = {}

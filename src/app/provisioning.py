@@ -1,19 +1,20 @@
-"""``setup``: create what the guide's setup creates, on the chosen backend. Idempotent; returns lines to print."""
+"""``setup``: create what the guide's setup creates, one function per backend (the container's ``setup``
+chooses). Idempotent; returns lines to print."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from app.container import Container
 from app.settings import Settings
 from domain.errors import BackendUnavailable, NotFound
 
 DEFAULT_ROWS = 369_245
 
 
-def setup(
+def setup_simulator(
+    account: Any,
     settings: Settings,
-    c: Container,
     *,
     rows: int = DEFAULT_ROWS,
     seed: int = 42,
@@ -21,20 +22,12 @@ def setup(
     data: str | None = None,
     force: bool = False,
 ) -> list[str]:
-    if settings.backend == "simulator":
-        return _setup_simulator(settings, c, rows=rows, seed=seed, signal=signal, data=data, force=force)
-    return _setup_snowflake(settings, c, rows=rows, seed=seed, signal=signal, data=data)
-
-
-def _setup_simulator(
-    settings: Settings, c: Container, *, rows: int, seed: int, signal: float, data: str | None, force: bool
-) -> list[str]:
     from adapters.simulator.integrations import IntegrationCatalog
     from adapters.simulator.setup import setup_account
 
     n = settings.names
     report = setup_account(
-        c.account(),
+        account,
         rows=rows,
         seed=seed,
         signal=signal,
@@ -48,7 +41,7 @@ def _setup_simulator(
         compute_pool_max_nodes=n.compute_pool_max_nodes,
     )
     lines = list(report.messages)
-    catalog = IntegrationCatalog(c.account())
+    catalog = IntegrationCatalog(account)
     name = settings.pipeline.notification_integration
     try:
         catalog.get_integration(name)
@@ -60,14 +53,23 @@ def _setup_simulator(
             default_recipients=("ml-team@localhost",),
             default_subject="Model Training Status",
         )
-        mail = c.account().files / "mail"
+        mail = account.files / "mail"
         lines.append(f"Created email notification integration {name}; its mail goes to a mailbox in {mail}.")
     return lines
 
 
-def _setup_snowflake(
-    settings: Settings, c: Container, *, rows: int, seed: int, signal: float, data: str | None
+def setup_snowflake_account(
+    session: Any,
+    names: Any,
+    *,
+    rows: int = DEFAULT_ROWS,
+    seed: int = 42,
+    signal: float = 1.0,
+    data: str | None = None,
+    force: bool = False,
 ) -> list[str]:
+    # ``force`` rebuilds the simulator's source table; on Snowflake setup creates what is missing and
+    # uploads the rows, whatever it is given (as before).
     from adapters.snowflake.setup import setup_snowflake
 
     frame = None
@@ -76,7 +78,7 @@ def _setup_snowflake(
         from adapters.simulator.data_generator import generate_mortgage_data
 
         frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
-    report = setup_snowflake(c.session(), c.sf_names(), data=frame, data_path=Path(data) if data else None)
+    report = setup_snowflake(session, names, data=frame, data_path=Path(data) if data else None)
     lines = [f"Created or verified {what}." for what in report.created]
     if report.rows_uploaded:
         lines.append(f"Uploaded {report.rows_uploaded} rows to the source table.")

@@ -1,8 +1,8 @@
 """Task bodies of the graph deployed to Snowflake.
 
 They are module-level functions so that the stored procedures reference them by name (the project's packages
-travel with the DAG's imports); each builds the real adapters from the procedure's own session, then calls
-the same ``app.tasks.run_stage`` the simulator runs.
+travel with the DAG's imports); each builds the real adapters from the procedure's own session with the
+CLI's own factories (``app.composition``), then calls the same ``app.tasks.run_stage`` the simulator runs.
 
 Their signatures are what Snowpark's ``sproc.register`` accepts (snowflake.core's
 ``_register_task_definition_stored_procedure`` registers each one, through dagv1's ``functools.wraps``
@@ -18,49 +18,18 @@ from typing import Any, Optional
 from snowflake.snowpark import Session
 
 from adapters.snowflake.task_runtime import SnowflakeTaskRuntime
-from app.tasks import run_stage
+from app import tasks
+from app.composition import deployed_names, snowflake_names, snowflake_ports
 from domain import pipeline as p
-from domain.config import DEPLOYMENT_PREFIX
-from domain.graph import TaskKind, TaskSpec
-from domain.names import DEFAULT_NAMES, ObjectNames
 
 
 def _ports(session: Any, config: dict[str, Any]) -> p.Ports:
-    from adapters.snowflake.feature_store import SnowflakeFeatureStore
-    from adapters.snowflake.jobs import SnowflakeJobRunner
-    from adapters.snowflake.notifier import SnowflakeNotifier
-    from adapters.snowflake.registry import SnowflakeModelRegistry
-    from adapters.snowflake.session import SnowflakeNames
-
-    # Where the graph was deployed (written by the deploying process), else the procedure's own session.
-    deployed = {
-        k.removeprefix(DEPLOYMENT_PREFIX): v for k, v in config.items() if k.startswith(DEPLOYMENT_PREFIX)
-    }
-    defaults = DEFAULT_NAMES
-    names = ObjectNames(
-        role=deployed.get("role", defaults.role),
-        # The session reports SQL text ('"My Db"' or 'SNOWBANK'); SnowflakeNames keeps names in that form.
-        database=deployed.get("database") or session.get_current_database() or defaults.database,
-        schema=deployed.get("schema") or session.get_current_schema() or defaults.schema,
-        data_schema=deployed.get("data_schema", defaults.data_schema),
-        warehouse=deployed.get("warehouse") or session.get_current_warehouse() or defaults.warehouse,
-        compute_pool=str(config.get("compute_pool", defaults.compute_pool)),
-        notification_integration=str(
-            config.get("notification_integration", defaults.notification_integration)
-        ),
-    )
-    sf_names = SnowflakeNames.of(names)
-    return p.Ports(
-        SnowflakeFeatureStore(session, sf_names),
-        SnowflakeJobRunner(session, sf_names),
-        SnowflakeModelRegistry(session, sf_names),
-        SnowflakeNotifier(session, sf_names),
-    )
+    return snowflake_ports(session, snowflake_names(deployed_names(session, config)))
 
 
 def _run(stage: str, session: Session) -> str | None:
     runtime = SnowflakeTaskRuntime(session)
-    return run_stage(stage, runtime, _ports(session, runtime.graph_config()))
+    return tasks.run_stage(stage, runtime, _ports(session, runtime.graph_config()))
 
 
 def prepare_data(session: Session) -> Optional[str]:  # noqa: UP045 - see the module docstring
@@ -87,19 +56,10 @@ def cleanup(session: Session) -> Optional[str]:  # noqa: UP045 - see the module 
     return _run(p.CLEANUP, session)
 
 
-_BY_STAGE = {
-    f.__name__: f
-    for f in (prepare_data, train_model, check_model_quality, promote_model, send_alert, cleanup)
-}
-
-
-def definition_for(spec: TaskSpec) -> Any:
-    """What a deployed task runs: SQL text as written, or the stage's module-level function."""
-    if spec.kind is TaskKind.SQL:
-        return spec.definition
-    try:
-        return _BY_STAGE[spec.definition]
-    except KeyError:
-        raise KeyError(
-            f"no deployable task body for stage {spec.definition!r}; known: {sorted(_BY_STAGE)}"
-        ) from None
+# What a deployed task runs: SQL text as written, or the stage's module-level function.
+definition_for = tasks.definition_for(
+    {
+        f.__name__: f
+        for f in (prepare_data, train_model, check_model_quality, promote_model, send_alert, cleanup)
+    }.__getitem__
+)

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain import pipeline as p
 from domain.config import RunConfig
+from domain.graph import TaskKind, TaskSpec
 from domain.ports import TaskRuntime
 from domain.refs import DatasetSplits, TrainingOutcome
 
@@ -88,6 +89,20 @@ _STAGES: dict[str, Callable[[TaskRuntime, p.Ports, RunConfig], str]] = {
     p.SEND_ALERT: _alert,
     p.CLEANUP: _cleanup,
 }
+
+
+def definition_for(body: Callable[[str], Callable[[Any], str | None]]) -> Callable[[TaskSpec], Any]:
+    """What a task of the pipeline graph runs, on either backend: SQL text as written, or ``body(stage)``
+    for a pipeline stage (a closure over this process's ports, or a deployed procedure's function)."""
+
+    def definition(spec: TaskSpec) -> Any:
+        if spec.kind is TaskKind.SQL:
+            return spec.definition
+        if spec.definition not in _STAGES:
+            raise KeyError(f"unknown pipeline stage {spec.definition!r}; known: {sorted(_STAGES)}")
+        return body(spec.definition)
+
+    return definition
 
 
 def stage_task(

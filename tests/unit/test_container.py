@@ -185,3 +185,51 @@ def test_the_simulators_jobs_run_only_on_pools_the_account_holds(tmp_path: Path)
             c.sim_jobs().submit_function(len, args=("x",), compute_pool="DEMO_POOL")
     finally:
         c.shutdown_resources()
+
+
+def test_the_local_scheduler_on_snowflake_is_unsupported_and_says_who_schedules() -> None:
+    from domain.errors import Unsupported
+
+    c = build_container(load_settings(env={}, backend="snowflake"))
+    c.session.override(providers.Callable(_forbidden))
+    c.account.override(providers.Callable(_forbidden))
+
+    with pytest.raises(Unsupported, match="Snowflake schedules graphs itself"):
+        c.local_scheduler()
+
+
+def test_a_snowflake_account_is_never_new_and_reports_no_live_states_without_a_session() -> None:
+    c = build_container(load_settings(env={}, backend="snowflake"))
+    c.session.override(providers.Callable(_forbidden))
+    c.account.override(providers.Callable(_forbidden))
+
+    assert (c.new_home(), c.live_task_states(), c.followed_run_note()) == (None, None, None)
+
+
+def test_a_new_simulator_home_is_named_for_setup_and_its_runs_report_live_states(tmp_path: Path) -> None:
+    c = build_container(load_settings(env={}, backend="simulator", home=tmp_path / "home"))
+    c.session.override(providers.Callable(_forbidden))
+    try:
+        assert c.new_home() == tmp_path / "home"
+        assert callable(c.live_task_states())
+        assert "recorded as FAILED" in c.followed_run_note()
+    finally:
+        c.shutdown_resources()
+
+
+def test_the_simulators_plan_is_offline_and_the_snowflake_plan_compares_on_its_session() -> None:
+    sim = build_container(load_settings(env={}, backend="simulator"))
+    sim.account.override(providers.Callable(_forbidden))
+    sim.session.override(providers.Callable(_forbidden))
+    sf = build_container(load_settings(env={}, backend="snowflake"))
+    sf.session.override(providers.Callable(_forbidden))  # the plan opens the session only to compare
+
+    assert (sim.deploy_plan().can_compare, sf.deploy_plan().can_compare) == (False, True)
+
+
+def test_the_deployed_tasks_and_the_cli_build_their_ports_with_one_function() -> None:
+    from app import composition, snowflake_tasks
+
+    c = build_container(load_settings(env={}, backend="snowflake"))
+    assert c.sf_ports.provides is composition.snowflake_ports
+    assert snowflake_tasks.snowflake_ports is composition.snowflake_ports

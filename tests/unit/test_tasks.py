@@ -105,3 +105,21 @@ def test_a_failing_cleanup_is_reported_with_its_error_and_still_fails(
 
     ((_, notice),) = ports.notifier.sent  # type: ignore[attr-defined]
     assert "failed in cleanup" in notice.subject and "injected failure" in notice.body
+
+
+def test_what_a_task_runs_is_its_sql_as_written_or_the_body_of_its_stage() -> None:
+    from app.tasks import definition_for
+    from domain.graph import TaskKind, TaskSpec
+
+    definition = definition_for(lambda stage: f"body of {stage}")
+
+    assert definition(TaskSpec("note", TaskKind.SQL, "SELECT 1")) == "SELECT 1"
+    assert definition(TaskSpec("train", TaskKind.PYTHON, pipeline.TRAIN_MODEL)) == "body of train_model"
+
+
+def test_a_task_of_no_pipeline_stage_is_refused_naming_the_stages() -> None:
+    from app.tasks import definition_for
+    from domain.graph import TaskKind, TaskSpec
+
+    with pytest.raises(KeyError, match=r"unknown pipeline stage 'tune'; known: \['check_model_quality'"):
+        definition_for(lambda stage: stage)(TaskSpec("tune", TaskKind.PYTHON, "tune"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.dagv1_build import DefinitionFor, build_dag
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.scheduler import deploy_packages
 from adapters.snowflake.session import SnowflakeNames
-from domain.errors import NotFound
+from domain.errors import NotFound, Unsupported
 from domain.graph import GraphSpec
 
 _ABSENT = "<absent>"
@@ -29,6 +32,40 @@ class GraphDescription:
     config: dict[str, Any] = field(default_factory=dict)
     schedule: str | None = None
     warehouse: str | None = None
+
+
+class DeployPlan:
+    """What a deploy to Snowflake would create, built offline (dagv1 makes the tasks; nothing is connected),
+    and — given a session (the snowflake backend) — how it differs from what is deployed."""
+
+    def __init__(
+        self, names: SnowflakeNames, definition_for: DefinitionFor, session: Callable[[], Any] | None = None
+    ) -> None:
+        self.names = names
+        self._definition_for = definition_for
+        self._session = session
+
+    def build(self, graph: GraphSpec) -> Any:
+        # No imports: the project's zips are made by a deploy, and a plan describes the tasks only.
+        return build_dag(
+            graph, self._definition_for, stage_location=self.names.dag_stage, packages=deploy_packages()
+        )
+
+    def describe(self, graph: GraphSpec) -> GraphDescription:
+        return described_spec(graph, self)
+
+    @property
+    def can_compare(self) -> bool:
+        """Whether there is an account to compare with (the simulator backend's plan is offline only)."""
+        return self._session is not None
+
+    def changes(self, spec: GraphDescription) -> list[str]:
+        """``diff`` against the deployed graph (``NotFound`` when it is not deployed)."""
+        if self._session is None:
+            raise Unsupported(
+                "an offline plan has no deployed graph to compare with; use --backend snowflake"
+            )
+        return diff(spec, deployed_graph(self._session(), self.names, spec.name))
 
 
 def described_spec(graph: GraphSpec, scheduler: Any) -> GraphDescription:
