@@ -8,12 +8,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from adapters.snowflake.plan import deployed_graph, described_spec, diff
+from adapters.snowflake.plan import DeployPlan, deployed_graph, described_spec, diff
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.setup import required_objects, setup_snowflake
 from domain.config import PipelineConfig
-from domain.errors import InvalidData, NotFound
+from domain.errors import InvalidData, NotFound, Unsupported
 from domain.pipeline import pipeline_graph
 from tests.unit.snowflake.sf_fakes import FakeSchema, ScriptedSession
 
@@ -114,3 +114,20 @@ def test_plan_shows_a_changed_config_and_a_new_task() -> None:
 def test_plan_of_an_undeployed_graph_is_not_found() -> None:
     with pytest.raises(NotFound, match="not deployed"):
         deployed_graph(None, SnowflakeNames(), "G", schema=FakeSchema())
+
+
+def test_an_offline_plan_describes_what_a_deploy_creates_as_the_scheduler_builds_it() -> None:
+    graph = pipeline_graph(PipelineConfig(), name="G", warehouse="DEMO_WH")
+
+    offline = DeployPlan(SnowflakeNames(), lambda spec: task_function).describe(graph)
+
+    assert offline == described_spec(graph, _scheduler(FakeSchema()))
+
+
+def test_an_offline_plan_has_nothing_to_compare_with_and_says_so() -> None:
+    plan = DeployPlan(SnowflakeNames(), lambda spec: task_function)
+    spec = plan.describe(pipeline_graph(PipelineConfig(), name="G"))
+
+    assert not plan.can_compare
+    with pytest.raises(Unsupported, match="no deployed graph to compare with"):
+        plan.changes(spec)
