@@ -35,10 +35,17 @@ Public API (used by the deploy tests, the stored-procedure emulation and ``docto
   ``conn.describes``); ``conn.uploads``: ``{stage path: bytes}`` of every PUT with a stream, where the stage
   path is ``@STAGE/prefix/file`` as Snowpark addressed it; ``conn.upload_log`` keeps them in order.
 - ``recording_session(conn)``: a real ``snowflake.snowpark.Session`` over ``conn``.
+
+The stage is what was PUT: ``ls @stage[/path]`` (or ``list``) lists the recorded uploads under it, and
+``SELECT … FROM TABLE(RESULT_SCAN('<query id>'))`` reads back the result of an earlier statement. Snowpark
+lists the import stage before it uploads a procedure's imports and skips every zip already there
+(snowflake/snowpark/session.py ``Session._resolve_imports`` / ``_list_files_in_stage``), so a redeploy of
+unchanged code uploads nothing, as on a real stage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -50,6 +57,7 @@ from urllib.parse import urlparse
 
 from snowflake.connector.constants import FIELD_NAME_TO_ID
 from snowflake.connector.cursor import ResultMetadata
+from snowflake.connector.errors import ProgrammingError
 
 Rows = list[tuple[Any, ...]]
 Answer = Rows | Callable[[str, Sequence[Any] | None], Rows]
@@ -83,6 +91,23 @@ class _Rule:
     pattern: re.Pattern[str]
     answer: Answer
     columns: tuple[tuple[str, str], ...]
+
+
+# LIST's output columns (https://docs.snowflake.com/en/sql-reference/sql/list): the name is the stage's name
+# (lower-case) and the file's path under it; md5 is the hex MD5 of the file as stored (uploads here are
+# stored as PUT, AUTO_COMPRESS = FALSE). Snowpark reads only "name" and strips the stage prefix
+# (session.py _list_files_in_stage, _internal/utils.py get_stage_file_prefix_length); the file names it
+# compares carry the sha256 of the zipped content as their folder (Session._resolve_import_path).
+_LIST_COLUMNS = (("name", "TEXT"), ("size", "FIXED"), ("md5", "TEXT"), ("last_modified", "TEXT"))
+_LAST_MODIFIED = "Tue, 10 Feb 2026 09:28:49 GMT"  # LIST's format; one fixed time, nothing reads it
+_LIST = re.compile(r"^\s*(?:ls|list)\s+'?(?P<location>@[^'\s]+)'?", re.IGNORECASE)
+# Snowpark selects from the listing as SELECT "name" FROM ( SELECT * FROM TABLE ( RESULT_SCAN('<id>')))
+# (analyzer_utils.py result_scan_statement, wrapped by the select's projection)
+_RESULT_SCAN = re.compile(
+    r"^\s*SELECT\s+(?P<columns>.+?)\s+FROM\s+\(\s*SELECT\s+\*\s+FROM\s+TABLE\s*\(\s*"
+    r"RESULT_SCAN\(\s*'(?P<query_id>[^']+)'\s*\)\s*\)\s*\)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _column(name: str, type_name: str) -> ResultMetadata:
@@ -132,6 +157,7 @@ class RecordingCursor:
             self._rows, self.description = self.connection._put(command, file_stream)
         else:
             self._rows, self.description = self.connection._answer(command, params)
+        self.connection._results[self.sfqid] = (list(self._rows), list(self.description))
         return self
 
     def _describe_internal(self, command: str, params: Sequence[Any] | None = None) -> list[ResultMetadata]:
@@ -180,6 +206,7 @@ class RecordingConnection:
         self.statements: list[Statement] = []
         self.describes: list[Statement] = []
         self.upload_log: list[Upload] = []
+        self._results: dict[str, tuple[Rows, list[ResultMetadata]]] = {}  # query id -> its result
         self._rules: list[_Rule] = []
         self._ids = itertools.count(1)
         self._closed = False
@@ -189,6 +216,7 @@ class RecordingConnection:
         self.answer(r"SYSTEM\$GET_DEFAULT_PYTHON_ARTIFACT_REPOSITORY", [(None,)], [("R", "TEXT")])
         self.answer(r"system\$are_anaconda_terms_acknowledged", [(True,)], [("A", "BOOLEAN")])
         self.answer_packages(DEFAULT_PACKAGES if packages is None else packages)
+        self.answer(_LIST.pattern, self._list_stage, _LIST_COLUMNS)
 
     # --- configuration ----------------------------------------------------------------------------------
 
@@ -256,7 +284,54 @@ class RecordingConnection:
                     return [], columns
                 rows = rule.answer(sql, params) if callable(rule.answer) else list(rule.answer)
                 return rows, columns
+        scan = _RESULT_SCAN.match(sql)
+        if scan is not None:
+            return self._result_scan(scan.group("query_id"), scan.group("columns"))
         return [], []
+
+    def _stage_key(self, location: str) -> tuple[str, str]:
+        """``(DB.SCHEMA.STAGE, path)`` of ``@stage[/path]``: the name resolved as stored (unquoted parts
+        upper-case, a partial name in the current database and schema), the path as given."""
+        stage, _, path = location.removeprefix("@").partition("/")
+        parts = [part if part.startswith('"') else part.upper() for part in stage.split(".")]
+        context = [self.database.upper(), self.schema.upper()][: 3 - len(parts)]
+        return ".".join([*context, *parts]), path.strip("/")
+
+    def _list_stage(self, sql: str, _params: Sequence[Any] | None) -> Rows:
+        listed = _LIST.match(sql)
+        assert listed is not None, sql  # this answers only statements its own pattern matched
+        stage, prefix = self._stage_key(listed.group("location"))
+        shown = stage.rsplit(".", 1)[-1].strip('"').lower()
+        rows: Rows = []
+        for path, data in self.uploads.items():
+            file_stage, file_path = self._stage_key(path)
+            # the path after the stage is a prefix of the names listed, as in LIST
+            if file_stage == stage and file_path.startswith(prefix):
+                rows.append(
+                    (f"{shown}/{file_path}", len(data), hashlib.md5(data).hexdigest(), _LAST_MODIFIED)
+                )
+        return rows
+
+    def _result_scan(self, query_id: str, selected: str) -> tuple[Rows, list[ResultMetadata]]:
+        """RESULT_SCAN of an earlier statement, projected to the selected columns (quoted names exact,
+        unquoted ones case-insensitive), failing as Snowflake does for an unknown query id or column."""
+        if query_id not in self._results:
+            raise ProgrammingError(msg=f"Statement {query_id} not found", errno=709)
+        rows, description = self._results[query_id]
+        names = [column.name for column in description]
+        picked: list[int] = []
+        for item in (part.strip() for part in selected.split(",")):
+            quoted = item.startswith('"') and item.endswith('"')
+            wanted = [
+                i for i, n in enumerate(names) if (n == item[1:-1] if quoted else n.upper() == item.upper())
+            ]
+            if not wanted:
+                raise ProgrammingError(
+                    msg=f"SQL compilation error: invalid identifier '{item}' (the result has {names})",
+                    errno=904,
+                )
+            picked.append(wanted[0])
+        return [tuple(row[i] for i in picked) for row in rows], [description[i] for i in picked]
 
     def _put(self, sql: str, stream: IO[bytes]) -> tuple[Rows, list[ResultMetadata]]:
         # PUT file:///tmp/placeholder/<file> '@stage/prefix' … (server_connection.py _build_put_statement)

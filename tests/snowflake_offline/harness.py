@@ -3,12 +3,12 @@
 ``with offline_snowflake() as sf:`` gives ``sf.session`` (a real ``snowflake.snowpark.Session``; pass it to
 ``SnowflakeScheduler``, ``plan.deployed_graph`` or ``doctor``; ``snowflake.core.Root(sf.session)`` talks to
 ``sf.server``), ``sf.connection`` (statements, rules), ``sf.server`` (REST requests, the task store) and
-``sf.uploads`` (stage path → bytes of every file Snowpark PUT: for each deployed procedure the pickled
-handler and one zip per directory import, ``domain.zip``/``adapters.zip``/``app.zip`` under the DAG stage).
-``sf.procedure_zips()`` groups those zips by the anonymous procedure that imports them, read from the
-``WITH … AS PROCEDURE … IMPORTS=(…)`` SQL in each task definition: what a stored-procedure emulation puts on
-``sys.path``. A test module's fixture is
-``with offline_snowflake() as sf: yield sf``.
+``sf.uploads`` (stage path → bytes of every file Snowpark PUT: one zip per directory import,
+``domain.zip``/``adapters.zip``/``app.zip`` under the DAG stage, uploaded by the first registration that
+finds it missing from the stage listing; later procedures and redeploys import it from there).
+``sf.procedure_imports(sql)`` reads the stage paths a task definition's ``WITH … AS PROCEDURE … IMPORTS=(…)``
+names; ``tests.sproc_emulation.deployed_procedure(sql, sf.uploads)`` turns them into what a stored-procedure
+emulation puts on ``sys.path``. A test module's fixture is ``with offline_snowflake() as sf: yield sf``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -98,6 +100,60 @@ def test_the_uploaded_zips_hold_the_projects_packages(sf: OfflineSnowflake) -> N
         names = zipfile.ZipFile(BytesIO(zips[f"{package}.zip"])).namelist()
         assert f"{package}/__init__.py" in names
     assert "app/snowflake_tasks.py" in zipfile.ZipFile(BytesIO(zips["app.zip"])).namelist()
+
+
+def _uploaded_files(sf: OfflineSnowflake) -> list[str]:
+    return [u.stage_path.rsplit("/", 1)[-1] for u in sf.connection.upload_log]
+
+
+def test_one_deploy_uploads_each_zip_once_and_the_other_procedures_import_it_from_the_stage(
+    sf: OfflineSnowflake,
+) -> None:
+    """Snowpark lists the stage before each registration and skips a zip already there
+    (snowflake/snowpark/session.py Session._resolve_imports)."""
+    _scheduler(sf).deploy(_graph())
+
+    assert sorted(_uploaded_files(sf)) == ["adapters.zip", "app.zip", "domain.zip"]
+    assert len(sf.connection.executed(r"^ls '@SNOWBANK\.DEV\.DAG_STAGE'$")) == len(PYTHON_TASKS)
+
+
+def test_a_redeploy_of_unchanged_code_uploads_no_zip_again(sf: OfflineSnowflake) -> None:
+    scheduler = _scheduler(sf)
+    scheduler.deploy(_graph())
+    first = len(sf.connection.upload_log)
+
+    scheduler.deploy(_graph())
+
+    assert _uploaded_files(sf)[first:] == []
+    for definition in sf.task_definitions().values():
+        assert all(i in sf.uploads for i in sf.procedure_imports(definition))
+
+
+def test_a_redeploy_after_a_code_change_uploads_only_the_changed_package(
+    sf: OfflineSnowflake, tmp_path: Path
+) -> None:
+    """The zip's stage folder is the sha256 of its content (Session._resolve_import_path), so a changed
+    package lands under a new name, and only that one is uploaded."""
+    shutil.copytree(Path(__file__).resolve().parents[3] / "src", tmp_path / "src")
+    scheduler = SnowflakeScheduler(sf.session, SnowflakeNames(), definition_for, project_root=tmp_path)
+    scheduler.deploy(_graph())
+    first = len(sf.connection.upload_log)
+    with (tmp_path / "src" / "domain" / "__init__.py").open("a") as changed:
+        changed.write("\n# changed\n")
+
+    scheduler.deploy(_graph())
+
+    assert _uploaded_files(sf)[first:] == ["domain.zip"]
+
+
+def test_the_stage_lists_what_was_put_with_its_size_and_md5(sf: OfflineSnowflake) -> None:
+    _scheduler(sf).deploy(_graph())
+
+    listed = {row["name"]: row for row in sf.session.sql("ls @DAG_STAGE").collect()}
+    for path, data in sf.uploads.items():
+        row = listed[f"dag_stage/{path.removeprefix('@SNOWBANK.DEV.DAG_STAGE/')}"]
+        assert (row["size"], row["md5"]) == (len(data), hashlib.md5(data).hexdigest())
+    assert len(listed) == len(sf.uploads)
 
 
 def test_registration_resolves_the_deploy_packages_against_the_channel(sf: OfflineSnowflake) -> None:
