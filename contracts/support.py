@@ -250,7 +250,7 @@ class _SimTables:
         self._account, self._names = account, settings.names
 
     def load(self, table: str, frame: pd.DataFrame) -> None:
-        from adapters.simulator.source_tables import describe_table, load_source_table
+        from adapters.simulator.feature_store.source_tables import describe_table, load_source_table
 
         where = {"database": self._names.database, "schema": self._names.data_schema}
         try:
@@ -266,7 +266,7 @@ class _SimRows:
         self._account = account
 
     def rows(self, ref: DatasetRef) -> pd.DataFrame:
-        from adapters.simulator.datasets import read_dataset
+        from adapters.simulator.feature_store.datasets import read_dataset
 
         return read_dataset(self._account, ref)
 
@@ -281,7 +281,7 @@ class _SimTraining:
         return request_for(self._files, **{"compute_pool": POOL, **overrides})
 
     def artifact(self) -> ModelArtifact:
-        from adapters.simulator.training import run_training
+        from adapters.simulator.jobs.training import run_training
 
         outcome = run_training(self.request(), self._files)
         assert outcome is not None  # rank 0 returns the outcome
@@ -295,7 +295,7 @@ class _SimTraining:
 
 class _SimIntegrations:
     def __init__(self, account: Any) -> None:
-        from adapters.simulator.integrations import IntegrationCatalog
+        from adapters.simulator.notifications.integrations import IntegrationCatalog
 
         self._catalog = IntegrationCatalog(account)
 
@@ -319,7 +319,7 @@ class _EngineProbes:
     ) -> dict[str, Any]:
         from snowflake.core.task.dagv1 import DAG, DAGTask
 
-        from adapters.task_context import TaskContextRuntime
+        from adapters.dagv1.task_runtime import TaskContextRuntime
 
         outcomes: dict[str, Any] = {}
 
@@ -352,7 +352,7 @@ _SIM_LONG_SQL = "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a CROSS
 
 
 def simulator_backend(home: Path) -> Backend:
-    from adapters.simulator.account_objects import ensure_compute_pool
+    from adapters.simulator.account.objects import ensure_compute_pool
     from tests.support.settings import simulator_settings
 
     settings = simulator_settings(home)

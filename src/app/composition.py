@@ -34,7 +34,7 @@ def unsupported(message: str) -> Any:
 
 
 def open_account(home: Path | None) -> Iterator[Any]:
-    from adapters.simulator.home import LocalAccount, default_home
+    from adapters.simulator.account.home import LocalAccount, default_home
 
     account = LocalAccount(home or default_home())
     try:
@@ -49,13 +49,13 @@ def new_home(account: Any) -> Path | None:
 
 
 def sim_feature_store(account: Any, names: ObjectNames) -> Any:
-    from adapters.simulator.feature_store import SimFeatureStore
+    from adapters.simulator.feature_store.store import SimFeatureStore
 
     return SimFeatureStore(account, database=names.database, schema=names.data_schema)
 
 
 def sim_jobs(account: Any, names: ObjectNames) -> Any:
-    from adapters.simulator.jobs import SimJobRunner
+    from adapters.simulator.jobs.runner import SimJobRunner
 
     # No pools of its own: jobs run only on the pools the account holds (setup creates the configured one).
     return SimJobRunner(account, pools={}, database=names.database, schema=names.schema)
@@ -68,7 +68,7 @@ def sim_registry(account: Any) -> Any:
 
 
 def sim_notifier(account: Any) -> Any:
-    from adapters.simulator.notifier import SimNotifier
+    from adapters.simulator.notifications.notifier import SimNotifier
 
     return SimNotifier(account)
 
@@ -80,8 +80,8 @@ def dag_operation(account: Any, notifier: Any, jobs: Any) -> Any:
 
 
 def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:
+    from adapters.dagv1.task_runtime import TaskContextRuntime
     from adapters.simulator.taskgraph.scheduler_port import SimScheduler
-    from adapters.task_context import TaskContextRuntime
 
     # Tasks run in this process, so they share the container's adapters; an ML_JOB stage submits its job to
     # the simulator's JobRunner from inside the task, as Snowflake runs it synchronously.
@@ -93,7 +93,7 @@ def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:
 
 def sim_doctor(settings: Settings, account: Callable[[], Any]) -> Any:
     from adapters.simulator.doctor import SimulatorDoctor
-    from adapters.simulator.home import default_home
+    from adapters.simulator.account.home import default_home
 
     n, p = settings.names, settings.pipeline
     return SimulatorDoctor(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.dagv1_build import DefinitionFor, build_dag
+from adapters.dagv1.build import DefinitionFor, build_dag
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.scheduler import deploy_packages
 from adapters.snowflake.session import SnowflakeNames

@@ -1,6 +1,6 @@
 """Scheduler on ``snowflake.core.task.dagv1``: deploy, run, follow one's own run, suspend, resume, drop.
 
-The DAG is built from the GraphSpec by ``adapters.dagv1_build.build_dag`` (the object the simulator runs).
+The DAG is built from the GraphSpec by ``adapters.dagv1.build.build_dag`` (the object the simulator runs).
 Python task definitions become anonymous stored procedures uploaded to the DAG stage, with the project's own
 packages (``domain``, ``adapters``, ``app``) shipped as directory imports and the conda packages of
 ``deploy_packages()``.
@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.dagv1_build import DefinitionFor, build_dag
+from adapters.dagv1.build import DefinitionFor, build_dag
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.dagv1.task_runtime import TaskContextRuntime
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.rows import row_dict
 from adapters.snowflake.sql_text import string_literal
-from adapters.task_context import TaskContextRuntime
 from domain.graph import validate_name
 
 ORIGINAL_SCHEDULE_UTC_SQL = (

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from adapters.dagv1.task_runtime import TaskContextRuntime, utc_timestamp
 from adapters.snowflake.task_runtime import ORIGINAL_SCHEDULE_UTC_SQL, SnowflakeTaskRuntime
-from adapters.task_context import TaskContextRuntime, utc_timestamp
 from domain.errors import BackendUnavailable, InvalidData, InvalidName
 from domain.names import run_id_for
 from tests.unit.snowflake.sf_fakes import FakeResult

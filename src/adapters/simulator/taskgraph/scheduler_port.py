@@ -7,7 +7,7 @@ from typing import Any
 
 from snowflake.core._common import CreateMode
 
-from adapters.dagv1_build import build_dag
+from adapters.dagv1.build import build_dag
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import RunRecord, TaskHistoryRecord
 from domain.errors import InvalidConfig, NotFound
