@@ -30,8 +30,8 @@ def _peak_mb() -> float:
 
 
 def child_pipeline(folder: Path, rows: int) -> dict:
-    from adapters.simulator.feature_store import SimFeatureStore
-    from adapters.simulator.home import LocalAccount
+    from adapters.simulator.account.home import LocalAccount
+    from adapters.simulator.feature_store.store import SimFeatureStore
     from adapters.simulator.setup import setup_account
 
     times: dict[str, float] = {}

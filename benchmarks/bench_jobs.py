@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xgboost as xgb
 
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.jobs import SimJobRunner
-from adapters.simulator.training import booster_params, read_dataset, run_training
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.jobs.runner import SimJobRunner
+from adapters.simulator.jobs.training import booster_params, read_dataset, run_training
 from domain.refs import DatasetRef, JobRef, TrainingRequest
 
 GUIDE_ROWS = 369_245

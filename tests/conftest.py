@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 
 # Timing is never the property under test, and CI shares two cores with other jobs: a 200 ms deadline (the
 # default) fails a correct example on a loaded machine. Example counts stay as each test sets them.

@@ -135,7 +135,7 @@ class FakeFeatureStore(_Failing):
 class FakeJobRunner(_Failing):
     """Trains nothing: every job ends DONE with ``metrics`` (or FAILED with ``error``). ``pools`` maps a
     compute pool to its MAX_NODES; a submission is checked against it as the simulator's ``_check_pool`` does
-    (``adapters.simulator.jobs.SimJobRunner._check_pool``)."""
+    (``adapters.simulator.jobs.runner.SimJobRunner._check_pool``)."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     pools: dict[str, int] = field(default_factory=lambda: {"DEMO_POOL": 2})

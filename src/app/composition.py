@@ -92,8 +92,8 @@ def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:
 
 
 def sim_doctor(settings: Settings, account: Callable[[], Any]) -> Any:
-    from adapters.simulator.doctor import SimulatorDoctor
     from adapters.simulator.account.home import default_home
+    from adapters.simulator.doctor import SimulatorDoctor
 
     n, p = settings.names, settings.pipeline
     return SimulatorDoctor(

@@ -22,7 +22,7 @@ def setup_simulator(
     data: str | None = None,
     force: bool = False,
 ) -> list[str]:
-    from adapters.simulator.integrations import IntegrationCatalog
+    from adapters.simulator.notifications.integrations import IntegrationCatalog
     from adapters.simulator.setup import setup_account
 
     n = settings.names
@@ -75,7 +75,7 @@ def setup_snowflake_account(
     frame = None
     if data is None:
         # The generator is plain numpy/pandas; its rows are uploaded as the source table.
-        from adapters.simulator.data_generator import generate_mortgage_data
+        from adapters.simulator.feature_store.data_generator import generate_mortgage_data
 
         frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
     report = setup_snowflake(session, names, data=frame, data_path=Path(data) if data else None)

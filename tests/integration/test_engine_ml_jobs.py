@@ -13,8 +13,8 @@ from snowflake.core.task.dagv1 import DAG, DAGTask
 from snowflake.ml.jobs import remote
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.jobs import SimJobRunner
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.jobs.runner import SimJobRunner
 from domain.refs import JobStatus
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.simulator import datasets
-from adapters.simulator.data_generator import generate_mortgage_data
-from adapters.simulator.feature_store import SimFeatureStore
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.source_tables import load_source_table
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.feature_store import datasets
+from adapters.simulator.feature_store.data_generator import generate_mortgage_data
+from adapters.simulator.feature_store.source_tables import load_source_table
+from adapters.simulator.feature_store.store import SimFeatureStore
 from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName, NotFound
 from domain.features import split_bucket
 from domain.refs import DatasetRef, FeatureViewRef

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from app.cli import EXIT_BACKEND, EXIT_OK, main
 
 

@@ -7,9 +7,9 @@ import warnings
 import pandas as pd
 import pytest
 
-from adapters.simulator.feature_store import SimFeatureStore
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.source_tables import describe_table, load_source_table
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.feature_store.source_tables import describe_table, load_source_table
+from adapters.simulator.feature_store.store import SimFeatureStore
 from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName, NotFound
 from domain.ports import FeatureStore
 

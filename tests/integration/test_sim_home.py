@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from domain.errors import BackendUnavailable
 
 
@@ -22,7 +22,7 @@ def test_what_is_written_survives_a_restart(tmp_path: Path) -> None:
 
 def test_a_second_process_on_the_same_home_is_told_it_is_in_use(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from adapters.simulator.home import LocalAccount; a = LocalAccount({str(tmp_path)!r}); "
+        [sys.executable, "-c", f"from adapters.simulator.account.home import LocalAccount; a = LocalAccount({str(tmp_path)!r}); "
          "print('ready', flush=True); input()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

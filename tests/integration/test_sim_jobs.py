@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.simulator import jobs as jobs_module
-from adapters.simulator.account_objects import compute_pool_max_nodes, ensure_compute_pool
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.jobs import SimJobRunner
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool
+from adapters.simulator.jobs import runner as jobs_module
+from adapters.simulator.jobs import worker
+from adapters.simulator.jobs.runner import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
 from tests.support.training_data import request_for
@@ -39,7 +40,7 @@ def worker_pids(job: JobRef) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "job_worker" in cmdline and f"/{job.name}\0" in cmdline:
+        if worker.__name__ in cmdline and f"/{job.name}\0" in cmdline:
             pids.append(int(entry.name))
     return pids
 

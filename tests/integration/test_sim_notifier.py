@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.integrations import IntegrationCatalog
-from adapters.simulator.notifier import SimNotifier, sanitize_webhook_content
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.notifications.integrations import IntegrationCatalog
+from adapters.simulator.notifications.notifier import SimNotifier, sanitize_webhook_content
 from domain.errors import AlreadyExists, InvalidConfig, NotFound, NotificationFailed
 from domain.refs import Notification
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.jobs.training import run_training
 from adapters.simulator.registry import SimModelRegistry
-from adapters.simulator.training import run_training
 from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
 from domain.refs import DatasetRef, ModelArtifact
 from tests.support.training_data import request_for, write_dataset

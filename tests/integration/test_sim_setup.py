@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.simulator.account_objects import compute_pool_max_nodes
-from adapters.simulator.data_generator import generate_mortgage_data
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import compute_pool_max_nodes
+from adapters.simulator.feature_store.data_generator import generate_mortgage_data
+from adapters.simulator.feature_store.source_tables import describe_table
 from adapters.simulator.setup import setup_account
-from adapters.simulator.source_tables import describe_table
 from domain.errors import InvalidConfig, InvalidData, InvalidName
 
 ROWS = 800

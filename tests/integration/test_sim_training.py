@@ -10,9 +10,9 @@ import pytest
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
-from adapters.simulator import datasets
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.training import (
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.feature_store import datasets
+from adapters.simulator.jobs.training import (
     GUIDE_NUM_BOOST_ROUND,
     GUIDE_PARAMS,
     booster_params,

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.simulator.path_segments import path_segment
+from adapters.simulator.account.folders import path_segment
 from domain.refs import DatasetRef, TrainingRequest
 
 LABEL = "MORTGAGERESPONSE"

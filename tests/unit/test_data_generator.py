@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from adapters.simulator.data_generator import LOAN_PURPOSES, LOAN_TYPES, NY_COUNTIES, generate_mortgage_data
+from adapters.simulator.feature_store.data_generator import (
+    LOAN_PURPOSES,
+    LOAN_TYPES,
+    NY_COUNTIES,
+    generate_mortgage_data,
+)
 from domain.errors import InvalidConfig
 
 ROWS = 20_000

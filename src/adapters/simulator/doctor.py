@@ -12,18 +12,18 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.simulator.account_objects import (
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import DB_FILE, LocalAccount
+from adapters.simulator.account.objects import (
     compute_pool_max_nodes,
     object_exists,
     render_part,
     resolve_name,
 )
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.feature_views import find_feature_view
-from adapters.simulator.home import DB_FILE, LocalAccount
-from adapters.simulator.integrations import IntegrationCatalog
+from adapters.simulator.feature_store.feature_views import find_feature_view
+from adapters.simulator.feature_store.source_tables import find_table
+from adapters.simulator.notifications.integrations import IntegrationCatalog
 from adapters.simulator.setup import STAGES, UDF_STAGE
-from adapters.simulator.source_tables import find_table
 from domain.errors import DomainError, NotFound
 from domain.features import FEATURE_VIEW_NAME
 from domain.names import normalize_identifier, normalize_qualified

@@ -22,9 +22,9 @@ from typing import Any
 import duckdb
 import xgboost as xgb
 
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.training import evaluate, read_dataset
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.jobs.training import evaluate, read_dataset
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
 from domain.names import normalize_identifier
 from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo

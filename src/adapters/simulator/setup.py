@@ -19,8 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.simulator import account_objects
-from adapters.simulator.account_objects import (
+from adapters.simulator.account import objects as account_objects
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import (
     check_max_nodes,
     ensure_compute_pool,
     ensure_database,
@@ -31,11 +33,14 @@ from adapters.simulator.account_objects import (
     resolve_name,
     utc_now,
 )
-from adapters.simulator.data_generator import DEFAULT_ROWS, generate_mortgage_data
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.feature_store import SimFeatureStore
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.source_tables import TableInfo, find_table, load_source_file, load_source_table
+from adapters.simulator.feature_store.data_generator import DEFAULT_ROWS, generate_mortgage_data
+from adapters.simulator.feature_store.source_tables import (
+    TableInfo,
+    find_table,
+    load_source_file,
+    load_source_table,
+)
+from adapters.simulator.feature_store.store import SimFeatureStore
 from domain.names import normalize_identifier, normalize_qualified
 
 STAGES = ("DAG_STAGE", "JOB_STAGE")

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from snowflake.snowpark import Session
 
-from adapters.simulator import feature_views as sim
-from adapters.simulator.data_generator import generate_mortgage_data
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.source_tables import load_source_table
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.feature_store import feature_views as sim
+from adapters.simulator.feature_store.data_generator import generate_mortgage_data
+from adapters.simulator.feature_store.source_tables import load_source_table
 from adapters.snowflake import feature_store as sf
 from domain.errors import BackendUnavailable, InvalidConfig
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.bridge import session_bridge
 from adapters.simulator.taskgraph.conditions import Condition
 from adapters.simulator.taskgraph.model import ROOT, JobBody, PythonBody, SqlBody, TaskDef

@@ -30,7 +30,7 @@ from snowflake.core._common import CreateMode
 from snowflake.core._internal.utils import normalize_name
 from snowflake.core.task.dagv1 import DAG, DAGRun
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.attempt import EngineServices
 from adapters.simulator.taskgraph.launcher import Launcher
 from adapters.simulator.taskgraph.model import GraphDef, compile_dag

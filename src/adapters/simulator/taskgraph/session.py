@@ -15,7 +15,7 @@ from typing import Any
 
 from snowflake.snowpark import Row
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.sql import SystemFunctions, TaskRuntime, run_sql
 from domain.errors import NotFound, Unsupported
 from domain.ports import Notifier

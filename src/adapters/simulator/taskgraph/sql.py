@@ -19,8 +19,8 @@ from snowflake.snowpark import Row
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.notifier import redact_placeholders
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.notifications.notifier import redact_placeholders
 from domain.errors import DomainError, InvalidConfig, InvalidData, NotFound, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount
 from domain.errors import BackendUnavailable
 from domain.graph import GraphRunState, TaskState
 

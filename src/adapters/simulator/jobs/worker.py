@@ -1,4 +1,4 @@
-"""One instance of a simulated ML Job: ``python -m adapters.simulator.job_worker <job dir> <instance>``.
+"""One instance of a simulated ML Job: ``python -m adapters.simulator.jobs.worker <job dir> <instance>``.
 
 The supervisor (``jobs.py``) starts one such process per instance, its stdout and stderr going to the
 instance's log. The job's ``spec.json`` says what to run. A training job trains on every instance through
@@ -62,7 +62,7 @@ def _exit_with_parent(interval: float = 0.5) -> None:
 
 def _run(spec: dict[str, Any], instance: int) -> Any:
     if spec["kind"] == "training":
-        from adapters.simulator.training import run_training
+        from adapters.simulator.jobs.training import run_training
         from domain.refs import TrainingRequest
 
         outcome = run_training(

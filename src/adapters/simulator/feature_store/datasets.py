@@ -30,9 +30,9 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from adapters.simulator.account_objects import path_segment, render_part, sql_string, utc_now
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import path_segment, render_part, sql_string, utc_now
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.features import HASH_SPACE
 from domain.names import normalize_qualified, validate_version

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import warnings
 
-from adapters.simulator import datasets
-from adapters.simulator.account_objects import ObjectName, resolve_name
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.feature_views import (
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import ObjectName, resolve_name
+from adapters.simulator.feature_store import datasets
+from adapters.simulator.feature_store.feature_views import (
     create_feature_view,
     ensure_entity,
     find_feature_view,
     version_table,
 )
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.source_tables import (
+from adapters.simulator.feature_store.source_tables import (
     DEFAULT_DATA_SCHEMA,
     DEFAULT_DATABASE,
     TableInfo,

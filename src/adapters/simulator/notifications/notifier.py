@@ -24,9 +24,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.integrations import (
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.notifications.integrations import (
     MESSAGE_PLACEHOLDER,
     SECRET_PLACEHOLDER,
     Integration,

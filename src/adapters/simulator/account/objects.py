@@ -17,10 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.simulator.home import LocalAccount
-
 # path_segment stays importable from here (datasets use it); it lives apart from DuckDB for the workers.
-from adapters.simulator.path_segments import path_segment
+from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.home import LocalAccount
 from domain.errors import InvalidConfig, NotFound
 from domain.names import normalize_identifier, normalize_qualified
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from adapters.simulator.account_objects import (
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import (
     ObjectName,
     ensure_database,
     ensure_schema,
@@ -28,8 +30,6 @@ from adapters.simulator.account_objects import (
     resolve_name,
     utc_now,
 )
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
 from domain.errors import AlreadyExists, InvalidData, NotFound
 from domain.names import version_from_timestamp
 

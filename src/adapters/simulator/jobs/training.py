@@ -22,7 +22,7 @@ import pyarrow.dataset as pads
 import xgboost as xgb
 from xgboost import collective
 
-from adapters.simulator.path_segments import path_segment
+from adapters.simulator.account.folders import path_segment
 from domain.errors import InvalidConfig, InvalidData, NotFound
 from domain.metrics import binary_metrics, prefixed
 from domain.names import validate_version

@@ -19,8 +19,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.home import LocalAccount
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.names import normalize_identifier
 

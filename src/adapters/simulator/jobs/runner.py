@@ -31,12 +31,13 @@ import cloudpickle
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
-from adapters.simulator.account_objects import compute_pool_max_nodes, ensure_compute_pool, render_part
-from adapters.simulator.duck_errors import translated
-from adapters.simulator.home import LocalAccount
-from adapters.simulator.job_worker import RESULT_FILE, SPEC_FILE, error_file, write_json
-from adapters.simulator.path_segments import path_segment
-from adapters.simulator.training import booster_params
+from adapters.simulator.account.errors import translated
+from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
+from adapters.simulator.jobs import worker
+from adapters.simulator.jobs.training import booster_params
+from adapters.simulator.jobs.worker import RESULT_FILE, SPEC_FILE, error_file, write_json
 from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.readiness import create_compute_pool_sql
@@ -129,7 +130,7 @@ class _Supervisor(threading.Thread):
         feeds = self.payload is not None and instance == 0
         with open(self.job_dir / f"instance-{instance}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "adapters.simulator.job_worker", str(self.job_dir), str(instance)],
+                [sys.executable, "-m", worker.__name__, str(self.job_dir), str(instance)],
                 stdin=subprocess.PIPE if feeds else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import duckdb
 
-from adapters.simulator.account_objects import ObjectName, quote_ident, sql_string, utc_now
+from adapters.simulator.account.objects import ObjectName, quote_ident, sql_string, utc_now
 from domain.features import (
     ENCODED_FEATURE,
     ENTITY_DESC,
