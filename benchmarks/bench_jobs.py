@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 import xgboost as xgb
 
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.labelled_data import read_dataset
 from adapters.simulator.jobs.runner import SimJobRunner
-from adapters.simulator.jobs.training import booster_params, read_dataset, run_training
+from adapters.simulator.jobs.training import booster_params, run_training
 from domain.refs import DatasetRef, JobRef, TrainingRequest
 
 GUIDE_ROWS = 369_245

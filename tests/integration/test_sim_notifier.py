@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.webhook_content import sanitize_webhook_content
 from adapters.simulator.notifications.integrations import IntegrationCatalog
-from adapters.simulator.notifications.notifier import SimNotifier, sanitize_webhook_content
+from adapters.simulator.notifications.notifier import SimNotifier
 from domain.errors import AlreadyExists, InvalidConfig, NotFound, NotificationFailed
 from domain.refs import Notification
 

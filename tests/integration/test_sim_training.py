@@ -11,12 +11,12 @@ import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.labelled_data import read_dataset
 from adapters.simulator.feature_store import datasets
 from adapters.simulator.jobs.training import (
     GUIDE_NUM_BOOST_ROUND,
     GUIDE_PARAMS,
     booster_params,
-    read_dataset,
     run_training,
 )
 from domain.errors import InvalidConfig, InvalidData, NotFound

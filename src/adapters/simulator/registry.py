@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import xgboost as xgb
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
+from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.jobs.training import evaluate, read_dataset
+from adapters.simulator.account.labelled_data import evaluate, read_dataset
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
 from domain.names import normalize_identifier
 from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
@@ -44,7 +45,6 @@ _DDL = (
     "create table if not exists REGISTRY_LINEAGE(MODEL_NAME VARCHAR, VERSION VARCHAR, DATASET_NAME VARCHAR, "
     "DATASET_VERSION VARCHAR)",
 )
-_SAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_$-]")
 
 
 @contextlib.contextmanager
@@ -57,15 +57,9 @@ def _model_errors(what: str) -> Iterator[None]:
             raise InvalidData(f"{what}: not a readable XGBoost model: {str(exc).splitlines()[0]}") from exc
 
 
-def path_part(identifier: str) -> str:
-    """An identifier as one safe file-name part (also used for mailbox files)."""
-    # Quoted identifiers may hold '/', '.' or spaces: escape them so a name can never leave its folder.
-    return _SAFE_PATH_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", identifier)
-
-
 def _model_parts(model: str, version: str) -> tuple[str, str, str, str]:
     """Where a version's model file lives, relative to the files area."""
-    return "registry", path_part(model), path_part(version), "model.ubj"
+    return "registry", path_segment(model), path_segment(version), "model.ubj"
 
 
 class SimModelRegistry:
@@ -108,7 +102,7 @@ class SimModelRegistry:
                 f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
             ) from exc
         target = self.account.path(*_model_parts(model, name))
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = catalog_now()
         copied = False
         try:
             with _model_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
@@ -282,7 +276,7 @@ class SimModelRegistry:
                 "REGISTRY_MODELS",
             ):
                 cur.execute(f"delete from {table} where MODEL_NAME = ?", [model])
-        shutil.rmtree(self.account.files / "registry" / path_part(model), ignore_errors=True)
+        shutil.rmtree(self.account.files / "registry" / path_segment(model), ignore_errors=True)
 
     def _model_file(self, row: Mapping[str, Any]) -> Path:
         """The version's model file in THIS home. Rows written before paths were stored relative hold an

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from adapters.simulator.account import objects as account_objects
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import (
@@ -31,7 +32,6 @@ from adapters.simulator.account.objects import (
     object_exists,
     render_part,
     resolve_name,
-    utc_now,
 )
 from adapters.simulator.feature_store.data_generator import DEFAULT_ROWS, generate_mortgage_data
 from adapters.simulator.feature_store.source_tables import (
@@ -181,7 +181,7 @@ def _record_info(cur: duckdb.DuckDBPyConnection, origin: _Origin, info: TableInf
     cur.execute(
         "create table if not exists ACCOUNT_INFO (KEY varchar primary key, VALUE varchar, UPDATED_ON timestamp)"
     )
-    now = utc_now()
+    now = catalog_now()
     cur.execute("insert or ignore into ACCOUNT_INFO values ('created_on', ?, ?)", [now.isoformat(), now])
     if not loaded:
         return

@@ -12,12 +12,11 @@ Names reach SQL only after ``domain.names`` validated them, and always as quoted
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-# path_segment stays importable from here (datasets use it); it lives apart from DuckDB for the workers.
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
 from domain.errors import InvalidConfig, NotFound
@@ -41,11 +40,6 @@ def render_part(part: str) -> str:
     if part and part[0] not in "0123456789$" and set(part) <= _PLAIN:
         return part
     return quote_ident(part)
-
-
-def utc_now() -> datetime:
-    """Naive UTC, as every catalog timestamp is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,7 @@ def object_exists(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
 def _record(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
     if object_exists(cur, kind, name):
         return False
-    cur.execute("insert into SIM_OBJECTS values (?, ?, ?)", [kind, name, utc_now()])
+    cur.execute("insert into SIM_OBJECTS values (?, ?, ?)", [kind, name, catalog_now()])
     return True
 
 
@@ -165,5 +159,7 @@ def ensure_compute_pool(cur: duckdb.DuckDBPyConnection, name: str, max_nodes: in
     nodes = check_max_nodes(max_nodes)
     if compute_pool_max_nodes(cur, pool) is not None:
         return False
-    cur.execute("insert or ignore into SIM_COMPUTE_POOLS values (?, ?, ?, ?)", [pool, 1, nodes, utc_now()])
+    cur.execute(
+        "insert or ignore into SIM_COMPUTE_POOLS values (?, ?, ?, ?)", [pool, 1, nodes, catalog_now()]
+    )
     return True

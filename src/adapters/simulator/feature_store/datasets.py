@@ -30,9 +30,11 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
+from adapters.simulator.account.folders import dataset_dir, path_segment
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.account.objects import path_segment, render_part, sql_string, utc_now
+from adapters.simulator.account.objects import render_part, sql_string
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.features import HASH_SPACE
 from domain.names import normalize_qualified, validate_version
@@ -59,13 +61,9 @@ def ensure_catalog(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(LINEAGE_DDL)
 
 
-def dataset_dir(account: LocalAccount, name: str, version: str) -> Path:
-    return account.files / "datasets" / path_segment(name) / path_segment(version)
-
-
 def dataset_files(account: LocalAccount, ref: DatasetRef) -> list[Path]:
     """The Parquet files of a dataset version, sorted; ``NotFound`` when the version has none."""
-    files = sorted(dataset_dir(account, ref.name, ref.version).glob("*.parquet"))
+    files = sorted(dataset_dir(account.files, ref.name, ref.version).glob("*.parquet"))
     if not files:
         raise NotFound(f"dataset {ref.name} version {ref.version!r} does not exist or has no files")
     return files
@@ -175,10 +173,10 @@ def create_versions(
                 for v, count in zip(versions, counts, strict=True):
                     cur.execute(
                         "insert into DATASET_VERSIONS values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [name, v.version, utc_now(), count, list(label_cols), list(exclude_cols),
+                        [name, v.version, catalog_now(), count, list(label_cols), list(exclude_cols),
                          list(key_cols), v.comment, source_query],
                     )  # fmt: skip
-                    final = dataset_dir(account, name, v.version)
+                    final = dataset_dir(account.files, name, v.version)
                     shutil.rmtree(final, ignore_errors=True)  # files a crash left without a catalog row
                     (staging / path_segment(v.version)).rename(final)
                     moved.append(final)
@@ -246,7 +244,7 @@ def split_versions(account: LocalAccount, ref: DatasetRef, test_fraction: float)
 def delete_version(account: LocalAccount, name: str, version: str) -> None:
     """Remove the catalog row and the files; ``NotFound`` for an unknown version."""
     name = dataset_name(name)
-    folder = dataset_dir(account, name, version)
+    folder = dataset_dir(account.files, name, version)
     with translated(f"deleting dataset {name} version {version!r}"), account.transaction() as cur:
         ensure_catalog(cur)
         if not cur.execute(

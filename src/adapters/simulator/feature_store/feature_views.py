@@ -18,7 +18,8 @@ from datetime import datetime
 
 import duckdb
 
-from adapters.simulator.account.objects import ObjectName, quote_ident, sql_string, utc_now
+from adapters.simulator.account.clock import catalog_now
+from adapters.simulator.account.objects import ObjectName, quote_ident, sql_string
 from domain.features import (
     ENCODED_FEATURE,
     ENTITY_DESC,
@@ -76,7 +77,7 @@ def ensure_entity(cur: duckdb.DuckDBPyConnection) -> bool:
     if cur.execute("select count(*) from FS_ENTITIES where NAME = ?", [ENTITY_NAME]).fetchone()[0]:
         return False
     cur.execute(
-        "insert into FS_ENTITIES values (?, ?, ?, ?)", [ENTITY_NAME, [JOIN_KEY], ENTITY_DESC, utc_now()]
+        "insert into FS_ENTITIES values (?, ?, ?, ?)", [ENTITY_NAME, [JOIN_KEY], ENTITY_DESC, catalog_now()]
     )
     return True
 
@@ -134,7 +135,7 @@ def create_feature_view(
     table = version_table(view, version)
     cur.execute(f"create schema if not exists {quote_ident(table.duck_schema)}")
     cur.execute(f"create table {table.duck} as {query}")
-    created = utc_now()
+    created = catalog_now()
     cur.execute(
         "insert into FS_FEATURE_VIEWS values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [view.database, view.schema, view.name, version, ENTITY_NAME, TIMESTAMP_COL, source.qualified,

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import (
@@ -28,7 +29,6 @@ from adapters.simulator.account.objects import (
     ensure_schema,
     quote_ident,
     resolve_name,
-    utc_now,
 )
 from domain.errors import AlreadyExists, InvalidData, NotFound
 from domain.names import version_from_timestamp
@@ -193,7 +193,7 @@ def _store(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, replace
             ensure_schema(cur, table.database, table.schema)
             cur.execute(f"create or replace table {table.duck} as select {select} from {view}")
             rows = int(cur.execute(f"select count(*) from {table.duck}").fetchone()[0])
-            now = utc_now().replace(microsecond=0)
+            now = catalog_now().replace(microsecond=0)
             if previous is not None:  # a reload is a new data version, even within the same second
                 now = max(now, previous.last_altered + timedelta(seconds=1))
             created = previous.created_on if previous is not None else now

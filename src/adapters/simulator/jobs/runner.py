@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import cloudpickle
 import xgboost as xgb
 from xgboost.tracker import RabitTracker
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
@@ -57,10 +57,6 @@ create table if not exists ML_JOBS(
 """
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class _Supervisor(threading.Thread):
     """Runs one job's worker processes to completion, cancellation or the first failure."""
 
@@ -83,7 +79,7 @@ class _Supervisor(threading.Thread):
         tracker: RabitTracker | None = None
         status, message, result = JobStatus.FAILED, "", None
         try:
-            self.runner._update(self.job_id, status=JobStatus.RUNNING, started_on=_now())
+            self.runner._update(self.job_id, status=JobStatus.RUNNING, started_on=catalog_now())
             n = self.spec["target_instances"]
             if self.spec["kind"] == "training" and n > 1:
                 tracker = RabitTracker(
@@ -110,7 +106,7 @@ class _Supervisor(threading.Thread):
                     tracker.free()
             try:
                 self.runner._update(
-                    self.job_id, status=status, completed_on=_now(), message=message, result=result
+                    self.job_id, status=status, completed_on=catalog_now(), message=message, result=result
                 )
             finally:
                 with _LIVE_LOCK:
@@ -294,7 +290,7 @@ class SimJobRunner:
                 cur.execute(
                     "insert into ML_JOBS(ID, NAME, KIND, STATUS, COMPUTE_POOL, TARGET_INSTANCES, "
                     "MIN_INSTANCES, CREATED_ON) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [job_id, name, kind, JobStatus.PENDING.value, pool, target, minimum, _now()],
+                    [job_id, name, kind, JobStatus.PENDING.value, pool, target, minimum, catalog_now()],
                 )
         except BaseException:
             with _LIVE_LOCK:
@@ -405,7 +401,7 @@ class SimJobRunner:
                     cur.execute(
                         "update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where ID = ? "
                         f"and STATUS in ({', '.join('?' for _ in unfinished)})",
-                        [JobStatus.FAILED.value, _now(), message, row["ID"], *unfinished],
+                        [JobStatus.FAILED.value, catalog_now(), message, row["ID"], *unfinished],
                     )
                 row = self._select(job)
         return row

@@ -1,4 +1,4 @@
-"""The training payload of a simulated ML Job, and the dataset reading and scoring the registry reuses.
+"""The training payload of a simulated ML Job; the rows it reads and its metrics are ``account.labelled_data``'s.
 
 Each worker reads the dataset version's Parquet files itself (never the DuckDB database: DuckDB allows one
 writing process per file), keeps its shard (rows ``rank::world_size``) and trains through XGBoost's
@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import xgboost as xgb
 from xgboost import collective
 
-from adapters.simulator.account.folders import path_segment
-from domain.errors import InvalidConfig, InvalidData, NotFound
-from domain.metrics import binary_metrics, prefixed
+from adapters.simulator.account.labelled_data import evaluate, read_dataset
+from domain.errors import InvalidConfig, InvalidData
+from domain.metrics import prefixed
 from domain.names import validate_version
-from domain.refs import DatasetRef, ModelArtifact, TrainingOutcome, TrainingRequest
+from domain.refs import ModelArtifact, TrainingOutcome, TrainingRequest
 
 # The guide's XGBClassifier settings (n_estimators=3, max_depth=50, learning_rate=0.75), in native names.
 GUIDE_PARAMS: Mapping[str, Any] = {
@@ -40,89 +36,9 @@ GUIDE_NUM_BOOST_ROUND = 3
 _SKLEARN_NAMES = {"learning_rate": "eta"}
 
 
-@dataclass(frozen=True)
-class LabelledData:
-    """Features (float32, NaN for nulls) and 0/1 labels of one dataset version, in file order."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    feature_names: tuple[str, ...]
-
-    def shard(self, rank: int, world_size: int) -> LabelledData:
-        return LabelledData(
-            self.features[rank::world_size], self.labels[rank::world_size], self.feature_names
-        )
-
-    def dmatrix(self) -> xgb.DMatrix:
-        return xgb.DMatrix(self.features, label=self.labels, feature_names=list(self.feature_names))
-
-
-def dataset_dir(files_root: Path, ref: DatasetRef) -> Path:
-    """Where a dataset version's Parquet files live: the folder ``datasets.dataset_dir`` writes."""
-    return Path(files_root) / "datasets" / path_segment(ref.name) / path_segment(ref.version)
-
-
 def model_path(files_root: Path, run_id: str) -> Path:
     """Where a run's trained model is saved: ``models/run_artifacts/<run_id>/model.ubj``."""
     return Path(files_root) / "models" / "run_artifacts" / validate_version(run_id, "run id") / "model.ubj"
-
-
-def read_dataset(files_root: Path, ref: DatasetRef) -> LabelledData:
-    """All rows of a dataset version: features are every column but the label and exclude columns."""
-    where = f"dataset {ref.name} version {ref.version}"
-    files = sorted(dataset_dir(files_root, ref).glob("*.parquet"))
-    if not files:
-        raise NotFound(f"{where} has no data: no Parquet files in {dataset_dir(files_root, ref)}")
-    if not ref.label_cols:
-        raise InvalidData(f"{where} names no label column; set label_cols on the DatasetRef")
-    table = pads.dataset([str(f) for f in files], format="parquet").to_table()
-    label = ref.label
-    if label not in table.column_names:
-        raise InvalidData(
-            f"label column {label!r} is missing from {where}; its columns are {table.column_names}"
-        )
-    names = tuple(c for c in table.column_names if c not in ref.non_feature_cols)
-    if not names:
-        raise InvalidData(f"{where} has no feature columns besides {list(ref.non_feature_cols)}")
-    for name in (*names, label):
-        kind = table.schema.field(name).type
-        if not (
-            pa.types.is_integer(kind)
-            or pa.types.is_floating(kind)
-            or pa.types.is_boolean(kind)
-            or pa.types.is_decimal(kind)
-            or pa.types.is_null(kind)
-        ):
-            raise InvalidData(
-                f"column {name!r} of {where} has type {kind}; features and labels must be numeric or boolean "
-                f"(encode it, or list it in exclude_cols)"
-            )
-    features = np.empty((table.num_rows, len(names)), dtype=np.float32)
-    for j, name in enumerate(names):
-        features[:, j] = _as_float(table.column(name))
-    labels = _as_float(table.column(label))
-    _check_labels(labels, label, where)
-    return LabelledData(features, labels, names)
-
-
-def _as_float(column: pa.ChunkedArray) -> np.ndarray:
-    # Casting to float64 first turns nulls into NaN, which XGBoost treats as missing.
-    return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-
-
-def _check_labels(labels: np.ndarray, label: str, where: str) -> None:
-    if labels.size == 0:
-        raise InvalidData(f"{where} has no rows")
-    missing = int(np.isnan(labels).sum())
-    if missing:
-        raise InvalidData(
-            f"label column {label!r} of {where} has {missing} null or NaN values; labels must be 0 or 1"
-        )
-    others = sorted(set(np.unique(labels).tolist()) - {0.0, 1.0})
-    if others:
-        raise InvalidData(
-            f"label column {label!r} of {where} holds {others[:5]}; binary labels must be 0 or 1"
-        )
 
 
 def booster_params(request: TrainingRequest) -> tuple[dict[str, Any], int]:
@@ -146,18 +62,6 @@ def check_params(params: Mapping[str, Any], rounds: int) -> None:
         xgb.train(dict(params), probe, num_boost_round=1)
     except xgb.core.XGBoostError as exc:
         raise InvalidConfig(f"invalid hyperparameters {dict(params)}: {_first_line(exc)}") from None
-
-
-def evaluate(booster: xgb.Booster, data: LabelledData) -> dict[str, float]:
-    """Unprefixed binary metrics of ``booster`` on ``data``; the feature columns must be the model's."""
-    expected = tuple(booster.feature_names or ())
-    if expected and expected != data.feature_names:
-        raise InvalidData(
-            f"the dataset's feature columns {list(data.feature_names)} differ from the model's "
-            f"{list(expected)}"
-        )
-    scores = booster.predict(xgb.DMatrix(data.features, feature_names=list(data.feature_names)))
-    return binary_metrics(data.labels, scores)
 
 
 def run_training(

@@ -14,18 +14,17 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.webhook_content import SECRET_PLACEHOLDER
 from domain.errors import AlreadyExists, InvalidConfig, NotFound
 from domain.names import normalize_identifier
 
-MESSAGE_PLACEHOLDER = "SNOWFLAKE_WEBHOOK_MESSAGE"
-SECRET_PLACEHOLDER = "SNOWFLAKE_WEBHOOK_SECRET"
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 
 _DDL = (
@@ -74,10 +73,6 @@ class Integration:
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class IntegrationCatalog:
     """Notification integrations and secrets of one simulator home."""
 
@@ -103,7 +98,9 @@ class IntegrationCatalog:
             if exists and not or_replace:
                 raise AlreadyExists(f"secret {secret} already exists; use or_replace=True to replace it")
             cur.execute("delete from SECRETS where NAME = ?", [secret])
-            cur.execute("insert into SECRETS values (?, 'GENERIC_STRING', ?, ?)", [secret, value, _now()])
+            cur.execute(
+                "insert into SECRETS values (?, 'GENERIC_STRING', ?, ?)", [secret, value, catalog_now()]
+            )
 
     def secret_value(self, name: str) -> str:
         secret = normalize_identifier(name, "secret")
@@ -179,7 +176,14 @@ class IntegrationCatalog:
             cur.execute("delete from NOTIFICATION_INTEGRATIONS where NAME = ?", [integration_name])
             cur.execute(
                 "insert into NOTIFICATION_INTEGRATIONS values (?, ?, ?, ?, ?, ?)",
-                [integration_name, kind.value, enabled, json.dumps(integration.settings()), comment, _now()],
+                [
+                    integration_name,
+                    kind.value,
+                    enabled,
+                    json.dumps(integration.settings()),
+                    comment,
+                    catalog_now(),
+                ],
             )
         return integration
 

@@ -10,7 +10,6 @@ its status, attempts and error; the secret value is redacted from everything rec
 from __future__ import annotations
 
 import http.client
-import json
 import mailbox
 import smtplib
 import threading
@@ -19,27 +18,29 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
+from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
+from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.notifications.integrations import (
+from adapters.simulator.account.webhook_content import (
     MESSAGE_PLACEHOLDER,
     SECRET_PLACEHOLDER,
+    sanitize_webhook_content,
+)
+from adapters.simulator.notifications.integrations import (
     Integration,
     IntegrationCatalog,
     IntegrationType,
 )
-from adapters.simulator.registry import path_part
 from domain.errors import InvalidConfig, NotificationFailed
 from domain.refs import Notification
 
 SENDER = "notifications@simulator.local"
 DEFAULT_SUBJECT = "Snowflake Notification"
-_PLACEHOLDERS = (SECRET_PLACEHOLDER, MESSAGE_PLACEHOLDER)
 # One writer at a time per local mailbox file in this process (other processes meet mbox's own lock).
 _MAILBOX_LOCKS: dict[Path, threading.Lock] = {}
 _MAILBOX_LOCKS_LOCK = threading.Lock()
@@ -47,19 +48,6 @@ _DDL = (
     "create table if not exists NOTIFICATION_OUTBOX(ID VARCHAR, INTEGRATION VARCHAR, TYPE VARCHAR, "
     "SUBJECT VARCHAR, BODY VARCHAR, STATUS VARCHAR, ATTEMPTS INTEGER, ERROR VARCHAR, CREATED_ON TIMESTAMP)"
 )
-
-
-def redact_placeholders(text: str) -> str:
-    """``SNOWFLAKE.NOTIFICATION.SANITIZE_WEBHOOK_CONTENT``: placeholders become ``REDACTED``, so message text can
-    never pull the integration's secret into a webhook."""
-    for placeholder in _PLACEHOLDERS:
-        text = text.replace(placeholder, "REDACTED")
-    return text
-
-
-def sanitize_webhook_content(text: str) -> str:
-    """Redacted and escaped so it can stand inside a JSON string of a body template such as ``{"text": "..."}``."""
-    return json.dumps(redact_placeholders(text), ensure_ascii=False)[1:-1]
 
 
 class _Undelivered(Exception):
@@ -218,7 +206,7 @@ class SimNotifier:
                 with smtplib.SMTP(integration.smtp_host, integration.smtp_port, timeout=self.timeout) as smtp:
                     smtp.send_message(message, to_addrs=to)
             else:
-                path = self.account.path("mail", f"{path_part(integration.name)}.mbox")
+                path = self.account.path("mail", f"{path_segment(integration.name)}.mbox")
                 # mbox's dot-lock refuses a second writer instead of waiting, even in this process.
                 with _mailbox_lock(path):
                     box = mailbox.mbox(path)
@@ -253,7 +241,7 @@ class SimNotifier:
                     "FAILED" if error else "SENT",
                     attempts,
                     error,
-                    datetime.now(UTC).replace(tzinfo=None),
+                    catalog_now(),
                 ],
             )
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.notifications.notifier import redact_placeholders
+from adapters.simulator.account.webhook_content import redact_placeholders
 from domain.errors import DomainError, InvalidConfig, InvalidData, NotFound, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification
