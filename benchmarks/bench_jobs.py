@@ -76,13 +76,13 @@ def main() -> None:
         test = write_split(account.files, "v1_test", args.rows // 4, seed=2)
         runner = SimJobRunner(account, {"DEMO_POOL": 2})
 
-        def request(run_id: str, instances: int, **params: object) -> TrainingRequest:
+        def request(model_version: str, instances: int, **params: object) -> TrainingRequest:
             return TrainingRequest(
                 train=train,
                 test=test,
                 params=params,
                 num_boost_round=3,
-                run_id=run_id,
+                model_version=model_version,
                 compute_pool="DEMO_POOL",
                 target_instances=instances,
             )

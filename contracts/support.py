@@ -181,7 +181,7 @@ class _FakeTraining:
             "test": DatasetRef("DS", "v1_test", ref.label_cols, ref.exclude_cols),
             "params": {"max_depth": 4},
             "num_boost_round": 2,
-            "run_id": "v20260210_092849",
+            "model_version": "v20260210_092849",
             "compute_pool": POOL,
         }
         return TrainingRequest(**{**fields, **overrides})

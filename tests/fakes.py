@@ -186,7 +186,7 @@ class FakeJobRunner(_Failing):
         if status is not JobStatus.DONE:
             raise JobFailed(f"job {job.id} failed: {self.error}")
         return TrainingOutcome(
-            ModelArtifact(f"mem://run_artifacts/{request.run_id}/model.ubj"), dict(self.metrics)
+            ModelArtifact(f"mem://run_artifacts/{request.model_version}/model.ubj"), dict(self.metrics)
         )
 
     def logs(self, job: JobRef, instance: int = 0) -> str:

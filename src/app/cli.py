@@ -272,7 +272,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, c: Container, out: Tex
     _ensure_setup(c, out)
     now = datetime.now(UTC)
     run = RunConfig.from_graph(settings.pipeline.to_mapping(), now)
-    out.write(f"Running {settings.pipeline.model_name} pipeline {run.run_id} in this process…\n")
+    out.write(f"Running {settings.pipeline.model_name} pipeline {run.model_version} in this process…\n")
     result = p.run_pipeline(c.ports(), run, no_register=args.no_register, force_refresh=args.force_refresh)
     for stage in p.STAGES:
         out.write(f"  {stage:<22} {result.states[stage]}\n")

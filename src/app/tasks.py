@@ -35,7 +35,7 @@ def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
         raise
     finally:
         if failures:
-            p.notify_failure(ports, run.pipeline, run.run_id, failures)
+            p.notify_failure(ports, run.pipeline, run.model_version, failures)
 
 
 def _splits(runtime: TaskRuntime) -> DatasetSplits:

@@ -20,7 +20,7 @@ from typing import Any
 
 from domain.errors import InvalidConfig, InvalidName
 from domain.metrics import ALL_METRIC_KEYS, LOWER_IS_BETTER, base_metric
-from domain.names import DEFAULT_NAMES, normalize_identifier, normalize_qualified, run_id_for
+from domain.names import DEFAULT_NAMES, model_version_for, normalize_identifier, normalize_qualified
 
 DEPLOYMENT_PREFIX = "deployment."  # graph-config keys that name where the graph was deployed
 
@@ -293,19 +293,22 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One graph run's view of the config: the policy plus the run id every task of the run agrees on.
+    """One graph run's view of the config: the policy plus the model version every task of the run agrees on.
 
     Keys under ``deployment.`` are not policy: they record where the graph was deployed (database, schema,
     warehouse… as names), so that tasks running inside the backend build their adapters on the same objects.
     """
 
-    run_id: str
+    model_version: str
     pipeline: PipelineConfig
     deployment: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_graph(cls, config: Mapping[str, object], scheduled_time: datetime) -> RunConfig:
-        """``run_id`` is the run's original scheduled time as ``vYYYYmmdd_HHMMSS``; it is never configured."""
+        """``model_version`` is the run's original scheduled time as ``vYYYYmmdd_HHMMSS``; it is never configured.
+
+        A ``run_id`` key is refused with that reason: it was this value's name before the rename.
+        """
         if "run_id" in config:
             raise InvalidConfig(
                 f"run_id={config['run_id']!r} may not be configured: it is derived from the graph run's "
@@ -321,7 +324,7 @@ class RunConfig:
             else:
                 policy[key] = value
         return cls(
-            run_id=run_id_for(scheduled_time),
+            model_version=model_version_for(scheduled_time),
             pipeline=PipelineConfig.from_mapping(policy),
             deployment=deployment,
         )

@@ -295,7 +295,7 @@ class GraphRun:
     """One graph run, shaped like a COMPLETE_TASK_GRAPHS row, with its tasks."""
 
     graph_name: str
-    run_id: str
+    run_id: str  # Snowflake's RUN_ID (digits); the model version the run trains is RunConfig.model_version
     state: GraphRunState
     scheduled_time: datetime
     attempt_number: int = 1

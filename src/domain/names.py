@@ -16,7 +16,7 @@ from domain.errors import InvalidName
 _UNQUOTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 _QUOTED = re.compile(r'^"((?:[^"]|""){1,255})"$')
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_RUN_ID = "v%Y%m%d_%H%M%S"
+_VERSION_FORMAT = "v%Y%m%d_%H%M%S"
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,12 @@ def validate_version(version: str, what: str = "version") -> str:
     return version
 
 
-def run_id_for(scheduled_time: datetime) -> str:
-    """The run id of a graph run: its original scheduled time as ``vYYYYmmdd_HHMMSS``."""
-    return scheduled_time.strftime(_RUN_ID)
+def model_version_for(scheduled_time: datetime) -> str:
+    """The model version a graph run trains and names its artifacts by: the run's original scheduled time as
+    ``vYYYYmmdd_HHMMSS`` (not the graph run's own numeric ``GraphRun.run_id``)."""
+    return scheduled_time.strftime(_VERSION_FORMAT)
 
 
 def version_from_timestamp(ts: datetime) -> str:
     """A data version from a table's last-altered time, in the same ``vYYYYmmdd_HHMMSS`` form."""
-    return ts.strftime(_RUN_ID)
+    return ts.strftime(_VERSION_FORMAT)

@@ -100,7 +100,7 @@ def training_request(run: RunConfig, splits: DatasetSplits) -> TrainingRequest:
         test=splits.test,
         params=cfg.xgboost_params(),
         num_boost_round=cfg.num_boost_round,
-        run_id=run.run_id,
+        model_version=run.model_version,
         compute_pool=cfg.compute_pool,
         target_instances=cfg.target_instances,
     )
@@ -149,28 +149,30 @@ def promote_model(
     cfg = run.pipeline
     decision = check_model_quality(ports, run, splits, outcome)
     if not decision.promote:
-        raise Conflict(f"refusing to promote {cfg.model_name} {run.run_id}: {decision.summary()}")
+        raise Conflict(f"refusing to promote {cfg.model_name} {run.model_version}: {decision.summary()}")
     registry = ports.registry
     try:
         registry.log_version(
             model_name=cfg.model_name,
-            version=run.run_id,
+            version=run.model_version,
             artifact=outcome.artifact,
             metrics=outcome.metrics,
             dataset=splits.full,
-            comment=f"XGBoost model for predicting loan approval likelihood (run {run.run_id}).",
+            comment=f"XGBoost model for predicting loan approval likelihood (run {run.model_version}).",
             evidence={"gate": decision.to_json()},
         )
         logged_now = True
     except AlreadyExists:
         logged_now = False
     try:
-        registry.promote(cfg.model_name, run.run_id)
+        registry.promote(cfg.model_name, run.model_version)
     except DomainError:
         if logged_now:
-            _undo_log(registry, cfg.model_name, run.run_id, model_was_new=decision.champion_version is None)
+            _undo_log(
+                registry, cfg.model_name, run.model_version, model_was_new=decision.champion_version is None
+            )
         raise
-    promoted = registry.get_version(cfg.model_name, run.run_id)
+    promoted = registry.get_version(cfg.model_name, run.model_version)
     if cfg.notify_on_promotion:
         _notify_quietly(ports, cfg, promotion_message(cfg, run, decision, promoted))
     return promoted, decision
@@ -209,7 +211,7 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
 
 
 def notify_failure(
-    ports: Ports, cfg: PipelineConfig, run_id: str, failures: Mapping[str, str | None]
+    ports: Ports, cfg: PipelineConfig, model_version: str, failures: Mapping[str, str | None]
 ) -> None:
     """One notice per failed run, naming every failed task (with its error where known) and the default version
     as it now is. A notification problem never hides the original failure."""
@@ -221,8 +223,8 @@ def notify_failure(
         ports,
         cfg,
         Notification(
-            subject=f"[{cfg.model_name}] pipeline run {run_id} failed in {', '.join(failures)}",
-            body=f"Run {run_id} of the {cfg.model_name} pipeline failed.\n"
+            subject=f"[{cfg.model_name}] pipeline run {model_version} failed in {', '.join(failures)}",
+            body=f"Run {model_version} of the {cfg.model_name} pipeline failed.\n"
             + "\n".join(lines)
             + "\n"
             + _default_line(ports, cfg.model_name),
@@ -262,9 +264,9 @@ def _undo_log(registry: ModelRegistry, model_name: str, version: str, *, model_w
 
 def alert_message(cfg: PipelineConfig, run: RunConfig, decision: GateDecision) -> Notification:
     return Notification(
-        subject=f"[{cfg.model_name}] candidate {run.run_id} not promoted",
+        subject=f"[{cfg.model_name}] candidate {run.model_version} not promoted",
         body="Model quality check failed: the candidate was not promoted.\n"
-        f"Run: {run.run_id}\n{decision.summary()}\n" + "\n".join(f"- {r}" for r in decision.reasons),
+        f"Run: {run.model_version}\n{decision.summary()}\n" + "\n".join(f"- {r}" for r in decision.reasons),
     )
 
 
@@ -273,7 +275,7 @@ def promotion_message(
 ) -> Notification:
     return Notification(
         subject=f"[{cfg.model_name}] {version.version} promoted to default",
-        body=f"Run {run.run_id} promoted {cfg.model_name} version {version.version}.\n{decision.summary()}",
+        body=f"Run {run.model_version} promoted {cfg.model_name} version {version.version}.\n{decision.summary()}",
     )
 
 
@@ -281,7 +283,7 @@ def promotion_message(
 class PipelineResult:
     """What one in-process run of the pipeline did (the guide's ``pipeline_local.py``)."""
 
-    run_id: str
+    model_version: str
     states: dict[str, str]
     decision: GateDecision | None = None
     promoted: ModelVersionInfo | None = None
@@ -334,9 +336,9 @@ def run_pipeline(
         states[CLEANUP] = "FAILED"
         failures[CLEANUP] = f"{type(exc).__name__}: {exc}"
     if failures:
-        notify_failure(ports, run.pipeline, run.run_id, failures)
+        notify_failure(ports, run.pipeline, run.model_version, failures)
     error = next((f"{task}: {text}" for task, text in failures.items()), None)
-    return PipelineResult(run.run_id, states, decision, promoted, plan, error)
+    return PipelineResult(run.model_version, states, decision, promoted, plan, error)
 
 
 # --- the task graph -----------------------------------------------------------------------------------------

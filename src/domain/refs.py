@@ -134,7 +134,7 @@ class TrainingRequest:
     test: DatasetRef
     params: Mapping[str, Any]
     num_boost_round: int
-    run_id: str
+    model_version: str
     compute_pool: str
     target_instances: int = 1
     min_instances: int | None = None
@@ -145,7 +145,7 @@ class TrainingRequest:
             "test": self.test.to_dict(),
             "params": dict(self.params),
             "num_boost_round": self.num_boost_round,
-            "run_id": self.run_id,
+            "model_version": self.model_version,
             "compute_pool": self.compute_pool,
             "target_instances": self.target_instances,
             "min_instances": self.min_instances,
@@ -158,7 +158,9 @@ class TrainingRequest:
             test=DatasetRef.from_dict(data["test"]),
             params=dict(data["params"]),
             num_boost_round=int(data["num_boost_round"]),
-            run_id=str(data["run_id"]),
+            # "run_id" was this key's name: a request serialized before the rename (a job queued in an existing
+            # simulator home) still reads.
+            model_version=str(data["model_version"] if "model_version" in data else data["run_id"]),
             compute_pool=str(data["compute_pool"]),
             target_instances=int(data["target_instances"]),
             min_instances=None if data.get("min_instances") is None else int(data["min_instances"]),

@@ -295,9 +295,11 @@ def test_min_instances_must_be_between_one_and_the_target(
         runner.submit_training(request_for(account.files, target_instances=2, min_instances=minimum))
 
 
-def test_an_invalid_run_id_is_refused_at_submission(runner: SimJobRunner, account: LocalAccount) -> None:
-    with pytest.raises(InvalidName, match="run id"):
-        runner.submit_training(request_for(account.files, run_id="../../etc"))
+def test_an_invalid_model_version_is_refused_at_submission(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    with pytest.raises(InvalidName, match="model version"):
+        runner.submit_training(request_for(account.files, model_version="../../etc"))
 
 
 def test_a_function_with_an_unpicklable_argument_is_refused_at_submission(runner: SimJobRunner) -> None:

@@ -59,7 +59,7 @@ def request_for(
         "test": test,
         "params": {"max_depth": 4},
         "num_boost_round": 2,
-        "run_id": "v20260210_092849",
+        "model_version": "v20260210_092849",
         "compute_pool": "DEMO_POOL",
     }
     return TrainingRequest(**{**fields, **overrides})  # type: ignore[arg-type]

@@ -163,9 +163,9 @@ def test_comparison_respects_direction_and_never_passes_nan(
     assert comparison.passes(value, 0.7, higher) is passes
 
 
-def test_run_config_derives_the_run_id_from_the_scheduled_time() -> None:
+def test_run_config_derives_the_model_version_from_the_scheduled_time() -> None:
     run = RunConfig.from_graph({"model_name": "m"}, datetime(2025, 3, 4, 5, 6, 7))
-    assert run.run_id == "v20250304_050607"
+    assert run.model_version == "v20250304_050607"
     assert run.pipeline.model_name == "m"
 
 

@@ -76,7 +76,7 @@ def test_a_weak_model_is_not_logged_and_an_alert_with_numbers_is_sent(world: Wor
     assert world.registry.versions == {}
     ((integration, message),) = world.notifier.sent
     assert integration == "DEMO_NOTIFICATION_INTEGRATION"
-    assert "0.55" in message.body and "0.7" in message.body and result.run_id in message.body
+    assert "0.55" in message.body and "0.7" in message.body and result.model_version in message.body
 
 
 def test_a_candidate_worse_than_the_champion_is_not_promoted(world: World) -> None:
@@ -274,11 +274,11 @@ def test_the_graph_is_the_guides_shape() -> None:
     assert graph.config["metric_name"] == "test_accuracy" and graph.config["metric_threshold"] == 0.7
 
 
-def test_the_run_id_names_every_artifact_of_the_run(world: World) -> None:
+def test_the_model_version_names_every_artifact_of_the_run(world: World) -> None:
     world.run(GOOD)
 
     (request,) = world.jobs.submitted
-    assert request.run_id == "v20260210_092849"
+    assert request.model_version == "v20260210_092849"
     assert request.target_instances == 2 and request.compute_pool == "DEMO_POOL"
     assert "LOAN_ID" in request.train.exclude_cols
 

@@ -31,7 +31,7 @@ from domain.names import normalize_identifier
 from domain.readiness import create_compute_pool_sql
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 
-# A run id names a stage folder: snowflake.ml accepts [\w\-./] in a stage path's relative part
+# A model version names a stage folder: snowflake.ml accepts [\w\-./] in a stage path's relative part
 # (snowflake/ml/jobs/_utils/stage_utils.py _RELPATH_PATTERN); '.' and '/' would make nested or relative folders.
 _RUN_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -42,14 +42,14 @@ def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
     return f"{create_compute_pool_sql(pool, max(nodes, 2))}; {grant}"
 
 
-def run_folder(run_id: str) -> str:
-    """``run_id`` as the name of its run's stage folder (payload and artifacts)."""
-    if not _RUN_FOLDER.match(run_id):
+def run_folder(model_version: str) -> str:
+    """``model_version`` as the name of its run's stage folder (payload and artifacts)."""
+    if not _RUN_FOLDER.match(model_version):
         raise InvalidConfig(
-            f"run id {run_id!r} cannot name a stage folder: use letters, digits, '_' and '-' "
+            f"model version {model_version!r} cannot name a stage folder: use letters, digits, '_' and '-' "
             "(runs are named vYYYYmmdd_HHMMSS)"
         )
-    return run_id
+    return model_version
 
 
 def job_status(job: JobRef, status: object) -> JobStatus:
@@ -77,7 +77,7 @@ class SnowflakeJobRunner:
         raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
-        folder = run_folder(request.run_id)
+        folder = run_folder(request.model_version)
         pool = request.compute_pool
         max_nodes = self._pool_max_nodes(pool)
         if request.target_instances < 1 or request.target_instances > max_nodes:
@@ -95,7 +95,8 @@ class SnowflakeJobRunner:
         artifact_dir = f"{self.names.dag_stage}/run_artifacts/{folder}"
         # The pool's CREATE/GRANT helps only when the pool is missing or not granted, not with any failure here.
         with vendor_errors(
-            f"submitting training job {request.run_id} on {pool}", privilege_fix=pool_fix(self.names, pool)
+            f"submitting training job {request.model_version} on {pool}",
+            privilege_fix=pool_fix(self.names, pool),
         ):
             definition = remote(
                 pool,

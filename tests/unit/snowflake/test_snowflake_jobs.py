@@ -134,10 +134,10 @@ def _runner(answers: Any = ML_JOB_SUBMISSION_ANSWERS) -> tuple[SnowflakeJobRunne
     return SnowflakeJobRunner(ProcedureSession(statements), names), statements
 
 
-def _submitted(run_id: str) -> Statements:
+def _submitted(model_version: str) -> Statements:
     """What a real ``snowflake.ml.jobs`` submission sent."""
     runner, statements = _runner()
-    job = runner.submit_training(replace(_request(), run_id=run_id))
+    job = runner.submit_training(replace(_request(), model_version=model_version))
     assert job.id == "SNOWBANK.ML.TRAIN_MODEL_0A1B2C3D"
     return statements
 
@@ -166,15 +166,17 @@ def test_a_job_from_a_source_tree_ships_domain_and_adapters_zipped_under_their_n
     assert "adapters/snowflake/training_payload.py" in uploads["adapters.zip"]["zip_members"]
 
 
-@pytest.mark.parametrize("run_id", ["", "../v1", "v1/x", "v1.2", "v 1"])
-def test_a_run_id_that_cannot_name_a_stage_folder_is_invalid_config(run_id: str) -> None:
+@pytest.mark.parametrize("model_version", ["", "../v1", "v1/x", "v1.2", "v 1"])
+def test_a_model_version_that_cannot_name_a_stage_folder_is_invalid_config(model_version: str) -> None:
     session = _session()
-    with pytest.raises(InvalidConfig, match=f"run id {re.escape(repr(run_id))} cannot name a stage folder"):
-        SnowflakeJobRunner(session).submit_training(replace(_request(), run_id=run_id))
+    with pytest.raises(
+        InvalidConfig, match=f"model version {re.escape(repr(model_version))} cannot name a stage folder"
+    ):
+        SnowflakeJobRunner(session).submit_training(replace(_request(), model_version=model_version))
 
 
 def test_a_retried_run_replaces_the_payload_in_its_folder() -> None:
-    """RETRY LAST resubmits under the same run id: the entrypoint must be this deployment's, not the last's."""
+    """RETRY LAST resubmits under the same model version: the entrypoint must be this deployment's, not the last's."""
     uploads = _submitted("v20260210_092849").uploads
     app = [u for u in uploads if "/train_model/app/" in u["target"]]
     assert {u["target"].rsplit("/", 1)[-1] for u in app} == {"func.py", "domain.zip", "adapters.zip"}

@@ -41,7 +41,7 @@ from tests.sproc_emulation.runner import ML_JOB_SUBMISSION_ANSWERS, site_package
 GRAPH = "MORTGAGE_PIPELINE"
 DEPLOYMENT = {"database": "SNOWBANK", "schema": "ML"}
 PROJECT_SRC = Path(__file__).resolve().parents[3] / "src"
-RUN_ID = "v20260210_092849"  # TaskRunContext's default scheduled time, as the run id names it
+RUN_ID = "v20260210_092849"  # TaskRunContext's default scheduled time, as the model version names it
 SUBMITTING = "train_model, answered through job submission"
 RUN = TaskRunContext({}, p.CLEANUP).as_request()  # the run every invocation belongs to (root UUID, run group)
 

@@ -11,7 +11,7 @@ import pytest
 from adapters.dagv1.task_runtime import TaskContextRuntime, utc_timestamp
 from adapters.snowflake.task_runtime import ORIGINAL_SCHEDULE_UTC_SQL, SnowflakeTaskRuntime
 from domain.errors import BackendUnavailable, InvalidData, InvalidName
-from domain.names import run_id_for
+from domain.names import model_version_for
 from tests.unit.snowflake.sf_fakes import FakeResult
 
 ROOT_UUID = "01b2c3d4-0000-4000-8000-000000000001"
@@ -137,7 +137,7 @@ def test_a_task_name_that_is_not_an_identifier_is_refused_before_any_sql() -> No
     ],
 )
 def test_every_text_of_one_instant_names_one_version(text: str) -> None:
-    assert run_id_for(utc_timestamp(text)) == "v20240501_170000"
+    assert model_version_for(utc_timestamp(text)) == "v20240501_170000"
 
 
 def test_an_unreadable_timestamp_names_the_value_and_the_accepted_form() -> None:

@@ -221,7 +221,7 @@ class SimJobRunner:
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
         # Refuse what can be judged here before any process starts; the data is checked where it is read.
-        validate_version(request.run_id, "run id")
+        validate_version(request.model_version, "model version")
         booster_params(request)
         return self._submit(
             kind="training",

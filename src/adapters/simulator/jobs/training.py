@@ -36,9 +36,10 @@ GUIDE_NUM_BOOST_ROUND = 3
 _SKLEARN_NAMES = {"learning_rate": "eta"}
 
 
-def model_path(files_root: Path, run_id: str) -> Path:
-    """Where a run's trained model is saved: ``models/run_artifacts/<run_id>/model.ubj``."""
-    return Path(files_root) / "models" / "run_artifacts" / validate_version(run_id, "run id") / "model.ubj"
+def model_path(files_root: Path, model_version: str) -> Path:
+    """Where a run's trained model is saved: ``models/run_artifacts/<model_version>/model.ubj``."""
+    folder = validate_version(model_version, "model version")
+    return Path(files_root) / "models" / "run_artifacts" / folder / "model.ubj"
 
 
 def booster_params(request: TrainingRequest) -> tuple[dict[str, Any], int]:
@@ -95,7 +96,7 @@ def run_training(
         return None
     test = read_dataset(files_root, request.test)
     metrics = prefixed("train", evaluate(booster, train)) | prefixed("test", evaluate(booster, test))
-    path = model_path(files_root, request.run_id)
+    path = model_path(files_root, request.model_version)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.ubj")
     booster.save_model(str(partial))
