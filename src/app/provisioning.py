@@ -68,8 +68,8 @@ def setup_snowflake_account(
     data: str | None = None,
     force: bool = False,
 ) -> list[str]:
-    # ``force`` rebuilds the simulator's source table; on Snowflake setup creates what is missing and
-    # uploads the rows, whatever it is given (as before).
+    # ``force`` replaces a source table that has rows (a new data version), as on the simulator; without it
+    # an existing non-empty table is kept.
     from adapters.snowflake.setup import setup_snowflake
 
     frame = None
@@ -78,7 +78,9 @@ def setup_snowflake_account(
         from adapters.simulator.feature_store.data_generator import generate_mortgage_data
 
         frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
-    report = setup_snowflake(session, names, data=frame, data_path=Path(data) if data else None)
+    report = setup_snowflake(
+        session, names, data=frame, data_path=Path(data) if data else None, replace_data=force
+    )
     lines = [f"Created or verified {what}." for what in report.created]
     if report.rows_uploaded:
         lines.append(f"Uploaded {report.rows_uploaded} rows to the source table.")

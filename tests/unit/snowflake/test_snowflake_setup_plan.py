@@ -12,8 +12,9 @@ from adapters.snowflake.plan import DeployPlan, deployed_graph, described_spec, 
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.setup import required_objects, setup_snowflake
+from app.provisioning import setup_snowflake_account
 from domain.config import PipelineConfig
-from domain.errors import InvalidData, NotFound, Unsupported
+from domain.errors import BackendUnavailable, InvalidData, NotFound, Unsupported
 from domain.pipeline import pipeline_graph
 from tests.unit.snowflake.sf_fakes import FakeSchema, ScriptedSession
 
@@ -71,6 +72,32 @@ def test_upload_gives_write_pandas_the_stored_names_it_will_quote() -> None:
         "Raw Data",
         "LOANS",
     ]
+
+
+def _table_with_rows(session: UploadingSession) -> None:
+    # INFORMATION_SCHEMA.TABLES' ROW_COUNT column (docs: information-schema/tables)
+    session.answer(r"ROW_COUNT from .*INFORMATION_SCHEMA\.TABLES", [(1000,)])
+
+
+# No SHOW answers: the admin objects are reported missing (setup raises after uploading), which keeps the
+# feature store out of it; what matters here is whether the rows were written.
+def test_setup_keeps_a_source_table_that_has_rows() -> None:
+    session = UploadingSession()
+    _table_with_rows(session)
+    with pytest.raises(BackendUnavailable) as raised:
+        setup_snowflake_account(session, SnowflakeNames(), rows=10)
+    assert session.written == []
+    assert "Uploaded" not in str(raised.value)
+
+
+def test_setup_force_replaces_a_source_table_that_has_rows() -> None:
+    session = UploadingSession()
+    _table_with_rows(session)
+    with pytest.raises(BackendUnavailable) as raised:
+        setup_snowflake_account(session, SnowflakeNames(), rows=10, force=True)
+    (call,) = session.written
+    assert call["overwrite"] is True
+    assert "Uploaded 10 rows to the source table." in str(raised.value)
 
 
 def test_admin_objects_are_looked_up_by_their_stored_names() -> None:
