@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain.errors import (
@@ -46,8 +46,7 @@ from domain.refs import (
     TrainingOutcome,
     TrainingRequest,
 )
-
-T0 = datetime(2026, 2, 10, 9, 28, 49, tzinfo=UTC)
+from tests.clocks import T0, FakeClock
 
 
 class _Failing:
@@ -56,17 +55,6 @@ class _Failing:
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail_on:
             raise BackendUnavailable(f"injected failure in {type(self).__name__}.{method}")
-
-
-@dataclass
-class FakeClock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

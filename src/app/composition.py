@@ -9,7 +9,6 @@ nothing outside the standard library, ``domain`` and ``app`` at load time; each 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,7 @@ from domain.config import DEPLOYMENT_PREFIX
 from domain.errors import Unsupported
 from domain.names import DEFAULT_NAMES, ObjectNames
 from domain.pipeline import Ports
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from domain.schedule import Clock, utc_now
 
 
 def unsupported(message: str) -> Any:
@@ -129,7 +125,7 @@ def open_snowflake_session(settings: Settings, names: Any) -> Iterator[Any]:
         session.close()
 
 
-def snowflake_ports(session: Any, names: Any, clock: Callable[[], datetime] = utc_now) -> Ports:
+def snowflake_ports(session: Any, names: Any, clock: Clock = utc_now) -> Ports:
     """The four Snowflake port adapters on ``session`` (the CLI's and every deployed task's)."""
     from adapters.snowflake.feature_store import SnowflakeFeatureStore
     from adapters.snowflake.jobs import SnowflakeJobRunner

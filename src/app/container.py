@@ -17,11 +17,12 @@ from app import provisioning
 from app.local_scheduler import LocalScheduler
 from app.settings import Settings
 from domain.pipeline import Ports
+from domain.schedule import utc_now
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    clock = providers.Object(build.utc_now)
+    clock = providers.Object(utc_now)
     backend = providers.Callable(attrgetter("backend"), settings)
     object_names = providers.Callable(attrgetter("object_names"), settings)
     home = providers.Callable(attrgetter("home"), settings)

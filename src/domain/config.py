@@ -207,7 +207,8 @@ class PipelineConfig:
         for key in data:
             if key not in _COERCE:
                 raise InvalidConfig(_unknown_key_message(key))
-        return cls(**data)
+        values: dict[str, Any] = dict(data)  # each value is coerced and checked in __post_init__
+        return cls(**values)
 
     def to_mapping(self) -> dict[str, ConfigValue]:
         """The flat form a graph config holds; ``from_mapping(to_mapping())`` gives back an equal config."""
