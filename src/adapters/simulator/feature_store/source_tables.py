@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from adapters.simulator.account.clock import catalog_now
-from adapters.simulator.account.errors import translated
+from adapters.simulator.account.errors import USER_INPUT, translated
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import (
     ObjectName,
@@ -154,11 +154,12 @@ def load_source_file(
             register = lambda view: cur.read_csv(str(path)).create_view(view)  # noqa: E731
         else:
             raise InvalidData(f"data file {path}: expected a .csv, .csv.gz, .csv.zip or .parquet file")
+        doing = f"data file {path} could not be read"
         try:
-            with _incoming(cur, register) as view:
+            with translated(doing, USER_INPUT), _incoming(cur, register) as view:
                 return _store(cur, table, view, replace)
-        except (duckdb.Error, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InvalidData(f"data file {path} could not be read: {exc}") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # pandas reads the zipped CSV
+            raise InvalidData(f"{doing}: {exc}") from exc
 
 
 @contextmanager

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import duckdb
 import sqlglot
 from snowflake.snowpark import Row
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from adapters.simulator.account.errors import USER_INPUT, translated
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.webhook_content import redact_placeholders
-from domain.errors import DomainError, InvalidConfig, InvalidData, NotFound, Unsupported
+from domain.errors import InvalidConfig, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification
 
@@ -191,16 +191,13 @@ def _run_statement(statement: exp.Expression, functions: SystemFunctions, accoun
     )
     # Re-parse once the values are literals: sqlglot types functions such as TO_TIMESTAMP by their arguments.
     query = sqlglot.transpile(statement.sql(dialect="snowflake"), read="snowflake", write="duckdb")[0]
-    try:
-        with account.cursor() as cur:
-            cur.execute(query)
-            if cur.description is None:
-                return []
-            names = [d[0].upper() for d in cur.description]
-            fields = Row(*names)
-            return [fields(*r) for r in cur.fetchall()]
-    except duckdb.Error as exc:
-        raise _translate(exc, query) from exc
+    with translated(f"SQL {_short(query)!r} failed", USER_INPUT), account.cursor() as cur:
+        cur.execute(query)
+        if cur.description is None:
+            return []
+        names = [d[0].upper() for d in cur.description]
+        fields = Row(*names)
+        return [fields(*r) for r in cur.fetchall()]
 
 
 def _literal(value: Any) -> exp.Expression:
@@ -211,15 +208,6 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(value)
     return exp.Literal.string(str(value))
-
-
-def _translate(exc: duckdb.Error, query: str) -> DomainError:
-    """The one place DuckDB errors of task SQL become domain errors."""
-    if isinstance(exc, duckdb.CatalogException):
-        return NotFound(f"SQL {_short(query)!r}: {exc}")
-    if isinstance(exc, duckdb.ParserException | duckdb.BinderException):
-        return InvalidConfig(f"SQL {_short(query)!r}: {exc}")
-    return InvalidData(f"SQL {_short(query)!r} failed: {exc}")
 
 
 def _short(text: str) -> str:

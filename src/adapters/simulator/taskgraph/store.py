@@ -8,7 +8,7 @@ attempt, like ``COMPLETE_TASK_GRAPHS`` plus ``TASK_STATES``), ``TG_TASK_HISTORY`
 States are ``GraphRunState``/``TaskState`` in the records and their string values in the tables (this module is
 the boundary). Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
 batches through Arrow, so a 1000-task graph costs a few statements, not a thousand commits. DuckDB errors are
-translated here, in one place.
+translated in ``_cursor``, by the account's table as the engine's own state (``ENGINE_STATE``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from adapters.simulator.account.errors import ENGINE_STATE, translated
 from adapters.simulator.account.home import LocalAccount
-from domain.errors import BackendUnavailable
 from domain.graph import GraphRunState, TaskState
 
 CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
@@ -187,13 +187,11 @@ class GraphStore:
 
     @contextmanager
     def _cursor(self, *, transaction: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        try:
-            with self._account.transaction() if transaction else self._account.cursor() as cur:
-                yield cur
-        except duckdb.Error as exc:  # the one place DuckDB errors of the engine's state become domain errors
-            raise BackendUnavailable(
-                f"task-graph state in {self._account.home} could not be used: {exc}"
-            ) from exc
+        with (
+            translated(f"task-graph state in {self._account.home} could not be used", ENGINE_STATE),
+            self._account.transaction() if transaction else self._account.cursor() as cur,
+        ):
+            yield cur
 
     def _rows(self, sql: str, params: Sequence[Any], columns: list[str]) -> list[dict[str, Any]]:
         with self._cursor() as cur:
