@@ -59,6 +59,15 @@ class GraphRunState(StrEnum):
         return self in {GraphRunState.SUCCEEDED, GraphRunState.FAILED, GraphRunState.CANCELLED}
 
 
+class ScheduledFrom(StrEnum):
+    """What started a graph run: its ``SCHEDULED_FROM``, exactly as Snowflake reports it."""
+
+    SCHEDULE = "SCHEDULE"
+    EXECUTE_TASK = "EXECUTE TASK"
+    MANUAL_RETRY = "MANUAL RETRY"  # EXECUTE TASK … RETRY LAST
+    AUTOMATIC_RETRY = "AUTOMATIC RETRY"  # TASK_AUTO_RETRY_ATTEMPTS
+
+
 class OverlapPolicy(StrEnum):
     NO_OVERLAP = "NO_OVERLAP"
     ALLOW_CHILD_OVERLAP = "ALLOW_CHILD_OVERLAP"
@@ -299,7 +308,9 @@ class GraphRun:
     state: GraphRunState
     scheduled_time: datetime
     attempt_number: int = 1
-    scheduled_from: str = "EXECUTE TASK"
+    scheduled_from: str = (
+        ScheduledFrom.EXECUTE_TASK
+    )  # str: Snowflake may report origins this code never starts
     query_start_time: datetime | None = None
     completed_time: datetime | None = None
     first_error_task_name: str | None = None

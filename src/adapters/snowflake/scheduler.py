@@ -27,7 +27,16 @@ from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames
 from domain.errors import InvalidConfig, JobTimeout, NotFound
-from domain.graph import DeployedGraph, GraphRun, GraphRunState, GraphSpec, TaskRun, TaskState, validate_name
+from domain.graph import (
+    DeployedGraph,
+    GraphRun,
+    GraphRunState,
+    GraphSpec,
+    ScheduledFrom,
+    TaskRun,
+    TaskState,
+    validate_name,
+)
 
 # Conda packages (Snowflake Anaconda channel) the deployed task procedures need, pinned to the versions this
 # project is tested with (pyproject.toml), so a task runs the library code its tests ran. snowflake.core is
@@ -43,9 +52,6 @@ DEPLOY_PACKAGES = (
 )
 PROJECT_PACKAGES = ("domain", "adapters", "app")
 _IN_SCHEMA = " where DATABASE_NAME = ? and SCHEMA_NAME = ?"
-# SCHEDULED_FROM of the graph run that EXECUTE TASK starts, and of the one EXECUTE TASK … RETRY LAST starts.
-EXECUTE_ORIGIN = "EXECUTE TASK"
-RETRY_ORIGIN = "MANUAL RETRY"
 _ROOT_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _RUN_ID = re.compile(r"^\d{1,20}$")
 _EXECUTE_FIX = "GRANT EXECUTE TASK ON ACCOUNT TO ROLE {role}"
@@ -199,7 +205,9 @@ class SnowflakeScheduler:
                 self._execute_with_config(root, config)
             else:
                 self._operation().run(root, retry_last=retry_last)
-            return self._await_new_run(root, before, RETRY_ORIGIN if retry_last else EXECUTE_ORIGIN)
+            return self._await_new_run(
+                root, before, ScheduledFrom.MANUAL_RETRY if retry_last else ScheduledFrom.EXECUTE_TASK
+            )
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
         root = self._root_name(graph_name)
@@ -341,7 +349,7 @@ class SnowflakeScheduler:
         literal = json.dumps(dict(config), sort_keys=True).replace("\\", "\\\\").replace("'", "''")
         self._session.sql(f"EXECUTE TASK {fqn} USING CONFIG = '{literal}'").collect()
 
-    def _await_new_run(self, root: str, before: set[tuple[str, int]], origin: str) -> str:
+    def _await_new_run(self, root: str, before: set[tuple[str, int]], origin: ScheduledFrom) -> str:
         deadline = self._clock() + self._appear_timeout
         while True:
             fresh = [
@@ -466,7 +474,7 @@ def graph_run_from_row(row: Mapping[str, Any]) -> GraphRun:
         state=GraphRunState(str(row["STATE"])),
         scheduled_time=row["SCHEDULED_TIME"],
         attempt_number=int(row.get("ATTEMPT_NUMBER") or 1),
-        scheduled_from=str(row.get("SCHEDULED_FROM") or "EXECUTE TASK"),
+        scheduled_from=str(row.get("SCHEDULED_FROM") or ScheduledFrom.EXECUTE_TASK),
         query_start_time=row.get("QUERY_START_TIME"),
         completed_time=row.get("COMPLETED_TIME"),
         first_error_task_name=row.get("FIRST_ERROR_TASK_NAME"),

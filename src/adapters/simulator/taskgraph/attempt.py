@@ -52,7 +52,7 @@ from adapters.simulator.taskgraph.sql import run_sql
 from adapters.simulator.taskgraph.store import GraphStore, RunRecord, TaskHistoryRecord
 from adapters.simulator.taskgraph.task_scope import TaskScope
 from domain.errors import Unsupported
-from domain.graph import GraphRunState, TaskState
+from domain.graph import GraphRunState, ScheduledFrom, TaskState
 from domain.ports import Notifier
 from domain.schedule import utc_now
 
@@ -109,7 +109,7 @@ class Attempt:
         services: EngineServices,
         meta: RunMeta,
         attempt: int,
-        scheduled_from: str,
+        scheduled_from: ScheduledFrom,
         carried: Carried,
         cancel_requests: Callable[[], int],
     ) -> None:

@@ -28,7 +28,7 @@ from adapters.simulator.taskgraph.run_group import RunGroup
 from adapters.simulator.taskgraph.run_meta import Carried, RunMeta, carried_tasks, last_success, merge_config
 from adapters.simulator.taskgraph.store import GraphRecord, GraphStore
 from domain.errors import Conflict, InvalidConfig, JobTimeout
-from domain.graph import GraphRunState, OverlapPolicy, TaskState
+from domain.graph import GraphRunState, OverlapPolicy, ScheduledFrom, TaskState
 from domain.schedule import Clock
 
 SUSPENDED_DUE_TO_ERRORS = "SUSPENDED_DUE_TO_ERRORS"
@@ -56,7 +56,7 @@ class Launcher:
         retry_last: bool,
         config: dict[str, Any] | None,
         scheduled_time: datetime | None = None,
-        scheduled_from: str = "EXECUTE TASK",
+        scheduled_from: ScheduledFrom = ScheduledFrom.EXECUTE_TASK,
     ) -> RunGroup:
         if retry_last and config is not None:
             raise InvalidConfig("RETRY LAST reuses the failed run's config; do not pass config= with it")
@@ -71,7 +71,7 @@ class Launcher:
                         "wait for it to end, then retry"
                     )
                 group, attempt, carried = self._retry(record, graph)
-                scheduled_from = "MANUAL RETRY"
+                scheduled_from = ScheduledFrom.MANUAL_RETRY
             else:
                 run_config = merge_config(record.config, config)
                 if no_overlap and (replaced := self._replace_queued(graph.name, run_config)) is not None:
@@ -189,7 +189,7 @@ class Launcher:
         group: RunGroup,
         queued_behind: list[RunGroup],
         attempt: int,
-        scheduled_from: str,
+        scheduled_from: ScheduledFrom,
         carried: Carried,
     ) -> None:
         try:

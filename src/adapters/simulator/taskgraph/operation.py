@@ -38,7 +38,7 @@ from adapters.simulator.taskgraph.run_group import RunGroup
 from adapters.simulator.taskgraph.session import SessionFactory
 from adapters.simulator.taskgraph.store import GraphRecord, GraphStore, RunRecord, TaskHistoryRecord
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, NotFound, Unsupported
-from domain.graph import GraphRunState, TaskState
+from domain.graph import GraphRunState, ScheduledFrom, TaskState
 from domain.ports import Notifier
 from domain.schedule import Clock, parse_schedule, utc_now
 
@@ -197,7 +197,7 @@ class LocalDAGOperation:
         retry_last: bool = False,
         config: dict[str, Any] | None = None,
         scheduled_time: datetime | None = None,
-        scheduled_from: str = "EXECUTE TASK",
+        scheduled_from: ScheduledFrom = ScheduledFrom.EXECUTE_TASK,
     ) -> int:
         """Start a run group in the background and return its run id (``wait`` follows it)."""
         return self._launch(
@@ -254,7 +254,7 @@ class LocalDAGOperation:
         retry_last: bool,
         config: dict[str, Any] | None,
         scheduled_time: datetime | None = None,
-        scheduled_from: str = "EXECUTE TASK",
+        scheduled_from: ScheduledFrom = ScheduledFrom.EXECUTE_TASK,
     ) -> RunGroup:
         record = self._record(dag)
         graph = self._graph(dag)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from adapters.simulator.taskgraph.attempt import Attempt, EngineServices
 from adapters.simulator.taskgraph.run_meta import Carried, RunMeta, carried_tasks
 from adapters.simulator.taskgraph.store import RunRecord
-from domain.graph import GraphRunState, TaskState
+from domain.graph import GraphRunState, ScheduledFrom, TaskState
 
 
 class RunGroup:
@@ -44,7 +44,9 @@ class RunGroup:
         if self._current is not None:
             self._current.wake()
 
-    def run(self, services: EngineServices, *, attempt: int, scheduled_from: str, carried: Carried) -> None:
+    def run(
+        self, services: EngineServices, *, attempt: int, scheduled_from: ScheduledFrom, carried: Carried
+    ) -> None:
         """Run attempts until one does not fail or the automatic retries are spent; the outcome lands here."""
         while True:
             current = Attempt(
@@ -63,4 +65,4 @@ class RunGroup:
                 return
             carried = carried_tasks(record.task_states, current.values)
             attempt += 1
-            scheduled_from = "AUTOMATIC RETRY"
+            scheduled_from = ScheduledFrom.AUTOMATIC_RETRY

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import GraphRecord
-from domain.graph import OverlapPolicy
+from domain.graph import OverlapPolicy, ScheduledFrom
 from domain.schedule import Clock, parse_schedule, utc_now
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _fire(operation: LocalDAGOperation, record: GraphRecord, now: datetime) -> i
     if record.overlap_policy == OverlapPolicy.NO_OVERLAP and operation.is_executing(record.name):
         log.info("graph %s is still executing at %s; this scheduled time is skipped", record.name, due)
         return None
-    return operation.start(record.name, scheduled_time=due, scheduled_from="SCHEDULE")
+    return operation.start(record.name, scheduled_time=due, scheduled_from=ScheduledFrom.SCHEDULE)
 
 
 def run_scheduler(

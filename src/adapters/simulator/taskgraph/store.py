@@ -5,7 +5,7 @@ Tables (all ``TG_*``): ``TG_GRAPHS`` (deployed graphs: state, schedule, structur
 attempt, like ``COMPLETE_TASK_GRAPHS`` plus ``TASK_STATES``), ``TG_TASK_HISTORY`` (one row per task run, like
 ``TASK_HISTORY``). Views ``COMPLETE_TASK_GRAPHS`` and ``TASK_HISTORY`` expose them to SQL inside tasks.
 
-States are ``GraphRunState``/``TaskState`` in the records and their string values in the tables (this module is
+States and origins are ``GraphRunState``/``TaskState``/``ScheduledFrom`` in the records and their string values in the tables (this module is
 the boundary). Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
 batches through Arrow, so a 1000-task graph costs a few statements, not a thousand commits. DuckDB errors are
 translated in ``_cursor``, by the account's table as the engine's own state (``ENGINE_STATE``).
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from adapters.simulator.account.errors import ENGINE_STATE, translated
 from adapters.simulator.account.home import LocalAccount
-from domain.graph import GraphRunState, TaskState
+from domain.graph import GraphRunState, ScheduledFrom, TaskState
 
 CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
 CRASH_CODE = 3000
@@ -87,7 +87,7 @@ class RunRecord:
     graph_run_group_id: str
     attempt_number: int
     state: GraphRunState
-    scheduled_from: str
+    scheduled_from: ScheduledFrom
     scheduled_time: datetime
     query_start_time: datetime | None
     completed_time: datetime | None
@@ -117,7 +117,7 @@ class TaskHistoryRecord:
     scheduled_time: datetime
     query_start_time: datetime | None
     completed_time: datetime | None
-    scheduled_from: str
+    scheduled_from: ScheduledFrom
     graph_version: int
 
 
@@ -331,7 +331,13 @@ class GraphStore:
         if limit is not None:
             sql += f" limit {int(limit)}"
         return [
-            RunRecord(**{**r, "state": GraphRunState(r["state"])})
+            RunRecord(
+                **{
+                    **r,
+                    "state": GraphRunState(r["state"]),
+                    "scheduled_from": ScheduledFrom(r["scheduled_from"]),
+                }
+            )
             for r in self._rows(sql, params, _RUN_COLUMNS)
         ]
 
@@ -350,7 +356,9 @@ class GraphStore:
             "order by QUERY_START_TIME, ATTEMPT_NUMBER, NAME"
         )
         return [
-            TaskHistoryRecord(**{**r, "state": TaskState(r["state"])})
+            TaskHistoryRecord(
+                **{**r, "state": TaskState(r["state"]), "scheduled_from": ScheduledFrom(r["scheduled_from"])}
+            )
             for r in self._rows(sql, params, _HISTORY_COLUMNS)
         ]
 
