@@ -191,6 +191,14 @@ def _zone(name: str) -> ZoneInfo:
         ) from exc
 
 
+def _names_zone(token: str) -> bool:
+    try:
+        _zone(token)
+    except InvalidConfig:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class CronSchedule:
     """A 5-field cron expression evaluated in an IANA time zone.
@@ -300,8 +308,14 @@ def parse_schedule(text: str) -> Schedule:
     if re.match(r"^[-+]?\d*\.?\d+\s*[a-zA-Z]*$", stripped):
         raise InvalidConfig(f"schedule {text!r} is not a positive whole number of units; {_VALID_FORMS}")
     tokens = _CRON_PREFIX.sub("", stripped).split()
-    if len(tokens) == 5:
-        raise InvalidConfig(f"cron schedule {text!r} has no time zone; {_VALID_FORMS}")
-    if len(tokens) != 6:
+    if len(tokens) <= 1:
         raise InvalidConfig(f"schedule {text!r} is not understood; {_VALID_FORMS}")
+    if len(tokens) != 6:
+        # Count the fields the user wrote: '0 3 * * UTC' is 4 fields and a zone, not 5 fields without one.
+        zoned = _names_zone(tokens[-1])
+        got = f"{len(tokens) - zoned} field(s) and " + ("a time zone" if zoned else "no time zone")
+        raise InvalidConfig(
+            f"cron schedule {text!r} has {got}; a cron schedule needs 5 fields (minute hour day-of-month "
+            f"month day-of-week) and a time zone, e.g. '0 3 * * * UTC'"
+        )
     return CronSchedule(" ".join(tokens[:5]), tokens[5])

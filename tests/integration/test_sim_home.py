@@ -49,6 +49,18 @@ def test_a_database_file_that_is_not_duckdb_is_refused(tmp_path: Path) -> None:
         LocalAccount(tmp_path)
 
 
+def test_a_truncated_database_file_reads_damaged_naming_the_file_and_what_to_do(tmp_path: Path) -> None:
+    with LocalAccount(tmp_path) as account, account.cursor() as cur:
+        cur.execute("create table T as select range as X from range(100000)")
+    database = tmp_path / "account.duckdb"
+    with database.open("r+b") as file:
+        file.truncate(database.stat().st_size // 2)
+
+    with pytest.raises(BackendUnavailable, match=f"database {database} is damaged") as err:
+        LocalAccount(tmp_path)
+    assert "restore it from a backup" in str(err.value) and "run setup" in str(err.value)
+
+
 def test_a_temporary_account_leaves_nothing_behind() -> None:
     account = LocalAccount(None)
     home = account.home

@@ -121,3 +121,21 @@ def test_a_bad_pool_size_is_refused_before_anything_is_written(account: LocalAcc
     with pytest.raises(InvalidConfig, match="MAX_NODES must be a whole number >= 1, got 0"):
         setup_account(account, rows=ROWS, compute_pool_max_nodes=0)
     assert account.is_new
+
+
+def test_a_csv_value_unlike_its_column_names_the_line_and_the_fix_not_duckdb_options(
+    account: LocalAccount, tmp_path: Path
+) -> None:
+    # Beyond DuckDB's type-sniffing sample (20480 rows), so LOAN_ID is read as BIGINT until the bad line.
+    path = tmp_path / "late_text.csv"
+    frame = generate_mortgage_data(21_000, seed=1)
+    frame.to_csv(path, index=False)
+    bad = frame.iloc[:1].astype(str).assign(LOAN_ID="L-1")
+    bad.to_csv(path, mode="a", header=False, index=False)
+    with pytest.raises(InvalidData) as err:
+        setup_account(account, data=path)
+    message = str(err.value)
+    assert "line 21002" in message and "column LOAN_ID holds 'L-1'" in message
+    assert "correct or remove that line" in message
+    assert "types=" not in message and "sample_size" not in message
+    assert account.is_new

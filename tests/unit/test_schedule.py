@@ -65,6 +65,12 @@ def test_cron_without_time_zone_is_rejected() -> None:
         parse_schedule("0 6 * * *")
 
 
+def test_cron_with_four_fields_and_a_zone_says_it_needs_five_fields_and_a_zone() -> None:
+    with pytest.raises(InvalidConfig, match=r"has 4 field\(s\) and a time zone; .*needs 5 fields") as err:
+        parse_schedule("0 3 * * UTC")
+    assert "'0 3 * * * UTC'" in str(err.value)
+
+
 def test_unknown_time_zone_is_rejected_naming_it() -> None:
     with pytest.raises(InvalidConfig, match="Mars/Olympus"):
         parse_schedule("0 6 * * * Mars/Olympus")

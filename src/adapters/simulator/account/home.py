@@ -63,6 +63,12 @@ class LocalAccount:
                     f"the simulator home {self.home} is in use by another process; wait for it to finish "
                     f"or use another --home ({exc})"
                 ) from exc
+            if "could not read enough bytes" in str(exc).lower():  # cut short, e.g. by a crash or full disk
+                raise BackendUnavailable(
+                    f"the simulator database {database} is damaged: the file is shorter than its contents "
+                    f"say (truncated); restore it from a backup, or move {self.home} aside and run setup to "
+                    f"start a new home ({exc})"
+                ) from exc
             raise BackendUnavailable(
                 f"the simulator database in {self.home} cannot be opened: {exc}"
             ) from exc

@@ -11,6 +11,7 @@ nothing behind. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amoun
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,6 +161,44 @@ def load_source_file(
                 return _store(cur, table, view, replace)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # pandas reads the zipped CSV
             raise InvalidData(f"{doing}: {exc}") from exc
+        except InvalidData as exc:
+            problem = _csv_line_problem(exc.__cause__)
+            if problem is None:
+                raise
+            raise InvalidData(f"{doing}: {problem}") from exc.__cause__
+
+
+# DuckDB's CSV reader reports a bad line with advice for its own read_csv options (types={...},
+# sample_size=-1, strict_mode=false), which the user cannot pass: keep what is wrong and where, and say instead
+# what the user can change: the file.
+_CSV_LINE = re.compile(
+    r"CSV Error on Line: (?P<line>\d+)\s*\nOriginal Line: (?P<text>[^\n]*)\n(?P<problem>[^\n]*)"
+)
+_CSV_CONVERSION = re.compile(
+    r'Error when converting column "(?P<column>[^"]+)"\. Could not convert string "(?P<value>.*)" '
+    r"to '(?P<type>[^']+)'"
+)
+_CSV_COLUMNS = re.compile(r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)")
+
+
+def _csv_line_problem(cause: BaseException | None) -> str | None:
+    """What is wrong with which line of a CSV file, and the fix, from a DuckDB CSV error (else None)."""
+    found = _CSV_LINE.search(str(cause)) if isinstance(cause, duckdb.Error) else None
+    if found is None:
+        return None
+    problem = found["problem"].strip()
+    if conversion := _CSV_CONVERSION.search(problem):
+        problem = (
+            f"column {conversion['column']} holds {conversion['value']!r}, which is not a "
+            f"{conversion['type']} like the values on the lines before it"
+        )
+    elif columns := _CSV_COLUMNS.search(problem):
+        problem = f"it has {columns['found']} values where the header has {columns['expected']} columns"
+    return (
+        f"line {found['line']} ({found['text'][:200]!r}): {problem}; correct or remove that line (every value "
+        "of a column must be of one type, every line must have one value per header column) and load the "
+        "file again"
+    )
 
 
 @contextmanager
