@@ -6,15 +6,14 @@ import argparse
 import json
 import logging
 import math
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from app.container import Container, build_container
+from app.local_scheduler import StopRequest
 from app.monitor import follow_run
 from app.render import (
     graph_dot,
@@ -377,14 +376,10 @@ def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: T
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
     loop = c.local_scheduler()
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        out.write(f"Received {signal.Signals(signum).name}; stopping after the current check.\n")
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop = StopRequest(
+        lambda received: out.write(f"Received {received.name}; stopping after the current check.\n")
+    )
+    stop.install()
     loop.attach(_graph(settings))
     out.write(f"Scheduler running on {loop.home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
     loop.run(stop, args.poll)

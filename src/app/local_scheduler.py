@@ -2,11 +2,56 @@
 
 from __future__ import annotations
 
-import threading
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from domain.graph import GraphSpec
+
+_SLICE_SECONDS = 0.1  # how soon the loop notices a stop request while it waits between checks
+
+
+class StopRequest:
+    """Stops the scheduler loop on SIGINT/SIGTERM; the handler only records the signal.
+
+    A signal handler runs in the main thread between two bytecodes, possibly while that thread holds a lock
+    (an Event's condition, the output stream's buffer): a handler that takes such a lock never returns. So the
+    handler assigns one attribute, and the loop, polling ``is_set``/``wait``, notices it and reports it
+    (``on_stop``) outside the handler.
+    """
+
+    def __init__(self, on_stop: Callable[[signal.Signals], object]) -> None:
+        self._on_stop = on_stop
+        self._received: signal.Signals | None = None
+        self._reported = False
+
+    def install(self) -> None:
+        """Make SIGINT and SIGTERM request the stop (call from the main thread)."""
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self._received = signal.Signals(signum)  # nothing else: no locks, no I/O
+
+    def is_set(self) -> bool:
+        received = self._received
+        if received is not None and not self._reported:
+            self._reported = True
+            self._on_stop(received)
+        return received is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Like ``Event.wait``: True as soon as a stop was requested, else False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(_SLICE_SECONDS, remaining))
+        return True
 
 
 class LocalScheduler:
@@ -22,7 +67,7 @@ class LocalScheduler:
         the graph deployed earlier (its schedule, config and history stay as deployed)."""
         self._scheduler.attach(graph)
 
-    def run(self, stop: threading.Event, poll_seconds: float) -> None:
+    def run(self, stop: StopRequest, poll_seconds: float) -> None:
         """Check for due graphs every ``poll_seconds`` until ``stop`` is set, then wait for the runs started."""
         from adapters.simulator.taskgraph.scheduling import run_scheduler
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import app.cli
-from app.cli import main
+from app.cli import cmd_scheduler, main
+from app.settings import load_settings
 from domain.errors import BackendUnavailable
 
 ROWS = "4000"
@@ -247,6 +252,58 @@ def test_the_scheduler_attaches_the_deployed_graph_and_stops_cleanly_on_sigterm(
         proc.kill()
     assert proc.returncode == 0, err
     assert "Received SIGTERM" in out and "Scheduler stopped." in out
+
+
+class _LockedOutput(io.StringIO):
+    """Output whose writes take a lock, as a buffered stdout does, that another thread can hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self.busy:
+            return super().write(text)
+
+
+def test_sigterm_to_the_scheduler_returns_from_its_handler_at_once_while_another_thread_holds_the_output() -> (
+    None
+):
+    out = _LockedOutput()
+    handler_seconds: list[float] = []
+
+    def run(stop: Any, _poll: float) -> None:  # the loop, as the scheduler runs it in the main thread
+        held, done = threading.Event(), threading.Event()
+
+        def hold_output() -> None:  # e.g. a job worker's thread writing while the signal comes
+            with out.busy:
+                held.set()
+                done.wait(1.0)
+
+        holder = threading.Thread(target=hold_output)
+        holder.start()
+        held.wait(1.0)
+        started = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, in this thread
+        handler_seconds.append(time.monotonic() - started)
+        done.set()
+        holder.join(1.0)
+        assert stop.wait(1.0)
+
+    loop = SimpleNamespace(home="HOME", attach=lambda _graph: None, run=run)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = cmd_scheduler(
+            argparse.Namespace(poll=0.1),
+            load_settings(env={}, backend="simulator"),
+            SimpleNamespace(local_scheduler=lambda: loop),  # type: ignore[arg-type]
+            out,
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert handler_seconds[0] < 0.5
+    assert code == 0 and "Received SIGTERM; stopping" in out.getvalue()
 
 
 def test_the_scheduler_needs_a_deployed_graph(home: Path) -> None:

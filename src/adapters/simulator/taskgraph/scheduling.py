@@ -12,8 +12,8 @@ goes on.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
+from typing import Protocol
 
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import GraphRecord
@@ -21,6 +21,14 @@ from domain.graph import OverlapPolicy, ScheduledFrom
 from domain.schedule import Clock, parse_schedule, utc_now
 
 log = logging.getLogger(__name__)
+
+
+class StopSignal(Protocol):
+    """What stops the loop: a ``threading.Event``, or a flag a signal handler sets (``app.local_scheduler``)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 def tick(operation: LocalDAGOperation, now: datetime) -> list[int]:
@@ -61,7 +69,7 @@ def run_scheduler(
     operation: LocalDAGOperation,
     *,
     clock: Clock = utc_now,
-    stop_event: threading.Event,
+    stop_event: StopSignal,
     poll_seconds: float = 1.0,
 ) -> None:
     """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end."""
