@@ -156,13 +156,13 @@ def load_settings(
     if env.get("SNOWFLAKE_COMPUTE_POOL"):  # the environment beats the file, as for every other setting
         pipeline["compute_pool"] = env["SNOWFLAKE_COMPUTE_POOL"]
     pipeline.update(pipeline_overrides or {})
-    home_value = home or env.get("APP_HOME") or data.get("home")
+    home_path = _home(home, env, data, config_file)
     graph = _section(data, "graph", GraphOptions, config_file)
     if "overlap_policy" in graph:
         graph["overlap_policy"] = _overlap(graph["overlap_policy"])
     return Settings(
         backend=backend or env.get("APP_BACKEND") or data.get("backend", "simulator"),
-        home=Path(home_value).expanduser() if home_value else None,
+        home=home_path,
         connection=connection or env.get("SNOWFLAKE_CONNECTION_NAME") or data.get("connection"),
         names=Names(**names, given=frozenset(names)),
         graph=GraphOptions(**graph),
@@ -185,6 +185,31 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
             raise InvalidConfig(f"--config {pair!r}: expected KEY=VALUE, e.g. metric_threshold=0.8")
         out[key.strip()] = value.strip()
     return out
+
+
+def _home(
+    flag: str | os.PathLike[str] | None, env: Mapping[str, str], data: Mapping[str, Any], config_file: object
+) -> Path | None:
+    """The simulator home the first source that gives one names; None for the default home.
+
+    A given but empty value is refused rather than read as "not given": ``--home "$DIR"`` with ``DIR`` unset
+    would otherwise quietly open (and set up) the default home.
+    """
+    for source, value in (
+        ("--home", flag),
+        ("APP_HOME", env.get("APP_HOME")),
+        (f"{config_file}: home", data.get("home")),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str | os.PathLike):
+            raise InvalidConfig(f"{source}={value!r}: must be a folder path (a string)")
+        if not os.fspath(value).strip():
+            raise InvalidConfig(
+                f"{source}={os.fspath(value)!r}: must be a folder path; leave it unset for the default home"
+            )
+        return Path(value).expanduser()
+    return None
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -226,6 +226,32 @@ def test_invalid_input_is_explained_with_exit_code_2(home: Path) -> None:
     assert exit_info.value.code == 2
 
 
+def test_an_empty_home_or_a_home_that_is_not_a_path_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default_home = tmp_path / "xdg" / "taskgraph-ml"  # where an empty home used to lead
+    monkeypatch.setenv("XDG_DATA_HOME", str(default_home.parent))
+    assert main(["--home", "", "runs"], out=io.StringIO(), err=io.StringIO()) == 2
+    monkeypatch.setenv("APP_HOME", "")
+    err = io.StringIO()
+    assert main(["runs"], out=io.StringIO(), err=err) == 2 and "APP_HOME" in err.getvalue()
+    monkeypatch.delenv("APP_HOME")
+    config = tmp_path / "settings.toml"
+    config.write_text("home = 5\n")
+    err = io.StringIO()
+    assert main(["--config-file", str(config), "runs"], out=io.StringIO(), err=err) == 2
+    assert "home=5" in err.getvalue()
+    assert not default_home.exists()
+
+
+def test_a_failed_setup_on_a_new_path_leaves_no_stub_home(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    code, _, err = cli(tmp_path / "new" / "home", "setup", "--data", str(bad))
+    assert code == 2 and "missing column" in err
+    assert not (tmp_path / "new").exists()
+
+
 def test_suspend_resume_and_drop_operate_the_deployed_graph(home: Path) -> None:
     assert cli(home, "deploy", "--schedule", "12h")[0] == 0
 

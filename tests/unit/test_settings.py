@@ -162,3 +162,20 @@ def test_which_names_were_given_is_not_a_config_key(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidConfig, match=r"unknown key names\.given"):
         load_settings(config_file=path, env={})
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "named"),
+    [("", {}, "--home"), ("  ", {}, "--home"), (None, {"APP_HOME": ""}, "APP_HOME")],
+)
+def test_an_empty_home_is_refused_not_read_as_the_default(
+    flag: str | None, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(InvalidConfig, match=rf"{re.escape(named)}=.*must be a folder path"):
+        load_settings(home=flag, env=env)
+
+
+@pytest.mark.parametrize("text", ["home = 5\n", 'home = ""\n', "home = [1]\n"])
+def test_a_home_in_the_file_that_is_not_a_path_is_named(tmp_path: Path, text: str) -> None:
+    with pytest.raises(InvalidConfig, match=r"home=.*must be a folder path"):
+        load_settings(config_file=write(tmp_path, text), env={})

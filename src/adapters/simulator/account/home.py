@@ -30,6 +30,10 @@ DB_FILE = "account.duckdb"
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
 
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def default_home() -> Path:
     """``$APP_HOME``, else the per-user data folder (``$XDG_DATA_HOME/taskgraph-ml`` or ``~/.local/share/…``)."""
     if os.environ.get("APP_HOME"):
@@ -47,6 +51,13 @@ class LocalAccount:
             Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
         )
         self.files = self.home / "files"
+        # The outermost folder this account makes, removed on close if nothing was stored: a failed first
+        # command (e.g. ``setup --data`` with a bad file) leaves no stub home behind.
+        self._made = (
+            None
+            if self._temporary
+            else next((p for p in reversed((self.home, *self.home.parents)) if not p.exists()), None)
+        )
         try:
             self.files.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -178,9 +189,34 @@ class LocalAccount:
         if self._closed:
             return
         self._closed = True
+        stub = self._made if self._made is not None and self._holds_nothing() else None
         self._con.close()
         if self._temporary:
             shutil.rmtree(self.home, ignore_errors=True)
+        elif stub is not None:
+            shutil.rmtree(stub, ignore_errors=True)
+
+    def _holds_nothing(self) -> bool:
+        """No file, no view and no table with a row: only the empty catalogs opening the account made."""
+        try:
+            if any(self.files.iterdir()):
+                return False
+            cur = self._con.cursor()
+            try:
+                tables = cur.execute(
+                    "select table_schema, table_name, table_type from information_schema.tables"
+                ).fetchall()
+                return all(
+                    kind == "BASE TABLE"
+                    and not cur.execute(f"select count(*) from {_quoted(schema)}.{_quoted(name)}").fetchone()[
+                        0
+                    ]
+                    for schema, name, kind in tables
+                )
+            finally:
+                cur.close()
+        except (OSError, duckdb.Error):  # when in doubt, keep the folder
+            return False
 
     def __enter__(self) -> LocalAccount:
         return self
