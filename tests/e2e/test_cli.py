@@ -252,6 +252,12 @@ def test_a_failed_setup_on_a_new_path_leaves_no_stub_home(tmp_path: Path) -> Non
     assert not (tmp_path / "new").exists()
 
 
+def test_setup_data_on_a_set_up_home_without_force_exits_2_and_says_add_f(home: Path, tmp_path: Path) -> None:
+    code, out, err = cli(home, "setup", "--data", str(tmp_path / "mine.csv"))
+    assert code == 2 and "was not loaded" in err and "-f" in err
+    assert "Nothing to do" not in out
+
+
 def test_suspend_resume_and_drop_operate_the_deployed_graph(home: Path) -> None:
     assert cli(home, "deploy", "--schedule", "12h")[0] == 0
 

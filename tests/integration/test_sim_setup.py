@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from adapters.simulator.account.objects import compute_pool_max_nodes
 from adapters.simulator.feature_store.data_generator import generate_mortgage_data
 from adapters.simulator.feature_store.source_tables import describe_table
 from adapters.simulator.setup import setup_account
-from domain.errors import InvalidConfig, InvalidData, InvalidName
+from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName
 
 ROWS = 800
 
@@ -139,3 +140,15 @@ def test_a_csv_value_unlike_its_column_names_the_line_and_the_fix_not_duckdb_opt
     assert "correct or remove that line" in message
     assert "types=" not in message and "sample_size" not in message
     assert account.is_new
+
+
+def test_a_data_file_on_a_set_up_home_without_force_is_refused_not_ignored(
+    account: LocalAccount, tmp_path: Path
+) -> None:
+    first = setup_account(account, rows=ROWS)
+    path = tmp_path / "mine.csv"
+    generate_mortgage_data(123, seed=1).to_csv(path, index=False)
+    with pytest.raises(AlreadyExists, match=rf"--data {re.escape(str(path))} was not loaded.*add -f"):
+        setup_account(account, data=path)
+    assert describe_table(account, "SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA").version == first.data_version
+    assert setup_account(account, data=path, force=True).row_count == 123

@@ -7,7 +7,7 @@ one (MAX_NODES from ``[names] compute_pool_max_nodes``), since a job on a pool t
 they map to DuckDB and folders), and ``ACCOUNT_INFO`` records when and with what parameters.
 
 Idempotent: what exists is kept and reported; the source table is rebuilt only with ``force`` (a new
-last-altered time, so a new data version). Input is checked before anything is written — bad parameters or a bad
+last-altered time, so a new data version), and a ``data`` file for a table that exists is refused without it. Input is checked before anything is written — bad parameters or a bad
 data file leave the account as it was.
 """
 
@@ -41,6 +41,7 @@ from adapters.simulator.feature_store.source_tables import (
     load_source_table,
 )
 from adapters.simulator.feature_store.store import SimFeatureStore
+from domain.errors import AlreadyExists
 from domain.names import normalize_identifier, normalize_qualified
 
 STAGES = ("DAG_STAGE", "JOB_STAGE")
@@ -103,6 +104,12 @@ def setup_account(
             before.add(pool_label)
         previous = find_table(cur, table)
 
+    if data is not None and previous is not None and not force:
+        # Refused, not ignored: a user naming a file expects it loaded, and "Nothing to do" (exit 0) hid it.
+        raise AlreadyExists(
+            f"--data {data} was not loaded: table {previous.name} already holds {previous.row_count:,} rows "
+            f"(data version {previous.version}); add -f to replace them with the file (a new data version)"
+        )
     frame = None
     if data is None and (previous is None or force):
         frame = generate_mortgage_data(rows, seed, signal)  # validates rows, seed, signal before any write
