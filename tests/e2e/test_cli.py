@@ -258,6 +258,14 @@ def test_setup_data_on_a_set_up_home_without_force_exits_2_and_says_add_f(home: 
     assert "Nothing to do" not in out
 
 
+@pytest.mark.parametrize(("rows", "named"), [("1", "got 1"), ("10000000000000", "GiB of memory")])
+def test_setup_rows_a_run_cannot_use_or_memory_cannot_hold_exit_2(
+    tmp_path: Path, rows: str, named: str
+) -> None:
+    code, _, err = cli(tmp_path / "home", "setup", "--rows", rows)
+    assert code == 2 and named in err and "Traceback" not in err
+
+
 def test_suspend_resume_and_drop_operate_the_deployed_graph(home: Path) -> None:
     assert cli(home, "deploy", "--schedule", "12h")[0] == 0
 

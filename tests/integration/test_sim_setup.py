@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from adapters.simulator.account.home import LocalAccount
@@ -77,7 +80,7 @@ def test_parquet_data_file_is_loaded(account: LocalAccount, tmp_path: Path) -> N
 
 def test_a_bad_data_file_leaves_the_account_untouched(account: LocalAccount, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
-    generate_mortgage_data(20, seed=1).drop(columns=["MORTGAGERESPONSE"]).to_csv(path, index=False)
+    generate_mortgage_data(100, seed=1).drop(columns=["MORTGAGERESPONSE"]).to_csv(path, index=False)
     with pytest.raises(InvalidData, match="MORTGAGERESPONSE"):
         setup_account(account, data=path)
     assert account.is_new
@@ -152,3 +155,56 @@ def test_a_data_file_on_a_set_up_home_without_force_is_refused_not_ignored(
         setup_account(account, data=path)
     assert describe_table(account, "SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA").version == first.data_version
     assert setup_account(account, data=path, force=True).row_count == 123
+
+
+def _all_ids_one(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(LOAN_ID=7)
+
+
+def _one_class(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(MORTGAGERESPONSE=1)
+
+
+def _with(column: str, value: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[3, column] = value
+        return frame
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("rows", "change", "rule"),
+    [
+        (ROWS, _with("LOAN_AMOUNT_000s", math.inf), r"LOAN_AMOUNT_000s must be finite and at most 1e\+09"),
+        (ROWS, _with("APPLICANT_INCOME_000s", -math.inf), "APPLICANT_INCOME_000s must be finite"),
+        (ROWS, _with("LOAN_AMOUNT_000s", 1e308), r"LOAN_AMOUNT_000s must be finite and at most 1e\+09"),
+        (ROWS, _all_ids_one, "LOAN_ID must hold at least 50 distinct loans.*got 1$"),
+        (ROWS, _one_class, "MORTGAGERESPONSE must hold both classes.*got 0 rows of 0"),
+        (20, lambda frame: frame, "LOAN_ID must hold at least 50 distinct loans.*got 20$"),
+    ],
+)
+def test_a_data_file_every_later_run_would_fail_on_is_refused_with_its_rule(
+    account: LocalAccount,
+    tmp_path: Path,
+    rows: int,
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    rule: str,
+) -> None:
+    path = tmp_path / "mine.parquet"
+    change(generate_mortgage_data(max(rows, 50), seed=1).head(rows)).to_parquet(path)
+    with pytest.raises(InvalidData, match=rule):
+        setup_account(account, data=path)
+    assert account.is_new and _tables(account) <= {"SIM_TABLES", "SIM_OBJECTS", "SIM_COMPUTE_POOLS"}
+
+
+def test_too_few_generated_rows_are_refused_before_anything_is_written(account: LocalAccount) -> None:
+    with pytest.raises(InvalidConfig, match=r"rows must be a whole number >= 50.*got 1$"):
+        setup_account(account, rows=1)
+    assert account.is_new
+
+
+def test_more_generated_rows_than_memory_holds_are_refused_with_the_limit(account: LocalAccount) -> None:
+    with pytest.raises(InvalidConfig, match=r"rows=10,000,000,000,000 needs about .* GiB of memory.*--data"):
+        setup_account(account, rows=10**13)
+    assert account.is_new

@@ -16,6 +16,7 @@ from adapters.snowflake.notifier import create_email_integration
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
 from domain.errors import InvalidData
+from domain.features import check_source_rows
 
 
 @dataclass
@@ -79,6 +80,7 @@ def _load_frame(data: Any, data_path: str | Path | None) -> Any:
         data = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     if not isinstance(data, pd.DataFrame) or data.empty:
         raise InvalidData("source data must be a non-empty pandas DataFrame (or a .csv/.parquet file)")
+    check_source_rows(data, "source data")
     return data
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import pandas as pd
 import pytest
 
+from adapters.simulator.feature_store.data_generator import generate_mortgage_data
 from adapters.snowflake.plan import DeployPlan, deployed_graph, described_spec, diff
 from adapters.snowflake.scheduler import SnowflakeScheduler
 from adapters.snowflake.session import SnowflakeNames
@@ -63,8 +63,8 @@ class UploadingSession(ScriptedSession):
 def test_upload_gives_write_pandas_the_stored_names_it_will_quote() -> None:
     session = UploadingSession()
     names = SnowflakeNames(database="snowbank", data_schema='"Raw Data"', source_table="loans")
-    report = setup_snowflake(session, names, data=pd.DataFrame({"LOAN_AMOUNT_000s": [1.0]}))
-    assert report.rows_uploaded == 1
+    report = setup_snowflake(session, names, data=generate_mortgage_data(60))
+    assert report.rows_uploaded == 60
     (call,) = session.written
     assert (call["database"], call["schema"], call["table_name"]) == ("SNOWBANK", "Raw Data", "LOANS")
     assert call["quote_identifiers"] is True
@@ -72,6 +72,13 @@ def test_upload_gives_write_pandas_the_stored_names_it_will_quote() -> None:
         "Raw Data",
         "LOANS",
     ]
+
+
+def test_data_every_run_would_fail_on_is_refused_before_anything_is_created() -> None:
+    session = UploadingSession()
+    with pytest.raises(InvalidData, match="MORTGAGERESPONSE must hold both classes"):
+        setup_snowflake(session, SnowflakeNames(), data=generate_mortgage_data(60).assign(MORTGAGERESPONSE=0))
+    assert session.queries == [] and session.written == []
 
 
 def _table_with_rows(session: UploadingSession) -> None:
@@ -85,7 +92,7 @@ def test_setup_keeps_a_source_table_that_has_rows() -> None:
     session = UploadingSession()
     _table_with_rows(session)
     with pytest.raises(BackendUnavailable) as raised:
-        setup_snowflake_account(session, SnowflakeNames(), rows=10)
+        setup_snowflake_account(session, SnowflakeNames(), rows=100)
     assert session.written == []
     assert "Uploaded" not in str(raised.value)
 
@@ -94,10 +101,10 @@ def test_setup_force_replaces_a_source_table_that_has_rows() -> None:
     session = UploadingSession()
     _table_with_rows(session)
     with pytest.raises(BackendUnavailable) as raised:
-        setup_snowflake_account(session, SnowflakeNames(), rows=10, force=True)
+        setup_snowflake_account(session, SnowflakeNames(), rows=100, force=True)
     (call,) = session.written
     assert call["overwrite"] is True
-    assert "Uploaded 10 rows to the source table." in str(raised.value)
+    assert "Uploaded 100 rows to the source table." in str(raised.value)
 
 
 def test_admin_objects_are_looked_up_by_their_stored_names() -> None:

@@ -5,7 +5,8 @@ CREATED_ON, LAST_ALTERED and ROW_COUNT. The data version of a table is ``vYYYYmm
 reload always moves LAST_ALTERED forward by at least one second, so new data never reuses an old version.
 
 Loading validates everything first (columns present and well typed, not empty, no duplicate LOAN_ID+TS, labels
-0/1, positive loan amounts) and then writes the table and its catalog row in one transaction: bad input leaves
+0/1, positive loan amounts, then ``domain.features.check_source_rows``: enough loans, both classes, finite
+amounts) and then writes the table and its catalog row in one transaction: bad input leaves
 nothing behind. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
 """
 
@@ -32,6 +33,7 @@ from adapters.simulator.account.objects import (
     resolve_name,
 )
 from domain.errors import AlreadyExists, InvalidData, NotFound
+from domain.features import JOIN_KEY, LABEL_COL, SOURCE_AMOUNT_COLS, check_source_rows
 from domain.names import version_from_timestamp
 
 DEFAULT_DATABASE = "SNOWBANK"
@@ -295,4 +297,16 @@ def _validate(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str) -> d
             f"table {table}: duplicate LOAN_ID+TS rows, e.g. LOAN_ID={dup[0]} TS={dup[1]} "
             f"appears {dup[2]} times"
         )
+    key, label = quote_ident(columns[JOIN_KEY]), quote_ident(columns[LABEL_COL])
+    amounts = ", ".join(
+        f"coalesce(cast({quote_ident(columns[c])} as double), 'NaN'::double) as {quote_ident(c)}"
+        for c in SOURCE_AMOUNT_COLS
+    )
+    check_source_rows(
+        cur.execute(
+            f"select cast({key} as bigint) as {JOIN_KEY}, cast({label} as integer) as {LABEL_COL}, {amounts} "
+            f"from {view}"
+        ).fetchnumpy(),
+        f"table {table}",
+    )
     return columns
