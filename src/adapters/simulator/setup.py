@@ -117,9 +117,13 @@ def setup_account(
     if previous is not None and not force:
         info = previous
     elif data is not None:
-        info = load_source_file(account, source_table, Path(data), database=db, schema=ds, replace=force)
+        info = load_source_file(
+            account, source_table, Path(data), database=db, schema=ds, replace=force, pipeline_rules=True
+        )
     else:
-        info = load_source_table(account, source_table, frame, database=db, schema=ds, replace=force)
+        info = load_source_table(
+            account, source_table, frame, database=db, schema=ds, replace=force, pipeline_rules=True
+        )
     loaded = previous is None or force
     origin = _Origin(rows, seed, signal, None if data is None else Path(data))
 

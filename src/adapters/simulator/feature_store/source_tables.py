@@ -5,8 +5,8 @@ CREATED_ON, LAST_ALTERED and ROW_COUNT. The data version of a table is ``vYYYYmm
 reload always moves LAST_ALTERED forward by at least one second, so new data never reuses an old version.
 
 Loading validates everything first (columns present and well typed, not empty, no duplicate LOAN_ID+TS, labels
-0/1, positive loan amounts, then ``domain.features.check_source_rows``: enough loans, both classes, finite
-amounts) and then writes the table and its catalog row in one transaction: bad input leaves
+0/1, positive loan amounts; for setup also ``domain.features.check_source_rows``: enough loans, both classes,
+finite amounts) and then writes the table and its catalog row in one transaction: bad input leaves
 nothing behind. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
 """
 
@@ -118,17 +118,19 @@ def load_source_table(
     database: str = DEFAULT_DATABASE,
     schema: str = DEFAULT_DATA_SCHEMA,
     replace: bool = False,
+    pipeline_rules: bool = False,
 ) -> TableInfo:
     """Validate ``frame`` (the guide's columns, any case) and store it as the table ``name``.
 
     The database and schema are created if missing. An existing table raises ``AlreadyExists`` unless
-    ``replace``; replacing moves its last-altered time (and so its data version) forward.
+    ``replace``; replacing moves its last-altered time (and so its data version) forward. ``pipeline_rules``
+    also applies ``check_source_rows`` (what a pipeline run needs; setup asks for it, small fixtures do not).
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidData(f"expected a pandas DataFrame for table {name!r}, got {type(frame).__name__}")
     table = resolve_name(name, database=database, schema=schema)
     with account.cursor() as cur, _incoming(cur, lambda view: cur.register(view, frame)) as view:
-        return _store(cur, table, view, replace)
+        return _store(cur, table, view, replace, pipeline_rules)
 
 
 def load_source_file(
@@ -139,6 +141,7 @@ def load_source_file(
     database: str = DEFAULT_DATABASE,
     schema: str = DEFAULT_DATA_SCHEMA,
     replace: bool = False,
+    pipeline_rules: bool = False,
 ) -> TableInfo:
     """Like ``load_source_table`` from a CSV (``.csv``, ``.csv.gz``, ``.csv.zip``) or Parquet file."""
     path = Path(path).expanduser()
@@ -160,7 +163,7 @@ def load_source_file(
         doing = f"data file {path} could not be read"
         try:
             with translated(doing, USER_INPUT), _incoming(cur, register) as view:
-                return _store(cur, table, view, replace)
+                return _store(cur, table, view, replace, pipeline_rules)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # pandas reads the zipped CSV
             raise InvalidData(f"{doing}: {exc}") from exc
         except InvalidData as exc:
@@ -215,9 +218,13 @@ def _incoming(cur: duckdb.DuckDBPyConnection, register: object) -> Iterator[str]
         cur.unregister(view)
 
 
-def _store(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, replace: bool) -> TableInfo:
+def _store(
+    cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, replace: bool, pipeline_rules: bool
+) -> TableInfo:
     with translated(f"checking the data for table {table}"):
         columns = _validate(cur, table, view)
+        if pipeline_rules:
+            _check_rows(cur, table, view, columns)
     select = ", ".join(
         f"cast({quote_ident(columns[c])} as {sql_type}) as {quote_ident(c)}"
         if c in columns
@@ -297,6 +304,12 @@ def _validate(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str) -> d
             f"table {table}: duplicate LOAN_ID+TS rows, e.g. LOAN_ID={dup[0]} TS={dup[1]} "
             f"appears {dup[2]} times"
         )
+    return columns
+
+
+def _check_rows(
+    cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, columns: dict[str, str]
+) -> None:
     key, label = quote_ident(columns[JOIN_KEY]), quote_ident(columns[LABEL_COL])
     amounts = ", ".join(
         f"coalesce(cast({quote_ident(columns[c])} as double), 'NaN'::double) as {quote_ident(c)}"
@@ -309,4 +322,3 @@ def _validate(cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str) -> d
         ).fetchnumpy(),
         f"table {table}",
     )
-    return columns
