@@ -75,6 +75,26 @@ def test_a_pool_that_does_not_exist_is_refused_with_the_create_that_fixes_it(
         runner.submit_training(training_data.request(compute_pool="NO_SUCH_POOL_XYZ"))
 
 
+def test_checking_a_pool_that_holds_the_instances_passes(runner: JobRunner, training_data: Any) -> None:
+    request = training_data.request()
+    runner.check_pool(request.compute_pool, request.target_instances)
+
+
+def test_checking_more_instances_than_the_pool_allows_names_the_alter_that_fixes_it(
+    runner: JobRunner, training_data: Any
+) -> None:
+    pool = training_data.request().compute_pool
+    with pytest.raises(
+        InvalidConfig, match=r"exceeds the max_nodes .*ALTER COMPUTE POOL \S+ SET MAX_NODES = 1000"
+    ):
+        runner.check_pool(pool, 1000)
+
+
+def test_checking_a_pool_that_does_not_exist_names_the_create_that_fixes_it(runner: JobRunner) -> None:
+    with pytest.raises(NotFound, match="CREATE COMPUTE POOL IF NOT EXISTS NO_SUCH_POOL_XYZ MIN_NODES = 1"):
+        runner.check_pool("NO_SUCH_POOL_XYZ", 2)
+
+
 def test_an_unknown_job_is_not_found(runner: JobRunner) -> None:
     with pytest.raises(NotFound):
         runner.status(JobRef("SNOWBANK.DEV.NO_SUCH_JOB_0000"))

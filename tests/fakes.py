@@ -135,13 +135,13 @@ class FakeJobRunner(_Failing):
 
     def submit_training(self, request: TrainingRequest) -> JobRef:
         self._maybe_fail("submit_training")
-        self._check_pool(request.compute_pool, request.target_instances, request.min_instances)
+        self.check_pool(request.compute_pool, request.target_instances, request.min_instances)
         self.submitted.append(request)
         job = JobRef(f"SNOWBANK.DEV.TRAIN_MODEL_{next(self._ids):08x}")
         self.jobs[job.id] = (JobStatus.FAILED if self.error else JobStatus.DONE, request)
         return job
 
-    def _check_pool(self, compute_pool: str, target: int, minimum: int | None) -> None:
+    def check_pool(self, compute_pool: str, target: int, minimum: int | None = None) -> None:
         pool = normalize_identifier(compute_pool, "compute pool")
         if pool not in self.pools:
             raise NotFound(
@@ -151,7 +151,8 @@ class FakeJobRunner(_Failing):
         if target > self.pools[pool]:
             raise InvalidConfig(
                 f"The requested target_instances ({target}) exceeds the max_nodes ({self.pools[pool]}) "
-                f"of compute pool {pool}"
+                f"of compute pool {pool}: ALTER COMPUTE POOL {pool} SET MAX_NODES = {target}, or lower "
+                "target_instances"
             )
         if minimum is not None and not 0 < minimum <= target:
             raise InvalidConfig(

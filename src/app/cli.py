@@ -305,7 +305,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
     _ensure_setup(c, out)
     graph = _graph(settings, args.schedule)
     scheduler = c.scheduler()
-    scheduler.deploy(graph)
+    p.deploy_graph(c.jobs(), scheduler, graph, settings.pipeline)
     when = (
         f"on schedule {graph.schedule.text()}" if graph.schedule else "unscheduled (runs only when executed)"
     )

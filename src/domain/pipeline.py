@@ -21,7 +21,7 @@ from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFo
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
-from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier
+from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier, Scheduler
 from domain.refs import (
     DatasetSplits,
     JobStatus,
@@ -342,6 +342,14 @@ def run_pipeline(
 
 
 # --- the task graph -----------------------------------------------------------------------------------------
+
+
+def deploy_graph(jobs: JobRunner, scheduler: Scheduler, graph: GraphSpec, cfg: PipelineConfig) -> None:
+    """Deploy the pipeline's graph, first refusing a config every run would fail on: the training job's pool
+    must exist and hold ``target_instances`` (the JobRunner judges it as a submission would). Nothing is
+    deployed when it does not."""
+    jobs.check_pool(cfg.compute_pool, cfg.target_instances)
+    scheduler.deploy(graph)
 
 
 def pipeline_graph(

@@ -79,7 +79,14 @@ class JobRunner(Protocol):
     - ``result`` returns the outcome of a DONE job and raises ``JobFailed`` carrying the remote error otherwise.
     - ``logs`` returns one instance's log (0 is the head); ``cancel`` on a finished job is a no-op.
     - An unknown job raises ``NotFound``.
+    - ``check_pool`` raises what ``submit_training`` would raise for these pool settings (``NotFound`` for an
+      unknown pool, ``InvalidConfig`` for too many instances, each with the statement that fixes it) and submits
+      nothing: a deploy calls it, so that a graph every run of which would fail is refused up front.
     """
+
+    def check_pool(
+        self, compute_pool: str, target_instances: int, min_instances: int | None = None
+    ) -> None: ...
 
     def submit_training(self, request: TrainingRequest) -> JobRef: ...
 

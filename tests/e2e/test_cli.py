@@ -440,13 +440,32 @@ def test_cancel_with_nothing_running_succeeds_and_says_nothing_was_running(home:
     assert code == 0 and "Nothing was running" in out
 
 
-def test_a_run_on_a_compute_pool_that_does_not_exist_fails_in_train_model_with_the_create_to_fix_it(
+def test_a_deploy_on_a_compute_pool_that_does_not_exist_is_refused_with_the_create_to_fix_it(
     home: Path,
 ) -> None:
     code, out, err = cli(home, "deploy", "--run", "--config", "compute_pool=NOPE", "--timeout", "300")
 
+    assert code == 3, out + err
+    assert "CREATE COMPUTE POOL IF NOT EXISTS NOPE MIN_NODES = 1" in err
+    assert "Deployed" not in out
+    code, _, err = cli(home, "suspend")  # nothing was deployed to suspend
+    assert code == 3, err
+
+
+def test_a_deploy_asking_more_instances_than_the_pool_has_is_refused_with_the_alter_to_fix_it(
+    home: Path,
+) -> None:
+    code, out, err = cli(home, "deploy", "--config", "target_instances=64")
+
+    assert code == 2, out + err
+    assert "ALTER COMPUTE POOL DEMO_POOL SET MAX_NODES = 64" in err
+    assert "Deployed" not in out
+
+
+def test_a_run_on_a_compute_pool_that_does_not_exist_fails_in_train_model_with_the_create_to_fix_it(
+    home: Path,
+) -> None:
+    code, out, err = cli(home, "run", "--config", "compute_pool=NOPE")
+
     assert code == 1, out + err
-    run = runs(home)[0]
-    assert run["state"] == "FAILED" and states(run)["train_model"] == "FAILED"
-    assert "First error in" in out and "CREATE COMPUTE POOL IF NOT EXISTS NOPE MIN_NODES = 1" in out
-    assert states(run)["cleanup"] == "SUCCEEDED"
+    assert "train_model" in out + err and "CREATE COMPUTE POOL IF NOT EXISTS NOPE MIN_NODES = 1" in out + err

@@ -8,10 +8,18 @@ import pytest
 
 from domain import pipeline
 from domain.config import PipelineConfig, RunConfig
-from domain.errors import Conflict
+from domain.errors import Conflict, InvalidConfig
 from domain.pipeline import Ports, pipeline_graph, run_pipeline
 from domain.refs import DatasetVersionInfo
-from tests.fakes import T0, FakeClock, FakeFeatureStore, FakeJobRunner, FakeModelRegistry, FakeNotifier
+from tests.fakes import (
+    T0,
+    FakeClock,
+    FakeFeatureStore,
+    FakeJobRunner,
+    FakeModelRegistry,
+    FakeNotifier,
+    FakeScheduler,
+)
 
 GOOD = {"test_accuracy": 0.86, "test_roc_auc": 0.9, "train_accuracy": 0.9, "test_log_loss": 0.3}
 WEAK = {"test_accuracy": 0.55, "test_roc_auc": 0.6, "train_accuracy": 0.6, "test_log_loss": 0.7}
@@ -307,3 +315,19 @@ def test_the_failure_notice_names_the_default_version_as_it_is(world: World) -> 
 
     (failure,) = [m for _, m in world.notifier.sent if "failed in train_model" in m.subject]
     assert "The default version of mortgage_model is V20260210_092849." in failure.body
+
+
+def test_a_deploy_asking_more_instances_than_the_pool_has_deploys_nothing() -> None:
+    scheduler = FakeScheduler(FakeClock())
+    cfg = PipelineConfig(target_instances=3)
+    with pytest.raises(InvalidConfig, match=r"ALTER COMPUTE POOL DEMO_POOL SET MAX_NODES = 3"):
+        pipeline.deploy_graph(FakeJobRunner(pools={"DEMO_POOL": 2}), scheduler, pipeline_graph(cfg), cfg)
+    assert scheduler.graphs == {}
+
+
+def test_a_deploy_on_a_pool_that_holds_the_instances_deploys_the_graph() -> None:
+    scheduler = FakeScheduler(FakeClock())
+    cfg = PipelineConfig(target_instances=2)
+    graph = pipeline_graph(cfg)
+    pipeline.deploy_graph(FakeJobRunner(pools={"DEMO_POOL": 2}), scheduler, graph, cfg)
+    assert scheduler.graphs == {graph.name: graph}

@@ -76,20 +76,24 @@ class SnowflakeJobRunner:
                 return int(data["max_nodes"])
         raise NotFound(f"compute pool {pool} does not exist or is not visible: {pool_fix(self.names, pool)}")
 
+    def check_pool(self, compute_pool: str, target_instances: int, min_instances: int | None = None) -> None:
+        max_nodes = self._pool_max_nodes(compute_pool)
+        if target_instances < 1 or target_instances > max_nodes:
+            # snowflake.ml's own wording (jobs/_utils/payload_utils.py / job_definition.py), plus the fix
+            raise InvalidConfig(
+                f"The requested target_instances ({target_instances}) exceeds the max_nodes ({max_nodes}) of "
+                f"compute pool {compute_pool}: ALTER COMPUTE POOL {compute_pool} SET MAX_NODES = "
+                f"{max(target_instances, 1)}, or lower target_instances"
+            )
+        minimum = target_instances if min_instances is None else min_instances
+        if not 0 < minimum <= target_instances:
+            raise InvalidConfig(f"min_instances={minimum} must be 1..target_instances={target_instances}")
+
     def submit_training(self, request: TrainingRequest) -> JobRef:
         folder = run_folder(request.model_version)
         pool = request.compute_pool
-        max_nodes = self._pool_max_nodes(pool)
-        if request.target_instances < 1 or request.target_instances > max_nodes:
-            raise InvalidConfig(
-                f"target_instances={request.target_instances} must be 1..{max_nodes} (MAX_NODES of {pool}); "
-                f"ALTER COMPUTE POOL {pool} SET MAX_NODES = {max(request.target_instances, 1)}"
-            )
+        self.check_pool(pool, request.target_instances, request.min_instances)
         minimum = request.min_instances if request.min_instances is not None else request.target_instances
-        if not 0 < minimum <= request.target_instances:
-            raise InvalidConfig(
-                f"min_instances={minimum} must be 1..target_instances={request.target_instances}"
-            )
         from snowflake.ml.jobs import remote
 
         artifact_dir = f"{self.names.dag_stage}/run_artifacts/{folder}"

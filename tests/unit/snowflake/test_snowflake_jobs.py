@@ -42,7 +42,10 @@ def test_a_missing_pool_is_not_found_with_the_create_and_grant() -> None:
 
 
 def test_more_instances_than_the_pools_max_nodes_is_invalid_config() -> None:
-    with pytest.raises(InvalidConfig, match=r"target_instances=3 must be 1..2 \(MAX_NODES of DEMO_POOL\)"):
+    with pytest.raises(
+        InvalidConfig,
+        match=r"target_instances \(3\) exceeds the max_nodes \(2\) of compute pool DEMO_POOL: ALTER COMPUTE POOL DEMO_POOL SET MAX_NODES = 3",
+    ):
         SnowflakeJobRunner(_session()).submit_training(_request(target=3))
 
 
@@ -123,7 +126,7 @@ def test_a_pool_name_is_validated_before_it_reaches_show_compute_pools() -> None
 def test_a_quoted_pool_is_looked_up_by_its_stored_name() -> None:
     session = ScriptedSession()
     session.answer(r"^SHOW COMPUTE POOLS LIKE 'gpu pool'$", [{"name": "gpu pool", "max_nodes": 1}])
-    with pytest.raises(InvalidConfig, match=r"must be 1..1"):
+    with pytest.raises(InvalidConfig, match=r"exceeds the max_nodes \(1\)"):
         SnowflakeJobRunner(session).submit_training(_request(target=2, pool='"gpu pool"'))
 
 

@@ -299,6 +299,9 @@ class SimJobRunner:
         supervisor.start()
         return JobRef(job_id)
 
+    def check_pool(self, compute_pool: str, target_instances: int, min_instances: int | None = None) -> None:
+        self._check_pool(compute_pool, target_instances, min_instances)
+
     def _check_pool(self, compute_pool: str, target: int, minimum: int | None) -> tuple[str, int, int]:
         pool = normalize_identifier(compute_pool, "compute pool")
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
@@ -314,7 +317,8 @@ class SimJobRunner:
         if target > max_nodes:
             raise InvalidConfig(
                 f"The requested target_instances ({target}) exceeds the max_nodes ({max_nodes}) "
-                f"of compute pool {pool}"
+                f"of compute pool {render_part(pool)}: ALTER COMPUTE POOL {render_part(pool)} SET MAX_NODES = "
+                f"{target}, or lower target_instances"
             )
         minimum = target if minimum is None else minimum
         if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 < minimum <= target:
