@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,24 @@ def test_an_interrupt_just_before_a_statement_starts_still_stops_it() -> None:
         go.set()
         worker.join(120)
         account.close()
+
+
+def test_closing_waits_for_a_statement_another_thread_is_running(tmp_path: Path) -> None:
+    account = LocalAccount(tmp_path / "home")
+    started, finished = threading.Event(), threading.Event()
+
+    def long_statement() -> None:
+        with account.cursor() as cur:
+            started.set()
+            cur.execute("select count(*) from range(100000000) t(i) where i % 7 = 3").fetchall()
+        finished.set()
+
+    worker = threading.Thread(target=long_statement)
+    worker.start()
+    assert started.wait(10)
+    time.sleep(0.05)  # the statement is running on the account's connection
+
+    account.close()  # DuckDB refuses to close a connection under a running statement ("busy")
+
+    assert finished.is_set()
+    worker.join(10)

@@ -26,6 +26,7 @@ import duckdb
 
 from domain.errors import BackendUnavailable
 
+CLOSE_WAIT_SECONDS = 10.0  # how long close waits for another thread's statement
 DB_FILE = "account.duckdb"
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
@@ -188,13 +189,40 @@ class LocalAccount:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        stub = self._made if self._made is not None and self._holds_nothing() else None
-        self._con.close()
+        self._closed = True  # cursor() refuses new statements from here on
+        # Another thread may still be running a statement on this connection (a run's last history write, an
+        # abandoned task); DuckDB refuses to close under it ("connection is busy"), so wait for the account lock
+        # that every statement holds, and interrupt a statement that outlasts the wait.
+        locked = self.lock.acquire(timeout=CLOSE_WAIT_SECONDS)
+        try:
+            if not locked:  # a task statement past the wait: stop it, as a task timeout does
+                with self._guard:
+                    threads = list(self._interruptible)
+                for thread_id in threads:
+                    self.interrupt(thread_id)
+            stub = self._made if locked and self._made is not None and self._holds_nothing() else None
+            self._close_connection()
+        finally:
+            if locked:
+                self.lock.release()
         if self._temporary:
             shutil.rmtree(self.home, ignore_errors=True)
         elif stub is not None:
             shutil.rmtree(stub, ignore_errors=True)
+
+    def _close_connection(self) -> None:
+        deadline = time.monotonic() + CLOSE_WAIT_SECONDS
+        while True:
+            try:
+                self._con.close()
+                return
+            except duckdb.ResourceInUseException:
+                if time.monotonic() >= deadline:
+                    raise BackendUnavailable(
+                        f"the simulator account at {self.home} cannot close: a statement of another thread is "
+                        "still running on it"
+                    ) from None
+                time.sleep(0.05)
 
     def _holds_nothing(self) -> bool:
         """No file, no view and no table with a row: only the empty catalogs opening the account made."""
