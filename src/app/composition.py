@@ -160,11 +160,12 @@ def deployed_names(session: Any, config: Mapping[str, Any]) -> ObjectNames:
     )
 
 
-def sf_scheduler(session: Any, names: Any) -> Any:
+def sf_scheduler(session: Any, names: Any, definition_for: Callable[[Any], Any]) -> Any:
+    """``definition_for``: what each deployed task runs (``app.snowflake_tasks.definition_for``, handed in by
+    the container, since those task bodies build their ports with this module)."""
     from adapters.snowflake.scheduler import SnowflakeScheduler
-    from app.snowflake_tasks import definition_for as deployed_definition
 
-    return SnowflakeScheduler(session, names, deployed_definition)
+    return SnowflakeScheduler(session, names, definition_for)
 
 
 def sf_doctor(settings: Settings, session: Callable[[], Any], names: Any) -> Any:
@@ -176,9 +177,8 @@ def sf_doctor(settings: Settings, session: Callable[[], Any], names: Any) -> Any
     )
 
 
-def deploy_plan(names: Any, session: Callable[[], Any] | None) -> Any:
+def deploy_plan(names: Any, definition_for: Callable[[Any], Any], session: Callable[[], Any] | None) -> Any:
     """What a deploy would create, on either backend; with a session (the snowflake backend), also its diff."""
     from adapters.snowflake.plan import DeployPlan
-    from app.snowflake_tasks import definition_for as deployed_definition
 
-    return DeployPlan(names, deployed_definition, session)
+    return DeployPlan(names, definition_for, session)

@@ -9,6 +9,7 @@ backend never creates a local home. Where a backend cannot do something, its bra
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -18,6 +19,13 @@ from app.local_scheduler import LocalScheduler
 from app.settings import Settings
 from domain.pipeline import Ports
 from domain.schedule import utc_now
+
+
+def _deployed_definitions() -> Any:
+    # Imported when a Snowflake deploy is built: the task bodies import Snowpark, which the CLI need not load.
+    from app.snowflake_tasks import definition_for
+
+    return definition_for
 
 
 class Container(containers.DeclarativeContainer):
@@ -53,7 +61,8 @@ class Container(containers.DeclarativeContainer):
     ports = providers.Singleton(Ports, feature_store, jobs, registry, notifier, clock)
 
     sim_scheduler = providers.Singleton(build.sim_scheduler, dag_operation, ports.provider)
-    sf_scheduler = providers.Singleton(build.sf_scheduler, session, sf_names)
+    deployed_definitions = providers.Callable(_deployed_definitions)
+    sf_scheduler = providers.Singleton(build.sf_scheduler, session, sf_names, deployed_definitions)
     scheduler = providers.Selector(backend, simulator=sim_scheduler, snowflake=sf_scheduler)
 
     # --- backend-specific operations ---
@@ -95,6 +104,7 @@ class Container(containers.DeclarativeContainer):
     deploy_plan = providers.Singleton(
         build.deploy_plan,
         sf_names,
+        deployed_definitions,
         providers.Selector(backend, simulator=providers.Object(None), snowflake=session.provider),
     )
 

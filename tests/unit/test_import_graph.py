@@ -1,0 +1,18 @@
+"""The import graph of the project's packages has no circle (import-linter checks layers, not cycles)."""
+
+from __future__ import annotations
+
+import grimp
+
+
+def test_no_module_of_the_project_imports_itself_back_through_another() -> None:
+    graph = grimp.build_graph("domain", "adapters", "app")
+    circles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if graph.chain_exists(importer=imported, imported=module)
+        }
+    )
+    assert circles == []
