@@ -4,35 +4,61 @@ Layout of a home::
 
     <home>/account.duckdb   catalog, source tables, feature views, datasets catalog, task-graph state and
                             history, jobs, registry metadata, notification outbox
+    <home>/databases/DB.db  Snowflake database ``DB``: a DuckDB catalog named ``DB`` attached from this file (the
+                            file naming fakesnow uses with ``db_path``), its schemas are DuckDB schemas in it
     <home>/files/           dataset versions (Parquet), model files, job logs, mailboxes
 
-``LocalAccount(None)`` is a temporary account: an in-memory database and a temporary files folder, removed on
-``close()``. A second process opening the same home gets ``BackendUnavailable`` naming the home, instead of
+The connection is opened with fakesnow's settings (fakesnow/instance.py ``FakeSnow.__init__``), so Snowflake SQL
+translated by fakesnow runs on it. ``LocalAccount(None)`` is a temporary account: an in-memory database (its
+Snowflake databases are attached ``:memory:``) and a temporary files folder, removed on ``close()``. A second process opening the same home gets ``BackendUnavailable`` naming the home, instead of
 waiting forever or corrupting anything: DuckDB holds an exclusive file lock for the writer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from fakesnow import info_schema
+from fakesnow.instance import GLOBAL_DATABASE_NAME
+from fakesnow.transforms import show
 
 from domain.errors import BackendUnavailable
 
 CLOSE_WAIT_SECONDS = 10.0  # how long close waits for another thread's statement
 DB_FILE = "account.duckdb"
+DATABASES_DIR = "databases"
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
+
+log = logging.getLogger(__name__)
 
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _connect(database: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as fakesnow sets up its own (fakesnow/instance.py ``FakeSnow.__init__``)."""
+    # sqlglot's DuckDB output still writes ``x -> …`` lambdas, which DuckDB 2.0 accepts only with this setting.
+    con = duckdb.connect(database, config={"lambda_syntax": "ENABLE_SINGLE_ARROW"})
+    try:
+        # fakesnow's catalog of objects spanning databases (table comments, SHOW views, users).
+        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {GLOBAL_DATABASE_NAME}")
+        con.execute(info_schema.fs_global_creation_sql())
+        con.execute(show.fs_global_creation_sql())
+        con.execute("SET GLOBAL TimeZone = 'UTC'")  # Snowflake's account default time zone in fakesnow
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def default_home() -> Path:
@@ -52,6 +78,8 @@ class LocalAccount:
             Path(tempfile.mkdtemp(prefix="taskgraph-ml-")) if home is None else Path(home).expanduser()
         )
         self.files = self.home / "files"
+        # Where Snowflake databases are attached from (fakesnow's ``db_path``); None: attached in memory.
+        self.databases: Path | None = None if self._temporary else self.home / DATABASES_DIR
         # The outermost folder this account makes, removed on close if nothing was stored: a failed first
         # command (e.g. ``setup --data`` with a bad file) leaves no stub home behind.
         self._made = (
@@ -61,6 +89,8 @@ class LocalAccount:
         )
         try:
             self.files.mkdir(parents=True, exist_ok=True)
+            if self.databases is not None:  # fakesnow refuses a db_path that is not a folder
+                self.databases.mkdir(exist_ok=True)
         except OSError as exc:
             raise BackendUnavailable(
                 f"the simulator home {self.home} cannot be used: {exc.strerror or exc}; choose a folder you "
@@ -68,7 +98,7 @@ class LocalAccount:
             ) from exc
         database = ":memory:" if self._temporary else str(self.home / DB_FILE)
         try:
-            self._con = duckdb.connect(database)
+            self._con = _connect(database)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():  # the file lock is held by another process
                 raise BackendUnavailable(
@@ -95,6 +125,7 @@ class LocalAccount:
         self._guard = threading.Lock()
         self._interruptible: dict[int, duckdb.DuckDBPyConnection | None] = {}
         self._interrupted: set[int] = set()
+        self._on_close: list[Callable[[], None]] = []
 
     @property
     def is_new(self) -> bool:
@@ -186,8 +217,25 @@ class LocalAccount:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` first when the account closes, while its connection is still open (e.g. to stop a
+        SQL server that uses it). Callbacks run in registration order; one that fails is logged and the others
+        still run."""
+        self._on_close.append(callback)
+
+    def _run_on_close(self) -> None:
+        callbacks, self._on_close = self._on_close, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one failing callback must not keep the account (and its lock) open
+                log.exception("a close callback of the simulator account at %s failed", self.home)
+
     def close(self) -> None:
         if self._closed:
+            return
+        self._run_on_close()
+        if self._closed:  # a callback closed the account itself
             return
         self._closed = True  # cursor() refuses new statements from here on
         # Another thread may still be running a statement on this connection (a run's last history write, an
