@@ -7,7 +7,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount, stored_tables
 from adapters.simulator.feature_store.source_tables import describe_table, load_source_table
 from adapters.simulator.feature_store.store import SimFeatureStore
 from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName, NotFound
@@ -45,7 +45,7 @@ def _features(account: LocalAccount, store: SimFeatureStore) -> pd.DataFrame:
     ref = store.ensure_feature_view(TABLE, store.source_version(TABLE))
     with account.cursor() as cur:
         return (
-            cur.execute(f'select * from "SNOWBANK__DATA"."{ref.name}${ref.version}" order by LOAN_ID')
+            cur.execute(f'select * from SNOWBANK.DATA."{ref.name}${ref.version}" order by LOAN_ID')
             .df()
             .set_index("LOAN_ID")
         )
@@ -53,7 +53,7 @@ def _features(account: LocalAccount, store: SimFeatureStore) -> pd.DataFrame:
 
 def _catalog_tables(account: LocalAccount) -> set[str]:
     with account.cursor() as cur:
-        return {r[0] for r in cur.execute("select table_name from information_schema.tables").fetchall()}
+        return {name for _, _, name, _ in stored_tables(cur)}
 
 
 def test_sim_feature_store_satisfies_the_port(store: SimFeatureStore) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount, stored_tables
 from adapters.simulator.account.objects import compute_pool_max_nodes
 from adapters.simulator.feature_store.data_generator import generate_mortgage_data
 from adapters.simulator.feature_store.source_tables import describe_table
@@ -22,7 +22,7 @@ ROWS = 800
 
 def _tables(account: LocalAccount) -> set[str]:
     with account.cursor() as cur:
-        return {r[0] for r in cur.execute("select table_name from information_schema.tables").fetchall()}
+        return {name for _, _, name, _ in stored_tables(cur)}
 
 
 def test_first_run_creates_the_guides_objects_and_loads_the_table(account: LocalAccount) -> None:

@@ -127,10 +127,13 @@ def setup_account(
     loaded = previous is None or force
     origin = _Origin(rows, seed, signal, None if data is None else Path(data))
 
-    with translated("creating the account objects"), account.transaction() as cur:
-        ensure_database(cur, db)
+    # The user database's objects first (each idempotent), then the account's catalog rows in one transaction:
+    # DuckDB lets one transaction write one attached database.
+    with translated("creating the account objects"), account.cursor() as cur:
+        ensure_database(account, cur, db)
         for s in dict.fromkeys((sc, ds)):
             ensure_schema(cur, db, s)
+    with translated("creating the account objects"), account.transaction() as cur:
         for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE)):
             ensure_stage(account, cur, db, s, st)
         ensure_compute_pool(cur, pool, pool_nodes)

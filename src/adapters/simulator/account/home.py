@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -27,15 +28,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from fakesnow import info_schema
+from fakesnow import info_schema, macros
 from fakesnow.instance import GLOBAL_DATABASE_NAME
 from fakesnow.transforms import show
 
-from domain.errors import BackendUnavailable
+from domain.errors import BackendUnavailable, InvalidName
+from domain.names import normalize_qualified
 
 CLOSE_WAIT_SECONDS = 10.0  # how long close waits for another thread's statement
 DB_FILE = "account.duckdb"
 DATABASES_DIR = "databases"
+# fakesnow's per-database schema: its presence marks a Snowflake database.
+FS_SCHEMA = "_fs_information_schema"
+_FS_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,37 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def database_exists(cur: duckdb.DuckDBPyConnection, database: str) -> bool:
+    """Whether Snowflake database ``database`` (normalized) is attached: by this simulator or by task SQL through
+    fakesnow, which both create fakesnow's per-database schema in it. DuckDB catalog names ignore case."""
+    row = cur.execute(
+        "select count(*) from duckdb_schemas() where lower(database_name) = lower(?) and schema_name = ?",
+        [database, FS_SCHEMA],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def stored_tables(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """(catalog, schema, name, table type) of every table and view of the account file and its databases, without
+    fakesnow's own objects (its global catalog, each database's info schema)."""
+    return [
+        (str(c), str(s), str(n), str(k))
+        for c, s, n, k in cur.execute(
+            "select table_catalog, table_schema, table_name, table_type from information_schema.tables "
+            "where table_catalog <> ? and table_schema <> ?",
+            [GLOBAL_DATABASE_NAME, FS_SCHEMA],
+        ).fetchall()
+    ]
+
+
+def _legacy_schema(schema: str, recorded: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """The (database, schema) of a ``DB__SCHEMA`` schema of a home made before databases were catalogs."""
+    if schema in recorded:
+        return recorded[schema]
+    database, _, name = schema.partition("__")
+    return database, name
 
 
 def default_home() -> Path:
@@ -126,13 +162,130 @@ class LocalAccount:
         self._interruptible: dict[int, duckdb.DuckDBPyConnection | None] = {}
         self._interrupted: set[int] = set()
         self._on_close: list[Callable[[], None]] = []
+        self._main = str(self._con.execute("select current_database()").fetchone()[0])
+        try:
+            self._attach_databases()
+            self._migrate_legacy_schemas()
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _attach_databases(self) -> None:
+        """Attach every database file of the home (DuckDB then holds each file's lock, as for the account's)."""
+        if self.databases is None:
+            return
+        for file in sorted(self.databases.glob("*.db")):
+            try:
+                self.attach_database(self._con, file.stem)
+            except duckdb.Error as exc:
+                raise BackendUnavailable(
+                    f"the simulator database file {file} cannot be attached: {exc}; move it out of "
+                    f"{self.databases} if it is not a database of this home"
+                ) from exc
+
+    def database_file(self, database: str) -> str:
+        """Where Snowflake database ``database`` (normalized) is attached from: fakesnow's ``<db_path>/DB.db``
+        (fakesnow/conn.py ``FakeSnowflakeConnection.__init__``), or ``:memory:`` for a temporary account."""
+        if self.databases is None:
+            return ":memory:"
+        return str(self.databases / f"{database}.db")
+
+    def attach_database(self, cur: duckdb.DuckDBPyConnection, database: str) -> bool:
+        """``CREATE DATABASE IF NOT EXISTS``: attach (creating the file) and add fakesnow's per-database
+        objects, as fakesnow's cursor does after CREATE DATABASE (fakesnow/cursor.py ``_execute``); True when
+        it was not attached before. Each statement commits on its own: call it outside a transaction."""
+        if not _FS_DATABASE_NAME.fullmatch(database):
+            # fakesnow writes the name into its SQL unquoted (info_schema.per_db_creation_sql)
+            raise InvalidName(
+                f"database name {database!r} is not supported by the simulator: use letters, digits, _ and $"
+            )
+        if database.upper() in {self._main.upper(), GLOBAL_DATABASE_NAME.upper(), "SYSTEM", "TEMP", "MEMORY"}:
+            raise InvalidName(
+                f"database name {database!r} is reserved by the simulator (its own catalog); choose another name"
+            )
+        if database_exists(cur, database):
+            return False
+        file = self.database_file(database).replace("'", "''")
+        cur.execute(f"attach if not exists '{file}' as {_quoted(database)}")
+        cur.execute(info_schema.per_db_creation_sql(database))
+        cur.execute(macros.creation_sql(database))
+        return True
+
+    def _migrate_legacy_schemas(self) -> None:
+        """Move the tables of a home made before databases were catalogs (Snowflake's ``DB.SCHEMA`` was the
+        schema ``DB__SCHEMA`` of the account file) into their databases; logged once."""
+        cur = self._con.cursor()
+        try:
+            legacy = [
+                str(r[0])
+                for r in cur.execute(
+                    "select schema_name from duckdb_schemas() where database_name = ? and contains(schema_name, '__')",
+                    [self._main],
+                ).fetchall()
+            ]
+            if not legacy:
+                return
+            recorded: dict[str, tuple[str, str]] = {}
+            if cur.execute(
+                "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'main' "
+                "and table_name = 'SIM_OBJECTS'",
+                [self._main],
+            ).fetchone()[0]:
+                for (name,) in cur.execute("select NAME from SIM_OBJECTS where KIND = 'SCHEMA'").fetchall():
+                    try:
+                        db, sc = normalize_qualified(str(name), "schema")
+                    except (InvalidName, ValueError):
+                        continue
+                    recorded[f"{db}__{sc}"] = (db, sc)
+            views = cur.execute(
+                "select schema_name || '.' || view_name from duckdb_views() where database_name = ? "
+                "and list_contains(?, schema_name)",
+                [self._main, legacy],
+            ).fetchall()
+            if views:
+                raise BackendUnavailable(
+                    f"the simulator home {self.home} was made by an older version and holds views "
+                    f"({', '.join(v[0] for v in views)}) that cannot be moved to its databases; move the home "
+                    "aside and run `python -m app setup -f` to make a new one"
+                )
+            moved = 0
+            for schema in legacy:
+                database, name = _legacy_schema(schema, recorded)
+                self.attach_database(cur, database)
+                target = f"{_quoted(database)}.{_quoted(name)}"
+                cur.execute(f"create schema if not exists {target}")
+                for (table,) in cur.execute(
+                    "select table_name from duckdb_tables() where database_name = ? and schema_name = ?",
+                    [self._main, schema],
+                ).fetchall():
+                    # Copies first, each committed in the database it writes (a transaction writes one
+                    # database); the old schemas go last, so a crash in between only repeats the copies.
+                    cur.execute(
+                        f"create or replace table {target}.{_quoted(table)} as select * from "
+                        f"{_quoted(self._main)}.{_quoted(schema)}.{_quoted(table)}"
+                    )
+                    moved += 1
+            cur.execute("begin transaction")
+            for schema in legacy:
+                cur.execute(f"drop schema {_quoted(self._main)}.{_quoted(schema)} cascade")
+            cur.execute("commit")
+            log.warning(
+                "moved %d table(s) of %s from the account file into its databases (%s): the home was made by an "
+                "older version",
+                moved,
+                self.home,
+                ", ".join(sorted({_legacy_schema(s, recorded)[0] for s in legacy})),
+            )
+        finally:
+            cur.close()
 
     @property
     def is_new(self) -> bool:
         """True until something created the ``ACCOUNT_INFO`` marker (``setup`` does)."""
         with self.cursor() as cur:
             return not cur.execute(
-                "select count(*) from information_schema.tables where table_name = 'ACCOUNT_INFO'"
+                "select count(*) from duckdb_tables() where database_name = ? and table_name = 'ACCOUNT_INFO'",
+                [self._main],
             ).fetchone()[0]
 
     @contextmanager
@@ -279,15 +432,13 @@ class LocalAccount:
                 return False
             cur = self._con.cursor()
             try:
-                tables = cur.execute(
-                    "select table_schema, table_name, table_type from information_schema.tables"
-                ).fetchall()
+                tables = stored_tables(cur)
                 return all(
                     kind == "BASE TABLE"
-                    and not cur.execute(f"select count(*) from {_quoted(schema)}.{_quoted(name)}").fetchone()[
-                        0
-                    ]
-                    for schema, name, kind in tables
+                    and not cur.execute(
+                        f"select count(*) from {_quoted(catalog)}.{_quoted(schema)}.{_quoted(name)}"
+                    ).fetchone()[0]
+                    for catalog, schema, name, kind in tables
                 )
             finally:
                 cur.close()

@@ -1,9 +1,13 @@
 """Databases, schemas, stages and object names of the local account.
 
-Modelling: Snowflake's ``DATABASE.SCHEMA`` is one DuckDB schema named ``<DATABASE>__<SCHEMA>`` (for example
-``SNOWBANK__DATA`` holds ``SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA``). Catalog tables (``SIM_OBJECTS`` here,
-``SIM_TABLES``, the feature-store and dataset catalogs, ``REGISTRY_LINEAGE``…) live in DuckDB's ``main``
-schema. A stage is a folder ``<home>/files/stages/<DATABASE>/<SCHEMA>/<STAGE>/``. Compute pools are account-level
+Modelling (fakesnow's, so task SQL through fakesnow sees the same objects): Snowflake database ``DB`` is the DuckDB
+catalog ``DB`` attached from ``<home>/databases/DB.db`` (``LocalAccount.attach_database``), schema ``DB.SCHEMA`` is
+the DuckDB schema ``SCHEMA`` in it, so ``SNOWBANK.DATA.MORTGAGE_LENDING_DEMO_DATA`` is the DuckDB table of that
+very name. Whether a database or schema exists is read from DuckDB's catalog, so one created by task SQL counts.
+Catalog tables (``SIM_OBJECTS`` here, ``SIM_TABLES``, the feature-store and dataset catalogs,
+``REGISTRY_LINEAGE``…) live in the account file's ``main`` schema; DuckDB lets one transaction write one
+attached database only, so a change to a user database and to a catalog row are two transactions, the user
+database's first. A stage is a folder ``<home>/files/stages/<DATABASE>/<SCHEMA>/<STAGE>/``. Compute pools are account-level
 objects with a size, so they have their own catalog table, ``SIM_COMPUTE_POOLS``.
 
 Names reach SQL only after ``domain.names`` validated them, and always as quoted identifiers.
@@ -18,7 +22,7 @@ import duckdb
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.folders import path_segment
-from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.home import LocalAccount, database_exists
 from domain.errors import InvalidConfig, NotFound
 from domain.names import normalize_identifier, normalize_qualified
 
@@ -55,13 +59,9 @@ class ObjectName:
         return ".".join(render_part(p) for p in (self.database, self.schema, self.name))
 
     @property
-    def duck_schema(self) -> str:
-        return f"{self.database}__{self.schema}"
-
-    @property
     def duck(self) -> str:
-        """The quoted DuckDB name of the table behind this object."""
-        return f"{quote_ident(self.duck_schema)}.{quote_ident(self.name)}"
+        """The quoted DuckDB name of the table behind this object: ``"DB"."SCHEMA"."NAME"``."""
+        return ".".join(quote_ident(p) for p in (self.database, self.schema, self.name))
 
     def __str__(self) -> str:
         return self.qualified
@@ -82,7 +82,22 @@ def ensure_catalog(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def schema_exists(cur: duckdb.DuckDBPyConnection, database: str, schema: str) -> bool:
+    """Whether schema ``database.schema`` (normalized names) exists in DuckDB's catalog."""
+    row = cur.execute(
+        "select count(*) from duckdb_schemas() where lower(database_name) = lower(?) and schema_name = ?",
+        [database, schema],
+    ).fetchone()
+    return bool(row and row[0]) and database_exists(cur, database)
+
+
 def object_exists(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
+    """Whether the ``kind`` object ``name`` (as ``render_part`` writes it, ``DB.SCHEMA`` for a schema) exists."""
+    if kind == "DATABASE":
+        return database_exists(cur, normalize_qualified(name, "database")[0])
+    if kind == "SCHEMA":
+        database, schema = normalize_qualified(name, "schema")
+        return schema_exists(cur, database, schema)
     ensure_catalog(cur)
     row = cur.execute("select count(*) from SIM_OBJECTS where KIND = ? and NAME = ?", [kind, name]).fetchone()
     return bool(row and row[0])
@@ -95,20 +110,22 @@ def _record(cur: duckdb.DuckDBPyConnection, kind: str, name: str) -> bool:
     return True
 
 
-def ensure_database(cur: duckdb.DuckDBPyConnection, database: str) -> bool:
-    """``CREATE DATABASE IF NOT EXISTS``; True when it was created."""
-    return _record(cur, "DATABASE", normalize_qualified(database, "database")[0])
+def ensure_database(account: LocalAccount, cur: duckdb.DuckDBPyConnection, database: str) -> bool:
+    """``CREATE DATABASE IF NOT EXISTS`` (outside a transaction); True when it was created."""
+    return account.attach_database(cur, normalize_qualified(database, "database")[0])
 
 
 def ensure_schema(cur: duckdb.DuckDBPyConnection, database: str, schema: str) -> bool:
-    """``CREATE SCHEMA IF NOT EXISTS DB.SCHEMA``; the database must exist (``NotFound`` otherwise)."""
+    """``CREATE SCHEMA IF NOT EXISTS DB.SCHEMA``; the database must exist (``NotFound`` otherwise). It writes
+    the user database only, so it may run inside that database's transaction."""
     db = normalize_qualified(database, "database")[0]
     name = normalize_qualified(schema, "schema")[0]
-    if not object_exists(cur, "DATABASE", db):
+    if not database_exists(cur, db):
         raise NotFound(f"database {render_part(db)} does not exist; create it first (python -m app setup)")
-    created = _record(cur, "SCHEMA", f"{render_part(db)}.{render_part(name)}")
-    cur.execute(f"create schema if not exists {quote_ident(f'{db}__{name}')}")
-    return created
+    if schema_exists(cur, db, name):
+        return False
+    cur.execute(f"create schema if not exists {quote_ident(db)}.{quote_ident(name)}")
+    return True
 
 
 def ensure_stage(

@@ -2,7 +2,8 @@
 
 Catalog tables in DuckDB's ``main`` schema: ``FS_ENTITIES`` (name, join keys) and ``FS_FEATURE_VIEWS`` (one row
 per name and version: entity, timestamp column, source table, the stored query). A version's rows live in the
-table ``"<DB>__<FS SCHEMA>"."<NAME>$<VERSION>"``, as Snowflake names the object behind ``NAME/VERSION``.
+table ``<DB>.<FS SCHEMA>."<NAME>$<VERSION>"`` of the user database, as Snowflake names the object behind
+``NAME/VERSION``; it is written first, in its own database's transaction, and the catalog row after it.
 
 The features are the guide's, computed over the whole source table: date parts of TIMESTAMP (DOTW as Snowflake's
 DAYOFWEEK with WEEK_START 0: 0 = Sunday), amounts times 1000, INCOME / LOAN_AMOUNT, the county mean income, the
@@ -19,7 +20,7 @@ from datetime import datetime
 import duckdb
 
 from adapters.simulator.account.clock import catalog_now
-from adapters.simulator.account.objects import ObjectName, quote_ident, sql_string
+from adapters.simulator.account.objects import ObjectName, ensure_schema, sql_string
 from domain.features import (
     ENCODED_FEATURE,
     ENTITY_DESC,
@@ -126,15 +127,24 @@ def feature_view_query(cur: duckdb.DuckDBPyConnection, source: ObjectName) -> st
     return f"{base}select LOAN_ID, TIMESTAMP, {imputed}, cast({encoded} as integer) as {ENCODED_FEATURE} from features"
 
 
-def create_feature_view(
+def materialize_feature_view(
     cur: duckdb.DuckDBPyConnection, source: ObjectName, view: ObjectName, version: str
-) -> FeatureViewRow:
-    """Materialize ``view/version`` from ``source`` and register it (inside the caller's transaction)."""
-    ensure_catalog(cur)
+) -> str:
+    """Write the rows of ``view/version`` from ``source`` (the user database only; replaces rows a failed
+    registration left behind); returns the stored query for ``register_feature_view``."""
     query = feature_view_query(cur, source)
     table = version_table(view, version)
-    cur.execute(f"create schema if not exists {quote_ident(table.duck_schema)}")
-    cur.execute(f"create table {table.duck} as {query}")
+    ensure_schema(cur, table.database, table.schema)
+    cur.execute(f"create or replace table {table.duck} as {query}")
+    return query
+
+
+def register_feature_view(
+    cur: duckdb.DuckDBPyConnection, source: ObjectName, view: ObjectName, version: str, query: str
+) -> FeatureViewRow:
+    """The catalog row of a materialized ``view/version`` (the account's ``main`` only)."""
+    ensure_catalog(cur)
+    table = version_table(view, version)
     created = catalog_now()
     cur.execute(
         "insert into FS_FEATURE_VIEWS values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

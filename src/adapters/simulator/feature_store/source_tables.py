@@ -6,8 +6,9 @@ reload always moves LAST_ALTERED forward by at least one second, so new data nev
 
 Loading validates everything first (columns present and well typed, not empty, no duplicate LOAN_ID+TS, labels
 0/1, positive loan amounts; for setup also ``domain.features.check_source_rows``: enough loans, both classes,
-finite amounts) and then writes the table and its catalog row in one transaction: bad input leaves
-nothing behind. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
+finite amounts) and then writes the table in one transaction of its database and its catalog row after it (one
+DuckDB transaction writes one attached database): bad input leaves nothing behind, and a table whose catalog
+row is missing is simply loaded again. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def load_source_table(
         raise InvalidData(f"expected a pandas DataFrame for table {name!r}, got {type(frame).__name__}")
     table = resolve_name(name, database=database, schema=schema)
     with account.cursor() as cur, _incoming(cur, lambda view: cur.register(view, frame)) as view:
-        return _store(cur, table, view, replace, pipeline_rules)
+        return _store(account, cur, table, view, replace, pipeline_rules)
 
 
 def load_source_file(
@@ -163,7 +164,7 @@ def load_source_file(
         doing = f"data file {path} could not be read"
         try:
             with translated(doing, USER_INPUT), _incoming(cur, register) as view:
-                return _store(cur, table, view, replace, pipeline_rules)
+                return _store(account, cur, table, view, replace, pipeline_rules)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # pandas reads the zipped CSV
             raise InvalidData(f"{doing}: {exc}") from exc
         except InvalidData as exc:
@@ -219,7 +220,12 @@ def _incoming(cur: duckdb.DuckDBPyConnection, register: object) -> Iterator[str]
 
 
 def _store(
-    cur: duckdb.DuckDBPyConnection, table: ObjectName, view: str, replace: bool, pipeline_rules: bool
+    account: LocalAccount,
+    cur: duckdb.DuckDBPyConnection,
+    table: ObjectName,
+    view: str,
+    replace: bool,
+    pipeline_rules: bool,
 ) -> TableInfo:
     with translated(f"checking the data for table {table}"):
         columns = _validate(cur, table, view)
@@ -232,28 +238,28 @@ def _store(
         for c, (sql_type, _, _) in COLUMNS.items()
     )
     with translated(f"loading table {table}"):
-        cur.execute("begin transaction")
+        ensure_tables_catalog(cur)
+        previous = find_table(cur, table)
+        if previous is not None and not replace:
+            raise AlreadyExists(f"table {table} exists already; replace it to load new data")
+        ensure_database(account, cur, table.database)  # idempotent, each commits on its own
+        ensure_schema(cur, table.database, table.schema)
+        cur.execute("begin transaction")  # the user database's: the old rows or the new, never a mix
         try:
-            ensure_tables_catalog(cur)
-            previous = find_table(cur, table)
-            if previous is not None and not replace:
-                raise AlreadyExists(f"table {table} exists already; replace it to load new data")
-            ensure_database(cur, table.database)
-            ensure_schema(cur, table.database, table.schema)
             cur.execute(f"create or replace table {table.duck} as select {select} from {view}")
             rows = int(cur.execute(f"select count(*) from {table.duck}").fetchone()[0])
-            now = catalog_now().replace(microsecond=0)
-            if previous is not None:  # a reload is a new data version, even within the same second
-                now = max(now, previous.last_altered + timedelta(seconds=1))
-            created = previous.created_on if previous is not None else now
-            cur.execute(
-                "insert or replace into SIM_TABLES values (?, ?, ?, ?, ?, ?)",
-                [table.database, table.schema, table.name, created, now, rows],
-            )
         except BaseException:
             cur.execute("rollback")
             raise
         cur.execute("commit")
+        now = catalog_now().replace(microsecond=0)
+        if previous is not None:  # a reload is a new data version, even within the same second
+            now = max(now, previous.last_altered + timedelta(seconds=1))
+        created = previous.created_on if previous is not None else now
+        cur.execute(
+            "insert or replace into SIM_TABLES values (?, ?, ?, ?, ?, ?)",
+            [table.database, table.schema, table.name, created, now, rows],
+        )
     return TableInfo(table, rows, created, now)
 
 

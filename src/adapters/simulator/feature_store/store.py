@@ -14,9 +14,10 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import ObjectName, resolve_name
 from adapters.simulator.feature_store import datasets
 from adapters.simulator.feature_store.feature_views import (
-    create_feature_view,
     ensure_entity,
     find_feature_view,
+    materialize_feature_view,
+    register_feature_view,
     version_table,
 )
 from adapters.simulator.feature_store.source_tables import (
@@ -62,27 +63,32 @@ class SimFeatureStore:
         validate_version(version, "feature view version")
         view = self._view(FEATURE_VIEW_NAME)
         source = self._source(source_table)
-        with translated(f"registering feature view {view}/{version}"), self._account.transaction() as cur:
-            existing = find_feature_view(cur, view, version)
-            if existing is not None:
-                if existing.source_table != source.name.qualified:
-                    raise InvalidConfig(
-                        f"feature view {view}/{version} was built from {existing.source_table}, "
-                        f"not {source.name}; use that table's own data version"
+        # Check, write and register under the account lock, as one step for other threads; the rows and the
+        # catalog row are two transactions (DuckDB writes one attached database per transaction), rows first.
+        with self._account.lock:
+            with translated(f"registering feature view {view}/{version}"), self._account.cursor() as cur:
+                existing = find_feature_view(cur, view, version)
+                if existing is not None:
+                    if existing.source_table != source.name.qualified:
+                        raise InvalidConfig(
+                            f"feature view {view}/{version} was built from {existing.source_table}, "
+                            f"not {source.name}; use that table's own data version"
+                        )
+                    warnings.warn(
+                        f"FeatureView {view.name}/{version} already exists. Skip registration.",
+                        UserWarning,
+                        stacklevel=2,
                     )
-                warnings.warn(
-                    f"FeatureView {view.name}/{version} already exists. Skip registration.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                return FeatureViewRef(view.name, version)
-            if version != source.version:
-                raise InvalidConfig(
-                    f"version {version!r} does not match the data version {source.version!r} of {source.name}; "
-                    f"a feature view is only built from the data of its own version"
-                )
-            ensure_entity(cur)
-            create_feature_view(cur, source.name, view, version)
+                    return FeatureViewRef(view.name, version)
+                if version != source.version:
+                    raise InvalidConfig(
+                        f"version {version!r} does not match the data version {source.version!r} of {source.name}; "
+                        f"a feature view is only built from the data of its own version"
+                    )
+                query = materialize_feature_view(cur, source.name, view, version)
+            with translated(f"registering feature view {view}/{version}"), self._account.transaction() as cur:
+                ensure_entity(cur)
+                register_feature_view(cur, source.name, view, version, query)
         return FeatureViewRef(view.name, version)
 
     def generate_dataset(
