@@ -174,14 +174,14 @@ def test_notifications_go_through_the_notifier(
     assert (integration, message.body, message.content_type) == ("ALERTS", "model is weak", content_type)
 
 
-def test_without_a_notifier_a_notification_fails_the_task_naming_the_fix() -> None:
-    with LocalDAGOperation() as op:
+def test_a_notification_through_an_unknown_integration_fails_the_task_naming_it() -> None:
+    with LocalDAGOperation() as op:  # the default notifier: the account's integrations
         sql = (
             "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('x'), "
             "SNOWFLAKE.NOTIFICATION.INTEGRATION('A'))"
         )
         run, _ = run_one(op, sql)
-    assert run.state == "FAILED" and "notifier=" in run.first_error_message
+    assert run.state == "FAILED" and "integration A does not exist" in run.first_error_message
 
 
 def test_an_ml_job_definition_runs_through_the_job_runner(
@@ -197,11 +197,11 @@ def test_an_ml_job_definition_runs_through_the_job_runner(
     assert history[-1].return_value == "trained"
 
 
-def test_an_ml_job_without_a_runner_fails_naming_what_to_pass() -> None:
+def test_an_ml_job_on_a_pool_the_account_lacks_fails_naming_the_create() -> None:
     job = MLJobDefinition(lambda: None, compute_pool="POOL", stage_name="@JOBS", name="TRAIN")
-    with LocalDAGOperation() as op:
+    with LocalDAGOperation() as op:  # the default job runner: the account's pools
         run, _ = run_one(op, job)
-    assert run.state == "FAILED" and "job_runner=" in run.first_error_message
+    assert run.state == "FAILED" and "CREATE COMPUTE POOL IF NOT EXISTS POOL" in run.first_error_message
 
 
 def test_the_session_factory_decorates_the_session_tasks_receive() -> None:

@@ -13,7 +13,7 @@ __all__ = ["LocalDAGOperation"]
 
 def __getattr__(name: str) -> Any:
     if name == "LocalDAGOperation":
-        from adapters.simulator.taskgraph.operation import LocalDAGOperation
+        from adapters.simulator.dag_operation import LocalDAGOperation
 
         return LocalDAGOperation
     raise AttributeError(f"module 'adapters.simulator' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from snowflake.core._common import CreateMode
-from snowflake.core._internal.utils import normalize_name
+from snowflake.core._internal.utils import deprecated, normalize_name
 from snowflake.core.task.dagv1 import DAG, DAGRun
 
 from adapters.simulator.account.home import LocalAccount
@@ -62,8 +62,10 @@ class LocalDAGOperation:
         """``home=None``: a temporary in-memory account; a path: that home; or an open ``account=``.
 
         ``notifier`` delivers ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION``; ``job_runner`` (``submit_function`` and
-        ``function_result``) runs ML Job task definitions; ``session_factory`` receives each task's session
-        and returns the object handed to the task (to attach adapters to it).
+        ``function_result``) runs ML Job task definitions; when not given, ``_default_notifier`` and
+        ``_default_job_runner`` supply them (none here: the engine knows no other port; the public
+        ``adapters.simulator.LocalDAGOperation`` wires the account's). ``session_factory`` receives each
+        task's session and returns the object handed to the task (to attach adapters to it).
         """
         if account is not None and home is not None:
             raise InvalidConfig("pass either home= or account= to LocalDAGOperation, not both")
@@ -71,6 +73,10 @@ class LocalDAGOperation:
             raise InvalidConfig(f"max_workers={max_workers}: must be at least 1")
         self._owns_account = account is None
         self.account = account if account is not None else LocalAccount(home)
+        if notifier is None:
+            notifier = self._default_notifier()
+        if job_runner is None:
+            job_runner = self._default_job_runner(temporary=self._owns_account and home is None)
         self.store = GraphStore(self.account)
         self.clock: Clock = clock or utc_now
         self.recovered_runs = self.store.recover_abandoned(utc_now())
@@ -85,6 +91,12 @@ class LocalDAGOperation:
         )
         self._launcher = Launcher(services, self.clock)
         self._graphs: dict[str, GraphDef] = {}
+
+    def _default_notifier(self) -> Notifier | None:
+        return None
+
+    def _default_job_runner(self, *, temporary: bool) -> Any:
+        return None
 
     # deploy, drop, suspend, resume ----------------------------------------------------------------------------
 
@@ -162,6 +174,11 @@ class LocalDAGOperation:
             kept = next(t["full_name"] for t in record.structure["tasks"] if t["name"] == finalizer)
         self.store.drop_graph(name, keep_task=kept)
         self._graphs.pop(name, None)
+
+    @deprecated("drop")
+    def delete(self, dag: DAG | str) -> None:
+        """``DAGOperation.delete``: deprecated there in favour of ``drop``, which it calls (keeping the finalizer)."""
+        self.drop(dag)
 
     def suspend(self, dag: DAG | str) -> None:
         self._record(dag)
