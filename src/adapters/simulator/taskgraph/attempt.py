@@ -43,12 +43,13 @@ from datetime import datetime
 from typing import Any
 
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.sql.session import TaskSession, task_session
+from adapters.simulator.sql.system import SystemFunctions
 from adapters.simulator.taskgraph.bridge import session_bridge
 from adapters.simulator.taskgraph.conditions import Condition
 from adapters.simulator.taskgraph.model import ROOT, JobBody, PythonBody, SqlBody, TaskDef
 from adapters.simulator.taskgraph.run_meta import Carried, RunMeta
-from adapters.simulator.taskgraph.session import SessionFactory, SimSession, bind_active
-from adapters.simulator.taskgraph.sql import run_sql
+from adapters.simulator.taskgraph.session import SessionFactory, bind_active
 from adapters.simulator.taskgraph.store import GraphStore, RunRecord, TaskHistoryRecord
 from adapters.simulator.taskgraph.task_scope import TaskScope
 from domain.errors import Unsupported
@@ -136,6 +137,7 @@ class Attempt:
         self._ready: deque[str] = deque()
         self._resolved: deque[str] = deque()
         graph = self.meta.graph
+        self._sessions: dict[int, TaskSession] = {}  # id(scope) -> the running task's session
         self._waiting = {n: len(t.parents) for n, t in graph.tasks.items() if not t.is_finalizer}
 
     def wake(self) -> None:
@@ -347,20 +349,31 @@ class Attempt:
             try:
                 if scope.abandoned:  # timed out before it began: interrupt() may have missed this thread
                     return
-                base = SimSession(engine.account, scope, engine.notifier)
-                session: Any = base if engine.session_factory is None else engine.session_factory(base)
-                bind_active(session)
-                body = task.body
-                if isinstance(body, PythonBody):
-                    body.func(session, *body.args)
-                elif isinstance(body, SqlBody):
-                    run_sql(body.text, base.functions, engine.account)
-                else:
-                    engine.run_job(body, session, task)
+                functions = SystemFunctions(scope, engine.notifier)
+                with task_session(engine.account, functions) as handle:
+                    self._sessions[id(scope)] = handle
+                    if scope.abandoned:  # abandoned while the session opened: _abandon could not stop it
+                        return
+                    session: Any = (
+                        handle.session
+                        if engine.session_factory is None
+                        else engine.session_factory(handle.session)
+                    )
+                    bind_active(session)
+                    body = task.body
+                    if isinstance(body, PythonBody):
+                        body.func(session, *body.args)
+                    elif isinstance(body, SqlBody):
+                        # the connector splits the text into statements as Snowflake's clients do
+                        for cursor in handle.session.connection.execute_string(body.text):
+                            cursor.close()
+                    else:
+                        engine.run_job(body, session, task)
             except BaseException as exc:  # task code may raise anything; it fails the task, never the engine
                 error = _describe(exc)
             finally:
                 bind_active(None)
+                self._sessions.pop(id(scope), None)
         self._completions.put((task.name, scope, error, start, utc_now(), time.monotonic()))
 
     def _expire(self) -> None:
@@ -382,6 +395,8 @@ class Attempt:
         scope.abandoned = True
         if scope.thread_id is not None:
             self.engine.account.interrupt(scope.thread_id)
+        if (handle := self._sessions.get(id(scope))) is not None:  # its statements run on the SQL server
+            handle.interrupt()
 
     def _finish(
         self,

@@ -1,10 +1,5 @@
-"""Snowflake SQL inside a task: ``SYSTEM$`` functions served by the engine, the rest run on DuckDB.
-
-Each statement is parsed with sqlglot (Snowflake dialect). ``CALL SYSTEM$…(…)`` is dispatched to the engine;
-in queries, every ``SYSTEM$…`` call is evaluated first and replaced by its value as a literal, then the query
-is transpiled to DuckDB and run on the home's database. Rows come back as ``snowflake.snowpark.Row`` with
-upper-case column names, as Snowflake returns unquoted identifiers.
-"""
+"""The ``SYSTEM$…`` functions a running task calls, served by the engine (``hooks`` puts their values into the
+statements the SQL server runs)."""
 
 from __future__ import annotations
 
@@ -13,13 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import sqlglot
-from snowflake.snowpark import Row
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from adapters.simulator.account.errors import USER_INPUT, translated
-from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.webhook_content import redact_placeholders
 from domain.errors import InvalidConfig, Unsupported
 from domain.ports import Notifier
@@ -137,7 +127,7 @@ class SystemFunctions:
                 self._notifier.send(t.integration, Notification(subject, m.body, m.content_type))
         return "Notification sent"
 
-    def value_of(self, node: exp.Expression) -> Any:
+    def value_of(self, node: exp.Expr) -> Any:
         """Evaluate an argument: literals, arrays, and (nested) system or notification functions."""
         if isinstance(node, exp.Literal):
             return str(node.this) if node.is_string else json.loads(str(node.this))
@@ -161,46 +151,8 @@ class SystemFunctions:
         raise Unsupported(f"argument {node.sql(dialect='snowflake')!r} is not supported in a simulated CALL")
 
 
-def run_sql(text: str, functions: SystemFunctions, account: LocalAccount) -> list[Row]:
-    """Run Snowflake SQL text (one or more statements); returns the rows of the last statement."""
-    try:
-        statements = [s for s in sqlglot.parse(text, read="snowflake") if s is not None]
-    except SqlglotError as exc:
-        raise InvalidConfig(f"SQL {_short(text)!r} cannot be parsed: {exc}") from exc
-    rows: list[Row] = []
-    for statement in statements:
-        rows = _run_statement(statement, functions, account)
-    return rows
-
-
-def _run_statement(statement: exp.Expression, functions: SystemFunctions, account: LocalAccount) -> list[Row]:
-    if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
-        call = sqlglot.parse_one(str(statement.expression.this), read="snowflake")
-        if not (isinstance(call, exp.Anonymous) and call.name.upper().startswith("SYSTEM$")):
-            raise Unsupported(
-                f"CALL {call.sql(dialect='snowflake')}: the simulator serves only SYSTEM$ procedures"
-            )
-        value = functions.value_of(call)
-        return [Row(**{call.name.upper(): value})]
-    statement = statement.transform(
-        lambda node: (
-            _literal(functions.value_of(node))
-            if isinstance(node, exp.Anonymous) and node.name.upper().startswith("SYSTEM$")
-            else node
-        )
-    )
-    # Re-parse once the values are literals: sqlglot types functions such as TO_TIMESTAMP by their arguments.
-    query = sqlglot.transpile(statement.sql(dialect="snowflake"), read="snowflake", write="duckdb")[0]
-    with translated(f"SQL {_short(query)!r} failed", USER_INPUT), account.cursor() as cur:
-        cur.execute(query)
-        if cur.description is None:
-            return []
-        names = [d[0].upper() for d in cur.description]
-        fields = Row(*names)
-        return [fields(*r) for r in cur.fetchall()]
-
-
-def _literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
+    """A SQL literal for a value a system function returned."""
     if value is None:
         return exp.null()
     if isinstance(value, bool):
@@ -208,7 +160,3 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(value)
     return exp.Literal.string(str(value))
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 200 else text[:200] + "…"

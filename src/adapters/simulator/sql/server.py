@@ -1,0 +1,336 @@
+"""The account's SQL server: Snowflake's connector REST protocol on loopback, served by fakesnow over the account's
+DuckDB.
+
+A real ``snowflake.connector`` connection — and so a real ``snowflake.snowpark.Session`` — logs in to it, from
+task threads or from job worker processes alike. fakesnow's own handlers (fakesnow/server.py ``query_request``,
+``describe_only_response``, the ``/fs_bucket`` upload route, ``session``) serve the requests; only login is ours:
+instead of fakesnow's module-level ``shared_fs`` (fakesnow/server.py ``login_request``) it makes a
+``FakeSnowflakeConnection`` over a cursor of the account's own connection, with ``db_path`` the account's
+databases folder (in memory for a temporary account), so task SQL sees the account's databases. The login's
+``SIMULATOR_TASK`` session parameter binds the session to a running task: its ``SYSTEM$`` calls reach that task.
+
+Every statement runs under the account lock (one writer at a time, as ``LocalAccount.cursor`` promises) and can
+be interrupted, as task statements are when their task times out or is cancelled. One server per account,
+started on first use (uvicorn on 127.0.0.1, a free port, a daemon thread — as ``fakesnow.server()`` runs it,
+fakesnow/__init__.py) and stopped when the account closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import fakesnow.server as fs_server
+import uvicorn
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.expr import normalise_ident
+from fakesnow.fakes import FakeSnowflakeConnection
+from fakesnow.transforms import SERVER_VERSION
+from snowflake.connector.cursor import DictCursor, SnowflakeCursor
+from snowflake.connector.errors import ProgrammingError
+from sqlglot import exp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.sql import hooks, patches
+from adapters.simulator.sql.hooks import SqlError
+from adapters.simulator.sql.system import SystemFunctions
+from domain.errors import BackendUnavailable, DomainError
+
+TASK_PARAMETER = "SIMULATOR_TASK"  # the login's session parameter naming the running task it belongs to
+CANCEL_CODE = 604  # "SQL execution canceled"
+_START_SECONDS = 10.0
+_INTERRUPT_SECONDS = 60.0  # how long a running statement of an interrupted session is kept interrupted
+
+# fakesnow logs every login and every failed statement at INFO through uvicorn's handlers: task errors are
+# reported by the engine instead.
+logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
+# DuckDB warns on fakesnow's every result fetch (fakesnow/cursor.py ``_execute``: ``to_arrow_table()`` on a cursor).
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+
+
+class _Login:
+    """One client session: its own DuckDB cursor (its current database/schema and temporary tables live on it)."""
+
+    def __init__(self, account: LocalAccount, functions: SystemFunctions | None) -> None:
+        self.account = account
+        self.functions = functions
+        # A cursor of the account's connection kept for the session's life (LocalAccount.cursor() closes its
+        # cursor after each use); every statement on it runs inside account.cursor()'s lock, see ``statement``.
+        self.duck = account._con.cursor()
+        self._guard = threading.Lock()
+        self._running = False
+        self._refused = False
+
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[None]:
+        """Run one DuckDB statement of this session: under the account lock, refused once interrupted."""
+        try:
+            with self.account.cursor():  # the account lock; refuses once the account is closed
+                with self._guard:
+                    if self._refused:
+                        raise SqlError(
+                            "SQL execution canceled: the task of this session ran past its time limit or was "
+                            "cancelled",
+                            CANCEL_CODE,
+                            "57014",
+                        )
+                    self._running = True
+                try:
+                    yield
+                finally:
+                    with self._guard:
+                        self._running = False
+        except DomainError as exc:
+            raise SqlError(f"{type(exc).__name__}: {exc}", hooks.PROCEDURE_ERROR_CODE, "P0000") from exc
+        except duckdb.InterruptException as exc:
+            raise SqlError(f"SQL execution canceled: {exc}", CANCEL_CODE, "57014") from exc
+
+    def interrupt(self) -> None:
+        """Stop the running statement and refuse later ones; never waits for the account lock."""
+        with self._guard:
+            self._refused = True
+            running = self._running
+        if running:
+            threading.Thread(target=self._interrupt_until_done, name="sql-interrupt", daemon=True).start()
+
+    def _interrupt_until_done(self) -> None:
+        # DuckDB's interrupt only stops a statement already running: repeat until this one has ended.
+        deadline = time.monotonic() + _INTERRUPT_SECONDS
+        while time.monotonic() < deadline:
+            with self._guard:
+                if not self._running:
+                    return
+            self.duck.interrupt()
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.duck.close()
+
+
+class _AccountCursor(FakeSnowflakeCursor):
+    """fakesnow's cursor, with the statement hooks in front and the account lock around each DuckDB statement."""
+
+    _conn: _AccountConnection
+
+    def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        return super().execute(hooks.rewrite(command, self._conn.login.functions), params, *args, **kwargs)
+
+    def _describe_only(self, command: str) -> list[Any] | None:
+        return super()._describe_only(hooks.describable(command))
+
+    def _execute(self, transformed: exp.Expr, params: Any = None) -> None:
+        # fakesnow/cursor.py ``_execute`` is where every statement, also its own describes, reaches DuckDB.
+        with self._conn.login.statement():
+            super()._execute(transformed, params)
+
+
+class _AccountConnection(FakeSnowflakeConnection):
+    def __init__(self, login: _Login, database: str | None, schema: str | None, autocommit: bool) -> None:
+        self.login = login
+        with login.statement():  # creating the connection attaches and creates its database and schema
+            super().__init__(
+                login.duck,
+                {},
+                database,
+                schema,
+                db_path=login.account.databases,
+                autocommit=autocommit,
+            )
+
+    def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> FakeSnowflakeCursor:
+        return _AccountCursor(
+            conn=self, duck_conn=self._duck_conn, use_dict_result=issubclass(cursor_class, DictCursor)
+        )
+
+
+class SqlServer:
+    """The loopback server of one account; ``connection_options`` are what a connector needs to log in."""
+
+    def __init__(self, account: LocalAccount) -> None:
+        self._account = account
+        self._logins: dict[str, _Login] = {}
+        self._tasks: dict[str, SystemFunctions] = {}
+        self._lock = threading.Lock()
+        routes = [
+            Route("/session/v1/login-request", self._login_request, methods=["POST"]),
+            Route("/session", self._session_request, methods=["POST"]),
+            *(r for r in fs_server.routes if r.path not in ("/session/v1/login-request", "/session")),
+        ]
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                Starlette(routes=routes),
+                log_config=None,  # leave the application's logging alone
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="sql-server", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise BackendUnavailable(f"the simulator's SQL server for {account.home} did not start")
+            time.sleep(0.002)
+
+    def connection_options(self, task: str | None = None) -> dict[str, Any]:
+        """``snowflake.connector.connect`` / ``Session.builder.configs`` options for this server.
+
+        ``task`` is a key from ``bind_task``: the session then serves that task's ``SYSTEM$`` calls.
+        """
+        parameters: dict[str, Any] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}
+        if task is not None:
+            parameters[TASK_PARAMETER] = task
+        return {
+            "user": "simulator",
+            "password": "simulator",
+            "account": "simulator",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "protocol": "http",
+            "session_parameters": parameters,
+            # no retries: an error of the local server is not transient (fakesnow.server() does the same)
+            "network_timeout": 1,
+        }
+
+    @contextlib.contextmanager
+    def bind_task(self, functions: SystemFunctions) -> Iterator[str]:
+        """A key that logs sessions in as the running task ``functions`` serve, valid until the block ends."""
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            self._tasks[key] = functions
+        try:
+            yield key
+        finally:
+            with self._lock:
+                self._tasks.pop(key, None)
+
+    def interrupt_task(self, key: str) -> None:
+        """Interrupt every session of the task bound as ``key`` (its statements now, and its later ones)."""
+        with self._lock:
+            functions = self._tasks.get(key)
+            logins = [x for x in self._logins.values() if functions is not None and x.functions is functions]
+        for login in logins:
+            login.interrupt()
+
+    async def _login_request(self, request: Request) -> JSONResponse:
+        # What fakesnow/server.py ``login_request`` does, on the account's connection instead of ``shared_fs``.
+        from starlette.concurrency import run_in_threadpool
+
+        database = (d := request.query_params.get("databaseName")) and normalise_ident(d)
+        schema = (s := request.query_params.get("schemaName")) and normalise_ident(s)
+        body = await request.body()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        body = json.loads(body)
+        parameters: dict[str, Any] = body["data"]["SESSION_PARAMETERS"]
+        autocommit = bool(parameters.get("AUTOCOMMIT", True))
+        functions: SystemFunctions | None = None
+        if (key := parameters.get(TASK_PARAMETER)) is not None:
+            with self._lock:
+                functions = self._tasks.get(str(key))
+            if functions is None:
+                return _failure("390100", f"{TASK_PARAMETER}={key!r} names no running task of this account")
+        try:
+            conn = await run_in_threadpool(self._connect, functions, database, schema, autocommit)
+        except ProgrammingError as exc:
+            return _failure(f"{exc.errno:06d}", exc.msg or str(exc))
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._logins[token] = conn.login
+        fs_server.sessions[token] = conn
+        return JSONResponse(
+            {
+                "data": {
+                    "token": token,
+                    "serverVersion": SERVER_VERSION,
+                    "parameters": [
+                        {"name": "AUTOCOMMIT", "value": autocommit},
+                        {"name": "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY", "value": 3600},
+                        # arrays are bound inline, never staged first (fakesnow/server.py ``login_request``)
+                        {"name": "CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", "value": 0},
+                    ],
+                    "sessionInfo": {"databaseName": conn.database, "schemaName": conn.schema},
+                },
+                "success": True,
+            }
+        )
+
+    def _connect(
+        self, functions: SystemFunctions | None, database: str | None, schema: str | None, autocommit: bool
+    ) -> _AccountConnection:
+        login = _Login(self._account, functions)
+        try:
+            return _AccountConnection(login, database, schema, autocommit)
+        except BaseException:
+            login.close()
+            raise
+
+    async def _session_request(self, request: Request) -> Response:
+        response = await fs_server.session(request)
+        if request.query_params.get("delete"):  # the client closed its session: release its cursor
+            token = fs_server.to_token(request)
+            with self._lock:
+                login = self._logins.pop(token, None)
+            if login is not None:
+                login.close()
+        return response
+
+    def stop(self) -> None:
+        """Stop serving and release every session's cursor (the account's connection is still open)."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        with self._lock:
+            logins, self._logins = self._logins, {}
+        for token, login in logins.items():
+            fs_server.sessions.pop(token, None)
+            login.close()
+        self._socket.close()
+
+
+def _failure(code: str, message: str) -> JSONResponse:
+    return JSONResponse({"data": None, "code": code, "message": message, "success": False})
+
+
+patches.install()
+
+_servers: weakref.WeakKeyDictionary[LocalAccount, SqlServer] = weakref.WeakKeyDictionary()
+_servers_lock = threading.Lock()
+
+
+def server_for(account: LocalAccount) -> SqlServer:
+    """The account's SQL server, started on first use and stopped when the account closes."""
+    with _servers_lock:
+        server = _servers.get(account)
+        if server is None:
+            server = _servers[account] = SqlServer(account)
+
+            def stop() -> None:
+                with _servers_lock:
+                    _servers.pop(account, None)
+                server.stop()
+
+            account.on_close(stop)
+        return server

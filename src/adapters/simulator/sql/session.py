@@ -1,0 +1,82 @@
+"""Real ``snowflake.snowpark.Session`` objects on the account's SQL server, and the task session of a thread.
+
+Snowpark keeps one process-wide set of active sessions (snowflake/snowpark/session.py ``_active_sessions``,
+read by ``_get_active_session``, which ``context.get_active_session()`` and ``Session.builder.getOrCreate()``
+call). Tasks run concurrently on threads, each with its own session, so a task's session is not added to that
+set; ``_get_active_session`` is wrapped once to answer the session bound to the calling thread first, and
+Snowpark's own answer otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import snowflake.snowpark.session as snowpark_session
+from snowflake.snowpark import Session
+from snowflake.snowpark._internal.server_connection import ServerConnection
+
+from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.sql.server import server_for
+from adapters.simulator.sql.system import SystemFunctions
+
+DATABASE = "SIMULATOR"  # where the simulator's task graphs live (LocalDAGOperation's database and schema)
+SCHEMA = "PUBLIC"
+
+_bound = threading.local()
+_patch_lock = threading.Lock()
+
+
+def open_session(account: LocalAccount, key: str | None = None) -> Session:
+    """A Snowpark session on ``account``, in SIMULATOR.PUBLIC; ``key`` (from ``bind_task``) makes it a task's."""
+    options = {**server_for(account).connection_options(key), "database": DATABASE, "schema": SCHEMA}
+    options["paramstyle"] = "qmark"  # Snowpark's default (session.py ``SessionBuilder._create_internal``)
+    # Not through Session.builder: that would add it to Snowpark's process-wide active sessions.
+    return Session(ServerConnection(options), options)
+
+
+@contextmanager
+def task_session(account: LocalAccount, functions: SystemFunctions) -> Iterator[TaskSession]:
+    """The running task's session, active on this thread (``get_active_session()``) until the block ends."""
+    _install_active_session_lookup()
+    server = server_for(account)
+    with server.bind_task(functions) as key:
+        session = open_session(account, key)
+        handle = TaskSession(session, key, lambda: server.interrupt_task(key))
+        previous = getattr(_bound, "session", None)
+        _bound.session = session
+        try:
+            yield handle
+        finally:
+            _bound.session = previous
+            session.close()
+
+
+class TaskSession:
+    """A task's session, the key its other sessions (e.g. from job processes) log in with, and how to stop it."""
+
+    def __init__(self, session: Session, key: str, interrupt: Callable[[], None]) -> None:
+        self.session = session
+        self.key = key
+        self.interrupt = interrupt
+
+
+def bound_session() -> Session | None:
+    """The task session bound to the calling thread, if any."""
+    return getattr(_bound, "session", None)
+
+
+def _install_active_session_lookup() -> None:
+    with _patch_lock:
+        original: Any = snowpark_session._get_active_session
+        if getattr(original, "_simulator", False):
+            return
+
+        def active_session() -> Session:
+            bound = bound_session()
+            return bound if bound is not None else original()
+
+        active_session._simulator = True  # type: ignore[attr-defined]
+        snowpark_session._get_active_session = active_session
