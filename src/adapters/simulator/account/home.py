@@ -1,8 +1,8 @@
-"""The local account: one folder holding a DuckDB database and a files area.
+"""The local account: one folder holding DuckDB databases and a files area.
 
 Layout of a home::
 
-    <home>/account.duckdb   catalog, source tables, feature views, datasets catalog, task-graph state and
+    <home>/account.duckdb   the simulator's catalogs (tables, feature views, datasets), task-graph state and
                             history, jobs, registry metadata, notification outbox
     <home>/databases/DB.db  Snowflake database ``DB``: a DuckDB catalog named ``DB`` attached from this file (the
                             file naming fakesnow uses with ``db_path``), its schemas are DuckDB schemas in it
@@ -10,8 +10,9 @@ Layout of a home::
 
 The connection is opened with fakesnow's settings (fakesnow/instance.py ``FakeSnow.__init__``), so Snowflake SQL
 translated by fakesnow runs on it. ``LocalAccount(None)`` is a temporary account: an in-memory database (its
-Snowflake databases are attached ``:memory:``) and a temporary files folder, removed on ``close()``. A second process opening the same home gets ``BackendUnavailable`` naming the home, instead of
-waiting forever or corrupting anything: DuckDB holds an exclusive file lock for the writer.
+Snowflake databases are attached ``:memory:``) and a temporary files folder, removed on ``close()``. A second
+process opening the same home gets ``BackendUnavailable`` naming the home, instead of waiting forever or
+corrupting anything: DuckDB holds an exclusive file lock on the account file and on every attached database.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class LocalAccount:
         for file in sorted(self.databases.glob("*.db")):
             try:
                 self.attach_database(self._con, file.stem)
-            except duckdb.Error as exc:
+            except (duckdb.Error, InvalidName) as exc:
                 raise BackendUnavailable(
                     f"the simulator database file {file} cannot be attached: {exc}; move it out of "
                     f"{self.databases} if it is not a database of this home"
