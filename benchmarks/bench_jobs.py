@@ -3,7 +3,8 @@
 1. Overhead: a one-instance training job (submit → result, worker start-up included) against the same payload
    called in this process, and against a bare ``xgboost.train`` on the same matrix; goal: job ≤ 1.15 × in-process.
    The data size is chosen so training takes seconds and process start-up is amortised.
-2. Scaling: two instances against one on the guide's shape (369,245 rows), with the guide's parameters.
+2. Scaling: two instances against one on the guide's shape (369,245 rows), with the guide's parameters; the
+   instances split this machine's cores (``threads_per_instance``); goal: two ≤ one.
 3. Peak memory (ru_maxrss) of every worker, as each worker records it.
 
 Run: ``python benchmarks/bench_jobs.py [--rows N] [--rounds R]``. Ratios are measured in one run on one machine.
@@ -25,6 +26,7 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.labelled_data import read_dataset
 from adapters.simulator.jobs.runner import SimJobRunner
 from adapters.simulator.jobs.training import booster_params, run_training
+from adapters.simulator.jobs.worker import threads_per_instance
 from domain.refs import DatasetRef, JobRef, TrainingRequest
 
 GUIDE_ROWS = 369_245
@@ -69,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=GUIDE_ROWS)
     parser.add_argument("--rounds", type=int, default=300, help="boosting rounds of the overhead comparison")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each side of the overhead comparison")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each side of each comparison")
     args = parser.parse_args()
     with LocalAccount(None) as account:
         train = write_split(account.files, "v1_train", args.rows, seed=1)
@@ -111,15 +113,22 @@ def main() -> None:
         )
         print(f"  peak memory of the worker     {peak_mib(account, job1, 1)[0]:7.0f} MiB")
 
-        # 2. scaling on the guide's parameters (3 rounds, max_depth 50, eta 0.75)
-        one, job_a = timed_job(runner, request("v_guide1", 1))
-        two, job_b = timed_job(runner, request("v_guide2", 2))
-        print("guide parameters (3 rounds, max_depth 50, eta 0.75)")
+        # 2. scaling on the guide's parameters (3 rounds, max_depth 50, eta 0.75); the instances share this
+        # machine's cores (threads_per_instance), alternated and the best of each kept, as above
+        one, two = float("inf"), float("inf")
+        for rep in range(args.repeats):
+            elapsed, job_a = timed_job(runner, request(f"v_guide1_{rep}", 1))
+            one = min(one, elapsed)
+            elapsed, job_b = timed_job(runner, request(f"v_guide2_{rep}", 2))
+            two = min(two, elapsed)
+        print(
+            f"guide parameters (3 rounds, max_depth 50, eta 0.75); {threads_per_instance(1)} core(s), "
+            f"{threads_per_instance(2)} thread(s) per instance of two"
+        )
         print(f"  one instance                  {one:7.2f} s   peak {peak_mib(account, job_a, 1)[0]:.0f} MiB")
         print(
-            f"  two instances                 {two:7.2f} s   ratio two / one = {two / one:.3f}; peak per worker "
-            + ", ".join(f"{m:.0f}" for m in peak_mib(account, job_b, 2))
-            + " MiB"
+            f"  two instances                 {two:7.2f} s   ratio two / one = {two / one:.3f} (goal <= 1.0); "
+            "peak per worker " + ", ".join(f"{m:.0f}" for m in peak_mib(account, job_b, 2)) + " MiB"
         )
         runner.close()
 

@@ -61,6 +61,10 @@ def jobs_count() -> dict[str, str | None]:
     return {"count": os.environ.get("SNOWFLAKE_JOBS_COUNT"), "index": os.environ.get("SNOWFLAKE_JOB_INDEX")}
 
 
+def threads_setting() -> str | None:
+    return os.environ.get(worker.THREADS_VARIABLE)
+
+
 def explode() -> None:
     raise ValueError("boom: the remote code failed")
 
@@ -166,6 +170,19 @@ def test_a_function_runs_once_on_the_head_and_sees_the_instance_count(runner: Si
     job = runner.submit_function(jobs_count, compute_pool="DEMO_POOL", target_instances=2)
     assert runner.function_result(job, timeout=30) == {"count": "2", "index": "0"}
     assert "the function runs on the head" in runner.logs(job, 1)
+
+
+def test_the_instances_of_a_job_share_the_machines_cores(runner: SimJobRunner) -> None:
+    job = runner.submit_function(threads_setting, compute_pool="DEMO_POOL", target_instances=2)
+    assert runner.function_result(job, timeout=30) == str(max(1, len(os.sched_getaffinity(0)) // 2))
+
+
+@pytest.mark.parametrize(("cores", "instances", "threads"), [(2, 1, 2), (2, 2, 1), (2, 3, 1), (8, 3, 2)])
+def test_threads_per_instance_divides_the_usable_cores_and_never_drops_below_one(
+    monkeypatch: pytest.MonkeyPatch, cores: int, instances: int, threads: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert worker.threads_per_instance(instances) == threads
 
 
 def test_a_remote_exception_fails_the_job_with_its_text(runner: SimJobRunner) -> None:

@@ -37,7 +37,14 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
 from adapters.simulator.jobs.training import booster_params
-from adapters.simulator.jobs.worker import RESULT_FILE, SPEC_FILE, error_file, write_json
+from adapters.simulator.jobs.worker import (
+    RESULT_FILE,
+    SPEC_FILE,
+    THREADS_VARIABLE,
+    error_file,
+    threads_per_instance,
+    write_json,
+)
 from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.readiness import create_compute_pool_sql
@@ -120,6 +127,9 @@ class _Supervisor(threading.Thread):
             "SNOWFLAKE_JOB_INDEX": str(instance),
             "MLRS_MIN_INSTANCES": str(self.spec["min_instances"]),
             "PYTHONUNBUFFERED": "1",
+            # N instances share this machine's cores instead of each claiming them all (oversubscribed OpenMP
+            # threads spin-wait on each other), also for a function job's own XGBoost or NumPy calls.
+            THREADS_VARIABLE: str(threads_per_instance(self.spec["target_instances"])),
             # The submitter's import path, so a function defined in its modules unpickles in the worker.
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
         }

@@ -19,6 +19,7 @@ import xgboost as xgb
 from xgboost import collective
 
 from adapters.simulator.account.labelled_data import evaluate, read_dataset
+from adapters.simulator.jobs.worker import threads_per_instance
 from domain.errors import InvalidConfig, InvalidData
 from domain.metrics import prefixed
 from domain.names import validate_version
@@ -76,7 +77,7 @@ def run_training(
     """Train this worker's part of the one model; the head (rank 0) returns the outcome, the others None."""
     params, rounds = booster_params(request)
     # Share the machine's cores between the workers instead of each one claiming them all.
-    params.setdefault("nthread", max(1, (os.cpu_count() or 1) // world_size))
+    params.setdefault("nthread", threads_per_instance(world_size))
     train = read_dataset(files_root, request.train)
     if np.unique(train.labels).size < 2:
         raise InvalidData(
