@@ -10,6 +10,7 @@ import pytest
 from snowflake.core.task.context import TaskContext
 from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from snowflake.ml.jobs import MLJobDefinition
+from snowflake.snowpark import Session
 
 from adapters.simulator import LocalDAGOperation
 from domain.refs import JobRef, Notification
@@ -126,7 +127,8 @@ def test_sql_tasks_run_on_duckdb_in_snowflake_dialect(op: LocalDAGOperation) -> 
     run = op.run(dag)
     assert run.state == "SUCCEEDED", run.first_error_message
     with op.account.cursor() as cur:
-        assert cur.execute("select count(*) from T").fetchone() == (3,)
+        # unqualified names in task SQL resolve in the task's database and schema, SIMULATOR.PUBLIC
+        assert cur.execute("select count(*) from SIMULATOR.PUBLIC.T").fetchone() == (3,)
 
 
 def test_call_set_return_value_in_a_sql_branch(op: LocalDAGOperation) -> None:
@@ -212,5 +214,5 @@ def test_the_session_factory_decorates_the_session_tasks_receive() -> None:
         return session
 
     with LocalDAGOperation(session_factory=factory) as op:
-        run_one(op, lambda s: seen.append((s.extra, s.account is op.account)))
-    assert seen == [("attached", True)]
+        run_one(op, lambda s: seen.append((s.extra, type(s))))
+    assert seen == [("attached", Session)]

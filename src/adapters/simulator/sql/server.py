@@ -59,6 +59,8 @@ _INTERRUPT_SECONDS = 60.0  # how long a running statement of an interrupted sess
 # fakesnow logs every login and every failed statement at INFO through uvicorn's handlers: task errors are
 # reported by the engine instead.
 logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
+# sqlglot warns that it parses CALL as a command, on every CALL SYSTEM$… a task makes
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 # DuckDB warns on fakesnow's every result fetch (fakesnow/cursor.py ``_execute``: ``to_arrow_table()`` on a cursor).
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
@@ -75,6 +77,7 @@ class _Login:
         self._guard = threading.Lock()
         self._running = False
         self._refused = False
+        self.session_id = 0  # CURRENT_SESSION(): numbered by the server at login
 
     @contextlib.contextmanager
     def statement(self) -> Iterator[None]:
@@ -166,6 +169,7 @@ class SqlServer:
         self._account = account
         self._logins: dict[str, _Login] = {}
         self._tasks: dict[str, SystemFunctions] = {}
+        self._next_session_id = 0
         self._lock = threading.Lock()
         routes = [
             Route("/session/v1/login-request", self._login_request, methods=["POST"]),
@@ -258,13 +262,20 @@ class SqlServer:
         except ProgrammingError as exc:
             return _failure(f"{exc.errno:06d}", exc.msg or str(exc))
         token = secrets.token_urlsafe(32)
+        login = conn.login
         with self._lock:
-            self._logins[token] = conn.login
+            login.session_id = self._next_session_id = self._next_session_id + 1
+            self._logins[token] = login
         fs_server.sessions[token] = conn
         return JSONResponse(
             {
                 "data": {
                     "token": token,
+                    # fakesnow sends no master token, so the connector's close refuses to log out ("Connection
+                    # is closed", snowflake/connector/network.py ``delete_session``), leaves the session open and
+                    # Snowpark closes it again at interpreter exit, when this server is gone
+                    "masterToken": token,
+                    "sessionId": login.session_id,
                     "serverVersion": SERVER_VERSION,
                     "parameters": [
                         {"name": "AUTOCOMMIT", "value": autocommit},

@@ -9,6 +9,7 @@ Snowpark's own answer otherwise.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +53,9 @@ def task_session(account: LocalAccount, functions: SystemFunctions) -> Iterator[
         finally:
             _bound.session = previous
             session.close()
+            # Session.__init__ registers its close for interpreter exit and close() leaves it registered
+            # (snowflake/snowpark/session.py ``_close_at_exit``): without this every task's session is kept alive
+            atexit.unregister(session._close_at_exit)
 
 
 class TaskSession:
