@@ -342,9 +342,14 @@ class GraphStore:
         ]
 
     def history(
-        self, name: str, *, run_id: int | None = None, group_id: str | None = None
+        self, name: str | None, *, run_id: int | None = None, group_id: str | None = None
     ) -> list[TaskHistoryRecord]:
-        where, params = ["ROOT_TASK_NAME = ?"], [name]
+        """Task rows of one graph (``name``), or of every graph ever run here (None), oldest first."""
+        where: list[str] = ["true"]
+        params: list[Any] = []
+        if name is not None:
+            where.append("ROOT_TASK_NAME = ?")
+            params.append(name)
         if run_id is not None:
             where.append("RUN_ID = ?")
             params.append(run_id)
