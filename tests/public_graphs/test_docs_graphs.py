@@ -167,3 +167,22 @@ def test_a_remote_task_queries_through_its_session(op: LocalDAGOperation) -> Non
     run = op.run(dag)
     assert run.state == "SUCCEEDED", run.first_error_message
     assert {r.name: r.return_value for r in op.task_history(dag)}["REMOTE_GRAPH$JOB"] == "42"
+
+
+def test_a_join_whose_when_names_one_task_runs_on_that_tasks_state_alone(op: LocalDAGOperation) -> None:
+    # https://docs.snowflake.com/en/sql-reference/functions/system_task_completion_state: in a WHEN clause the
+    # task branches on the named task's completion state "rather than on the outcome of all of the current
+    # task's predecessors" — so an alert after [extract, audit] runs when extract FAILED.
+    def extract(session: Any) -> None:
+        raise RuntimeError("upstream API down")
+
+    with DAG("guarded") as dag:
+        failing, audit = DAGTask("extract", extract), DAGTask("audit", "select 1")
+        alert = DAGTask(
+            "alert", "select 'paged'", condition="SYSTEM$TASK_COMPLETION_STATE('GUARDED$EXTRACT') = 'FAILED'"
+        )
+        alert.add_predecessors([failing, audit])
+    op.deploy(dag)
+    run = op.run(dag)
+
+    assert states(op, dag, run.run_id) == {"extract": "FAILED", "audit": "SUCCEEDED", "alert": "SUCCEEDED"}

@@ -125,8 +125,11 @@ class Condition:
 
     @property
     def replaces_default_rule(self) -> bool:
+        # Both decide on the named tasks' states "rather than on the outcome of all of the current task's
+        # predecessors" (docs: SYSTEM$TASK_COMPLETION_STATE), so the all-predecessors-succeeded rule yields.
         return any(
-            isinstance(n, exp.Anonymous) and _function_name(n) == PREDECESSORS_STATE for n in self.tree.walk()
+            isinstance(n, exp.Anonymous) and _function_name(n) in {PREDECESSORS_STATE, COMPLETION_STATE}
+            for n in self.tree.walk()
         )
 
     def holds(self, scope: ConditionScope) -> bool:
