@@ -22,7 +22,24 @@ from domain.refs import JobRef
 
 
 class LocalDAGOperation(operation.LocalDAGOperation):
-    """``snowflake.core.task.dagv1.DAGOperation`` on a local account, its notifier and job runner included."""
+    """``snowflake.core.task.dagv1.DAGOperation`` on a local account, its notifier and job runner included.
+
+    Task bodies get a Snowpark ``Session`` on the account, so a DataFrame task and an ``@remote`` task run as
+    on Snowflake::
+
+        def totals(session):
+            session.table("ORDERS").group_by("REGION").agg(sum_("AMOUNT")).write.save_as_table("TOTALS")
+
+        @remote("DEMO_POOL", stage_name="JOB_STAGE", target_instances=1)
+        def score(session):
+            TaskContext(session).set_return_value(str(session.table("TOTALS").count()))
+
+        with DAG("report") as dag:
+            DAGTask("totals", totals) >> DAGTask("score", score)
+        with LocalDAGOperation() as op:
+            op.deploy(dag)
+            print(op.run(dag).state)
+    """
 
     _jobs: _DefaultJobRunner | None = None
 
