@@ -2,8 +2,9 @@
 TaskRuntime, calls one domain stage over the ports, and returns the small value its successors read.
 
 Values flow as in the guide: prepare_data → the dataset references (JSON); train_model → the model file and
-metrics (JSON); check_model_quality → the exact name of the successor to run; promote_model → the promoted
-``(model, version)``; cleanup → what it deleted, and one notice when anything in the run failed.
+metrics (JSON); check_model_quality → the exact name of the successor to run (Snowflake compares it with the successor's
+name); promote_model → ``{model_name, model_version, gate}`` and send_alert → ``{gate}``, the gate's decision
+with its evidence (JSON); cleanup → what it deleted, and one notice when anything in the run failed.
 """
 
 from __future__ import annotations
@@ -66,12 +67,17 @@ def _check(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
 
 
 def _promote(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
-    version, _ = p.promote_model(ports, run, _splits(runtime), _outcome(runtime))
-    return str((version.model_name, version.version))
+    version, decision = p.promote_model(ports, run, _splits(runtime), _outcome(runtime))
+    return json.dumps(
+        {"model_name": version.model_name, "model_version": version.version, "gate": decision.to_dict()},
+        sort_keys=True,
+        allow_nan=False,
+    )
 
 
 def _alert(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
-    return p.send_alert(ports, run, _splits(runtime), _outcome(runtime)).summary()
+    decision = p.send_alert(ports, run, _splits(runtime), _outcome(runtime))
+    return json.dumps({"gate": decision.to_dict()}, sort_keys=True, allow_nan=False)
 
 
 def _cleanup(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.tasks import run_stage
@@ -60,7 +62,21 @@ def test_promote_model_returns_the_model_and_version_it_promoted(
 ) -> None:
     run_through_check(ports, runtime)
 
-    assert run_stage(pipeline.PROMOTE_MODEL, runtime, ports) == "('MORTGAGE_MODEL', 'V20260210_092849')"
+    value = json.loads(run_stage(pipeline.PROMOTE_MODEL, runtime, ports) or "")
+
+    assert (value["model_name"], value["model_version"]) == ("MORTGAGE_MODEL", "V20260210_092849")
+    assert value["gate"]["outcome"] == "promote" and value["gate"]["successor"] == "promote_model"
+
+
+def test_send_alert_returns_the_gate_decision_as_json_not_a_sentence(
+    ports: pipeline.Ports, runtime: FakeTaskRuntime
+) -> None:
+    runtime.config["metric_threshold"] = 0.9999
+    run_through_check(ports, runtime)
+
+    value = json.loads(run_stage(pipeline.SEND_ALERT, runtime, ports) or "")
+
+    assert value["gate"]["outcome"] == "alert" and value["gate"]["threshold"] == 0.9999
 
 
 def test_a_failing_stage_raises_and_leaves_the_notice_to_the_finalizer(
