@@ -461,14 +461,25 @@ def _task_of(run: GraphRun, name: str) -> TaskRun:
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    model = args.model_name or settings.pipeline.model_name
-    versions = c.registry().list_versions(model)
+    model = args.model_name or _deployed_model_name(c, settings)
+    versions = sorted(
+        c.registry().list_versions(model), key=lambda v: (v.created_on, v.version), reverse=True
+    )
     name = versions[0].model_name if versions else model
     if args.format == "json":
         out.write(json.dumps(models_dict(name, versions), indent=2) + "\n")
     else:
         out.write(models_table(name, versions, settings.pipeline.metric_name) + "\n")
     return EXIT_OK
+
+
+def _deployed_model_name(c: Container, settings: Settings) -> str:
+    """The model the deployed graph logs (its config may override the settings'), else the settings' one."""
+    try:
+        deployed = c.scheduler().deployed(settings.graph.name)
+    except NotFound:
+        return settings.pipeline.model_name
+    return str(deployed.config.get("model_name") or settings.pipeline.model_name)
 
 
 _RENDER: dict[str, Callable[..., str]] = {"text": graph_text, "mermaid": graph_mermaid, "dot": graph_dot}

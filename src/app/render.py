@@ -191,6 +191,7 @@ def models_dict(model: str, versions: Sequence[ModelVersionInfo]) -> dict[str, A
                 "metrics": {k: _metric(x) for k, x in sorted(v.metrics.items())},
                 "dataset": None if v.dataset is None else f"{v.dataset.name}/{v.dataset.version}",
                 "comment": v.comment,
+                "evidence": dict(v.evidence),
             }
             for v in versions
         ],
@@ -208,6 +209,10 @@ def models_table(model: str, versions: Sequence[ModelVersionInfo], metric: str) 
             f"  {v.version:<20} {v.created_on:%Y-%m-%d %H:%M:%S}  {'yes' if v.is_default else '':<8} "
             f"{shown:<14} {', '.join(sorted(v.aliases))}"
         )
+        every = "  ".join(
+            f"{k}={x:.4f}" if isinstance(x, float) else f"{k}={x}" for k, x in sorted(v.metrics.items())
+        )
+        lines.append(f"    metrics: {every or '-'}")
     return "\n".join(lines)
 
 

@@ -159,7 +159,7 @@ def promote_model(
             metrics=outcome.metrics,
             dataset=splits.full,
             comment=f"XGBoost model for predicting loan approval likelihood (run {run.model_version}).",
-            evidence={"gate": decision.to_json()},
+            evidence={"gate": decision.to_dict()},
         )
         logged_now = True
     except AlreadyExists:

@@ -211,6 +211,7 @@ class ModelVersionInfo:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     dataset: DatasetRef | None = None
     comment: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # what log_version stored: the gate's decision
 
 
 @dataclass(frozen=True)

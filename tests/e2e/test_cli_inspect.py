@@ -141,3 +141,22 @@ def test_runs_since_that_is_not_a_time_exits_2_naming_the_value(
 
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "'yesterday'" in err and "7d" in err
+
+
+def test_models_json_carries_each_versions_gate_evidence_as_json(home: Path) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+
+    code, out, _ = cli(home, "models", "--format", "json")
+
+    (version,) = json.loads(out)["versions"]
+    assert code == 0 and version["evidence"]["gate"]["outcome"] == "promote"
+    assert version["evidence"]["gate"]["candidate"]["test_accuracy"] == version["metrics"]["test_accuracy"]
+
+
+def test_models_follows_the_deployed_model_name_and_shows_every_metric(home: Path) -> None:
+    assert cli(home, "deploy", "--run", "--config", "model_name=OTHER_MODEL")[0] == 0
+
+    code, out, err = cli(home, "models")
+
+    assert code == 0, err
+    assert out.startswith("model OTHER_MODEL") and "test_log_loss=" in out and "train_f1=" in out
