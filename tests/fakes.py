@@ -350,6 +350,7 @@ class FakeTaskRuntime:
     task_name: str = "PREPARE_DATA"
     returned: list[str] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)  # short task name (upper) -> state in this run
+    run_id: str = "1770000000000"  # the graph run's RUN_ID (epoch milliseconds, as both backends make it)
 
     def graph_config(self) -> dict[str, Any]:
         return dict(self.config)
@@ -370,6 +371,9 @@ class FakeTaskRuntime:
 
     def task_state(self, task_name: str) -> str:
         return self.states.get(task_name.upper(), "NOT_EXECUTED")
+
+    def graph_run_id(self) -> str:
+        return self.run_id
 
 
 @dataclass

@@ -191,6 +191,7 @@ def models_dict(model: str, versions: Sequence[ModelVersionInfo]) -> dict[str, A
                 "metrics": {k: _metric(x) for k, x in sorted(v.metrics.items())},
                 "dataset": None if v.dataset is None else f"{v.dataset.name}/{v.dataset.version}",
                 "comment": v.comment,
+                "source_run": v.evidence.get("graph_run_id"),
                 "evidence": dict(v.evidence),
             }
             for v in versions
@@ -213,6 +214,7 @@ def models_table(model: str, versions: Sequence[ModelVersionInfo], metric: str) 
             f"{k}={x:.4f}" if isinstance(x, float) else f"{k}={x}" for k, x in sorted(v.metrics.items())
         )
         lines.append(f"    metrics: {every or '-'}")
+        lines.append(f"    source run: {v.evidence.get('graph_run_id') or '-'}")
     return "\n".join(lines)
 
 

@@ -19,9 +19,17 @@ from domain.graph import TaskKind, TaskSpec
 from domain.ports import TaskRuntime
 from domain.refs import DatasetSplits, TrainingOutcome
 
+# The stages whose version, alert or mail name the graph run; only they read its id (a TASK_HISTORY query on
+# Snowflake).
+_NAMES_THE_RUN = frozenset({p.PROMOTE_MODEL, p.SEND_ALERT, p.CLEANUP})
+
 
 def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
-    run = RunConfig.from_graph(runtime.graph_config(), runtime.scheduled_time())
+    run = RunConfig.from_graph(
+        runtime.graph_config(),
+        runtime.scheduled_time(),
+        graph_run_id=runtime.graph_run_id() if stage in _NAMES_THE_RUN else None,
+    )
     if stage != p.CLEANUP:
         return _STAGES[stage](runtime, ports, run)
     # The finalizer sees the whole run: it cleans up, then sends one notice if any task failed — raised an
@@ -36,7 +44,7 @@ def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
         raise
     finally:
         if failures:
-            p.notify_failure(ports, run.pipeline, run.model_version, failures)
+            p.notify_failure(ports, run, failures)
 
 
 def _splits(runtime: TaskRuntime) -> DatasetSplits:

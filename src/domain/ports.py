@@ -167,7 +167,9 @@ class TaskRuntime(Protocol):
     ``set_return_value`` stores ``str(value)`` (more than 10 kB raises ``InvalidData``); ``scheduled_time`` is
     the original scheduled time of the graph run, identical for every task of the run and its retries;
     ``task_state`` is this run's state of another task by its short name (SUCCEEDED, FAILED, SKIPPED,
-    NOT_EXECUTED, …), as ``SYSTEM$TASK_COMPLETION_STATE`` reports it.
+    NOT_EXECUTED, …), as ``SYSTEM$TASK_COMPLETION_STATE`` reports it; ``graph_run_id`` is the id of this graph
+    run as ``Scheduler.run`` returns it and ``Scheduler.runs`` lists it (Snowflake's RUN_ID, digits), the same for
+    every task of the run and of its retries.
     """
 
     def graph_config(self) -> dict[str, Any]: ...
@@ -181,6 +183,8 @@ class TaskRuntime(Protocol):
     def current_task_name(self) -> str: ...
 
     def task_state(self, task_name: str) -> str: ...
+
+    def graph_run_id(self) -> str: ...
 
 
 @runtime_checkable

@@ -160,3 +160,14 @@ def test_models_follows_the_deployed_model_name_and_shows_every_metric(home: Pat
 
     assert code == 0, err
     assert out.startswith("model OTHER_MODEL") and "test_log_loss=" in out and "train_f1=" in out
+
+
+def test_models_shows_the_graph_run_that_made_each_version_as_its_source_run(home: Path) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+    run_id = runs(home)[0]["run_id"]
+
+    (version,) = json.loads(cli(home, "models", "--format", "json")[1])["versions"]
+    text = cli(home, "models")[1]
+
+    assert version["source_run"] == run_id == version["evidence"]["graph_run_id"]
+    assert f"source run: {run_id}" in text

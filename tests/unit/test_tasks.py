@@ -68,6 +68,32 @@ def test_promote_model_returns_the_model_and_version_it_promoted(
     assert value["gate"]["outcome"] == "promote" and value["gate"]["successor"] == "promote_model"
 
 
+def test_the_promoted_version_keeps_the_graph_run_id_and_its_mail_says_it(
+    ports: pipeline.Ports, runtime: FakeTaskRuntime
+) -> None:
+    runtime.config["notify_on_promotion"] = True
+    runtime.run_id = "1770715729000"
+    run_through_check(ports, runtime)
+
+    value = json.loads(run_stage(pipeline.PROMOTE_MODEL, runtime, ports) or "")
+
+    version = ports.registry.get_version(value["model_name"], value["model_version"])
+    assert version.evidence["graph_run_id"] == "1770715729000"
+    ((_, mail),) = ports.notifier.sent  # type: ignore[attr-defined]
+    assert "Graph run: 1770715729000" in mail.body
+
+
+def test_the_alert_says_the_graph_run_id(ports: pipeline.Ports, runtime: FakeTaskRuntime) -> None:
+    runtime.config["metric_threshold"] = 0.9999
+    runtime.run_id = "1770715729000"
+    run_through_check(ports, runtime)
+
+    run_stage(pipeline.SEND_ALERT, runtime, ports)
+
+    ((_, alert),) = ports.notifier.sent  # type: ignore[attr-defined]
+    assert "Graph run: 1770715729000" in alert.body
+
+
 def test_send_alert_returns_the_gate_decision_as_json_not_a_sentence(
     ports: pipeline.Ports, runtime: FakeTaskRuntime
 ) -> None:
@@ -99,6 +125,7 @@ def test_the_finalizer_sends_one_notice_naming_every_failed_task(
 
     ((_, notice),) = ports.notifier.sent  # type: ignore[attr-defined]
     assert "failed in train_model" in notice.subject and "task history" in notice.body
+    assert f"Graph run: {runtime.run_id}" in notice.body
 
 
 def test_the_finalizer_of_a_successful_run_sends_no_failure_notice(
