@@ -233,6 +233,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
+    rt = sub.add_parser(
+        "retry",
+        parents=[common],
+        help="re-run the last run's failed and cancelled tasks and what follows them (EXECUTE TASK … RETRY LAST)",
+    )
+    ex = sub.add_parser(
+        "execute",
+        parents=[common],
+        help="run the deployed graph once, optionally with config values for this run only "
+        "(EXECUTE TASK … USING CONFIG; nothing is redeployed)",
+    )
+    ex.add_argument(
+        "--config",
+        dest="run_config",  # not a settings override: it goes to this one run only
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config value for this run, e.g. metric_threshold=0.8 (repeatable)",
+    )
+    for command in (rt, ex):
+        command.add_argument(
+            "--timeout", type=_positive, default=3600.0, help="seconds to follow the run (default 3600)"
+        )
+
     for name, text in (
         ("suspend", "stop the schedule"),
         ("resume", "restart the schedule"),
@@ -365,9 +389,42 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
         return EXIT_OK
     run_id = scheduler.run(graph.name)
     out.write(f"Graph run {run_id} started.\n")
+    return _follow(c, graph.name, run_id, args.timeout, out)
+
+
+def _attached(c: Container, settings: Settings) -> str:
+    """The deployed graph's name, made runnable from this process where its task bodies must live here."""
+    graph = _graph(settings)
+    attach = c.attach_graph()
+    if attach is not None:
+        attach(graph)
+    return graph.name
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    name = _attached(c, settings)
+    run_id = c.scheduler().run(name, retry_last=True)
+    out.write(f"Graph run {run_id} retried: its failed and cancelled tasks run again.\n")
+    return _follow(c, name, run_id, args.timeout, out)
+
+
+def cmd_execute(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    given = parse_assignments(args.run_config)
+    # Checked and typed as a deploy's --config is, so a bad key or value fails here, not inside the run.
+    typed = with_pipeline_overrides(settings, given).pipeline.to_mapping()
+    override = {key: typed[key] for key in given}
+    name = _attached(c, settings)
+    run_id = c.scheduler().run(name, config=override or None)
+    using = f" using config {json.dumps(override, sort_keys=True)}" if override else ""
+    out.write(f"Graph run {run_id} started{using}.\n")
+    return _follow(c, name, run_id, args.timeout, out)
+
+
+def _follow(c: Container, graph_name: str, run_id: str, timeout: float, out: TextIO) -> int:
+    """Follow a run live to its end and report it, as ``deploy --run`` does."""
     try:
         run = follow_run(
-            scheduler, graph.name, run_id, timeout=args.timeout, out=out, live=c.live_task_states()
+            c.scheduler(), graph_name, run_id, timeout=timeout, out=out, live=c.live_task_states()
         )
     except JobTimeout:
         note = c.followed_run_note()
@@ -589,5 +646,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "resume": _lifecycle("resume"),
     "drop": _lifecycle("drop"),
     "cancel": cmd_cancel,
+    "retry": cmd_retry,
+    "execute": cmd_execute,
     "doctor": cmd_doctor,
 }
