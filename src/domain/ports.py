@@ -193,8 +193,11 @@ class Scheduler(Protocol):
 
     Contract:
     - ``deploy`` replaces a graph of the same name (or-replace) and resumes it only if it has a schedule.
-    - ``run`` starts a graph run now (with an optional one-run config override) and returns its run id; a graph
-      that is not deployed raises ``NotFound``.
+    - ``run`` starts a graph run now and returns its run id; a graph that is not deployed raises ``NotFound``.
+      ``config`` is merged over the deployed config for that run only (``EXECUTE TASK … USING CONFIG``; the
+      deployed config is unchanged). ``retry_last`` (``EXECUTE TASK … RETRY LAST``) starts the next attempt of
+      the last run, same run id, re-running its FAILED and CANCELLED tasks and what follows them; it raises
+      ``Conflict`` when the last run is not FAILED or CANCELLED, and ``InvalidConfig`` with a ``config``.
     - ``wait`` follows that run id until it is terminal or raises ``JobTimeout``.
     - ``runs`` lists graph runs newest first; ``task_history`` lists task runs of one run or all runs.
     - ``deployed`` reports the config, schedule and state a graph was deployed with (``NotFound`` if it is not).
