@@ -305,7 +305,7 @@ class _SimIntegrations:
 
 class _EngineProbes:
     """Runs bodies inside tasks of the simulator's engine (the one the container's scheduler drives), each
-    on the ``TaskRuntime`` a deployed task gets: ``TaskContextRuntime`` over the engine's session."""
+    on the ``TaskRuntime`` a deployed task gets: ``SimTaskRuntime`` over the engine's session."""
 
     def __init__(self, scheduler: Any) -> None:
         self._operation = scheduler.operation
@@ -319,14 +319,14 @@ class _EngineProbes:
     ) -> dict[str, Any]:
         from snowflake.core.task.dagv1 import DAG, DAGTask
 
-        from adapters.dagv1.task_runtime import TaskContextRuntime
+        from adapters.simulator.taskgraph.task_runtime import SimTaskRuntime
 
         outcomes: dict[str, Any] = {}
 
         def task(name: str, body: Body) -> Callable[[Any], None]:
             def definition(session: Any) -> None:
                 try:
-                    outcomes[name] = body(TaskContextRuntime(session))
+                    outcomes[name] = body(SimTaskRuntime(session))
                 except Exception as exc:  # the test inspects it; the task itself succeeds
                     outcomes[name] = exc
 

@@ -13,7 +13,7 @@ from contextlib import suppress
 import pytest
 
 from contracts.support import Backend, unique_name
-from domain.errors import InvalidConfig, NotFound
+from domain.errors import Conflict, InvalidConfig, NotFound
 from domain.graph import GraphRunState, GraphSpec, TaskKind, TaskSpec, TaskState
 from domain.ports import Scheduler
 from domain.schedule import parse_schedule
@@ -136,6 +136,25 @@ def test_cancel_stops_the_run_and_still_runs_the_finalizer(
     assert states["CLEANUP"] is TaskState.SUCCEEDED
     assert TaskState.SUCCEEDED not in (states.get("TRAIN"), states.get("CHECK"))
     assert [r.run_id for r in scheduler.runs(name)] == [run_id]  # no automatic retry followed
+
+
+def test_a_run_config_override_leaves_the_deployed_config_unchanged(scheduler: Scheduler, name: str) -> None:
+    scheduler.deploy(small_graph(name))
+
+    run = scheduler.wait(name, scheduler.run(name, config={"threshold": 0.9}), timeout=120)
+
+    assert run.state is GraphRunState.SUCCEEDED and scheduler.deployed(name).config["threshold"] == 0.7
+
+
+def test_retry_last_after_a_successful_run_is_a_conflict_and_starts_nothing(
+    scheduler: Scheduler, name: str
+) -> None:
+    scheduler.deploy(small_graph(name))
+    scheduler.wait(name, scheduler.run(name), timeout=120)
+
+    with pytest.raises(Conflict, match="FAILED or CANCELLED"):
+        scheduler.run(name, retry_last=True)
+    assert len(scheduler.runs(name)) == 1
 
 
 def test_drop_removes_the_graph(scheduler: Scheduler, name: str) -> None:

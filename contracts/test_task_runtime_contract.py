@@ -90,3 +90,11 @@ def test_task_state_reports_this_runs_state_of_another_task(task_probes: Any) ->
     out = task_probes.run_chain([("A", lambda rt: None), ("B", lambda rt: rt.task_state("A"))], config={})
 
     assert out["B"] == "SUCCEEDED"
+
+
+def test_every_task_of_a_run_reads_the_same_graph_run_id(task_probes: Any) -> None:
+    out = task_probes.run_chain(
+        [("A", lambda rt: rt.graph_run_id()), ("B", lambda rt: rt.graph_run_id())], config={}
+    )
+
+    assert out["A"] == out["B"] and str(out["A"]).isdigit()

@@ -28,6 +28,7 @@ from domain.graph import (
     GraphRun,
     GraphRunState,
     GraphSpec,
+    ScheduledFrom,
     TaskRun,
     TaskState,
 )
@@ -231,7 +232,13 @@ class FakeModelRegistry(_Failing):
         if (model, version) in self.versions:
             raise AlreadyExists(f"model {model} version {version} already exists")
         info = ModelVersionInfo(
-            model, version, self.clock(), metrics=dict(metrics), dataset=dataset, comment=comment
+            model,
+            version,
+            self.clock(),
+            metrics=dict(metrics),
+            dataset=dataset,
+            comment=comment,
+            evidence=dict(evidence or {}),
         )
         self.versions[(model, version)] = _Version(info, artifact, dict(evidence or {}))
         self.defaults.setdefault(model, version)
@@ -344,6 +351,7 @@ class FakeTaskRuntime:
     task_name: str = "PREPARE_DATA"
     returned: list[str] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)  # short task name (upper) -> state in this run
+    run_id: str = "1770000000000"  # the graph run's RUN_ID (epoch milliseconds, as both backends make it)
 
     def graph_config(self) -> dict[str, Any]:
         return dict(self.config)
@@ -364,6 +372,9 @@ class FakeTaskRuntime:
 
     def task_state(self, task_name: str) -> str:
         return self.states.get(task_name.upper(), "NOT_EXECUTED")
+
+    def graph_run_id(self) -> str:
+        return self.run_id
 
 
 @dataclass
@@ -394,6 +405,8 @@ class FakeScheduler:
         self, graph_name: str, *, config: Mapping[str, Any] | None = None, retry_last: bool = False
     ) -> str:
         graph = self._graph(graph_name)
+        if retry_last:
+            return self._retry_last(graph_name, config)
         taken = {int(r.run_id) for runs in self.history.values() for r in runs}
         run_id = max([int(self.clock().timestamp() * 1000), *(t + 1 for t in taken)])
         state = GraphRunState(self.state)
@@ -403,6 +416,25 @@ class FakeScheduler:
         self.history.setdefault(graph_name, []).insert(0, run)
         self.configs[run.run_id] = dict(config or {})
         return run.run_id
+
+    def _retry_last(self, graph_name: str, config: Mapping[str, Any] | None) -> str:
+        """RETRY LAST: the last run's next attempt (same run id), ending in ``state`` as every fake run does."""
+        if config:
+            raise InvalidConfig("RETRY LAST reuses the failed run's config; do not pass a config with it")
+        last = self.history.get(graph_name, [])[:1]
+        if not last or last[0].state not in {GraphRunState.FAILED, GraphRunState.CANCELLED}:
+            state = last[0].state if last else "none"
+            raise Conflict(
+                f"RETRY LAST needs the last run of {graph_name} to be FAILED or CANCELLED; it is {state}"
+            )
+        retried = replace(
+            last[0],
+            state=GraphRunState(self.state),
+            attempt_number=last[0].attempt_number + 1,
+            scheduled_from=ScheduledFrom.MANUAL_RETRY,
+        )
+        self.history[graph_name].insert(0, retried)
+        return retried.run_id
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
         if not run_id.isdigit():

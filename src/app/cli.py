@@ -9,21 +9,26 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from app.container import Container, build_container
 from app.local_scheduler import StopRequest
 from app.monitor import follow_run
 from app.render import (
+    decoded,
+    gate_decision,
     graph_dot,
     graph_mermaid,
     graph_text,
     models_dict,
     models_table,
     readiness_text,
+    run_detail,
+    run_to_dict,
     runs_json,
     runs_table,
+    task_log,
 )
 from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
 from domain import pipeline as p
@@ -39,8 +44,9 @@ from domain.errors import (
     NotFound,
     Unsupported,
 )
-from domain.graph import GraphRunState, GraphSpec
+from domain.graph import GraphRun, GraphRunState, GraphSpec, TaskRun
 from domain.readiness import ready
+from domain.refs import JobRef
 from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
@@ -69,6 +75,20 @@ def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
     return int(text)
+
+
+def _since(text: str) -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), or an age such as 30m, 12h, 7d."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give an ISO date or time (2026-11-02, 2026-11-02T06:00) or an age (30m, 12h, 7d)"
+        ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +173,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ru.add_argument("--limit", type=_count, default=10)
     ru.add_argument("--format", choices=["table", "json"], default="table")
+    ru.add_argument(
+        "--state",
+        action="append",
+        choices=[str(s) for s in GraphRunState],
+        help="only runs in this state (repeatable)",
+    )
+    ru.add_argument(
+        "--since", type=_since, help="only runs started since: an ISO date/time or an age (30m, 12h, 7d)"
+    )
+    ru_sub = ru.add_subparsers(dest="runs_command", metavar="show")
+    rs = ru_sub.add_parser(
+        "show",
+        parents=[common],
+        help="one graph run: each task's state, attempt, duration, return value, error and traceback",
+    )
+    rs.add_argument("run_id", metavar="RUN_ID", help="the graph run's id (as `runs` lists it)")
+    rs.add_argument("--format", choices=["text", "json"], default="text")
+
+    lg = sub.add_parser(
+        "logs",
+        parents=[common],
+        help="what a task logged and printed, its error and traceback; or its ML Job's log",
+    )
+    lg.add_argument("task", metavar="TASK", help="task name, e.g. train_model")
+    lg.add_argument("--run", metavar="RUN_ID", dest="run_id", help="graph run id (default the latest run)")
+    lg.add_argument(
+        "--instance",
+        type=int,
+        metavar="N",
+        help="the log of instance N (0 is the head) of the ML Job the task ran",
+    )
 
     m = sub.add_parser("models", parents=[common], help="model versions, default, aliases, metrics")
     m.add_argument("--format", choices=["table", "json"], default="table")
@@ -181,6 +232,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
     )
     dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
+
+    rt = sub.add_parser(
+        "retry",
+        parents=[common],
+        help="re-run the last run's failed and cancelled tasks and what follows them (EXECUTE TASK … RETRY LAST)",
+    )
+    ex = sub.add_parser(
+        "execute",
+        parents=[common],
+        help="run the deployed graph once, optionally with config values for this run only "
+        "(EXECUTE TASK … USING CONFIG; nothing is redeployed)",
+    )
+    ex.add_argument(
+        "--config",
+        dest="run_config",  # not a settings override: it goes to this one run only
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config value for this run, e.g. metric_threshold=0.8 (repeatable)",
+    )
+    for command in (rt, ex):
+        command.add_argument(
+            "--timeout", type=_positive, default=3600.0, help="seconds to follow the run (default 3600)"
+        )
 
     for name, text in (
         ("suspend", "stop the schedule"),
@@ -276,7 +351,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, c: Container, out: Tex
     for stage in p.STAGES:
         out.write(f"  {stage:<22} {result.states[stage]}\n")
     if result.decision is not None:
-        out.write(f"{result.decision.summary()}\n")
+        out.write(f"Branch chosen: {result.decision.successor}; {result.decision.explained()}\n")
     if args.no_register:
         out.write("--no-register: the model was not logged.\n")
     if result.promoted is not None:
@@ -314,9 +389,42 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
         return EXIT_OK
     run_id = scheduler.run(graph.name)
     out.write(f"Graph run {run_id} started.\n")
+    return _follow(c, graph.name, run_id, args.timeout, out)
+
+
+def _attached(c: Container, settings: Settings) -> str:
+    """The deployed graph's name, made runnable from this process where its task bodies must live here."""
+    graph = _graph(settings)
+    attach = c.attach_graph()
+    if attach is not None:
+        attach(graph)
+    return graph.name
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    name = _attached(c, settings)
+    run_id = c.scheduler().run(name, retry_last=True)
+    out.write(f"Graph run {run_id} retried: its failed and cancelled tasks run again.\n")
+    return _follow(c, name, run_id, args.timeout, out)
+
+
+def cmd_execute(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    given = parse_assignments(args.run_config)
+    # Checked and typed as a deploy's --config is, so a bad key or value fails here, not inside the run.
+    typed = with_pipeline_overrides(settings, given).pipeline.to_mapping()
+    override = {key: typed[key] for key in given}
+    name = _attached(c, settings)
+    run_id = c.scheduler().run(name, config=override or None)
+    using = f" using config {json.dumps(override, sort_keys=True)}" if override else ""
+    out.write(f"Graph run {run_id} started{using}.\n")
+    return _follow(c, name, run_id, args.timeout, out)
+
+
+def _follow(c: Container, graph_name: str, run_id: str, timeout: float, out: TextIO) -> int:
+    """Follow a run live to its end and report it, as ``deploy --run`` does."""
     try:
         run = follow_run(
-            scheduler, graph.name, run_id, timeout=args.timeout, out=out, live=c.live_task_states()
+            c.scheduler(), graph_name, run_id, timeout=timeout, out=out, live=c.live_task_states()
         )
     except JobTimeout:
         note = c.followed_run_note()
@@ -331,30 +439,104 @@ def _report_run(run: Any, out: TextIO) -> int:
     branch = by_name.get(p.CHECK_MODEL_QUALITY)
     promoted = by_name.get(p.PROMOTE_MODEL)
     out.write(f"Graph run {run.run_id} {run.state}.\n")
+    decision = gate_decision(run)
     if branch is not None and branch.return_value:
-        out.write(f"Branch chosen: {branch.return_value}\n")
-    if promoted is not None and promoted.return_value:
-        out.write(f"Model version: {promoted.return_value}\n")
+        why = f"; {decision.explained()}" if decision is not None else ""
+        out.write(f"Branch chosen: {branch.return_value}{why}\n")
+    value = decoded(promoted.return_value) if promoted is not None else None
+    if isinstance(value, dict):
+        out.write(f"Model version: {value['model_name']} {value['model_version']} (graph run {run.run_id})\n")
     if run.first_error_task_name:
         out.write(f"First error in {run.first_error_task_name}: {run.first_error_message}\n")
     return EXIT_OK if run.state is GraphRunState.SUCCEEDED else EXIT_RUN_FAILED
 
 
+_SCAN = 1000  # runs read to filter by state or time (COMPLETE_TASK_GRAPHS' RESULT_LIMIT is 1000 too)
+
+
 def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    runs = c.scheduler().runs(settings.graph.name, limit=args.limit)
+    if args.runs_command == "show":
+        return _show_run(args, settings, c, out)
+    filtered = bool(args.state or args.since)
+    runs = c.scheduler().runs(settings.graph.name, limit=_SCAN if filtered else args.limit)
+    if args.state:
+        runs = [r for r in runs if str(r.state) in args.state]
+    if args.since:
+        runs = [r for r in runs if (r.query_start_time or r.scheduled_time) >= args.since]
+    runs = runs[: args.limit]
     out.write((runs_json(runs) if args.format == "json" else runs_table(runs)) + "\n")
     return EXIT_OK
 
 
+def _find_run(c: Container, graph: str, run_id: str | None) -> GraphRun:
+    runs: list[GraphRun] = c.scheduler().runs(graph, limit=1 if run_id is None else _SCAN)
+    found = runs if run_id is None else [r for r in runs if r.run_id == run_id]
+    if not found:
+        raise NotFound(
+            f"no graph run {run_id} of task graph {graph}; `python -m app runs` lists them"
+            if run_id
+            else f"task graph {graph} has no runs yet; start one with: python -m app deploy --run"
+        )
+    return found[0]
+
+
+def _show_run(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    run = _find_run(c, settings.graph.name, args.run_id)
+    text = json.dumps(run_to_dict(run, details=True), indent=2) if args.format == "json" else run_detail(run)
+    out.write(text + "\n")
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    run = _find_run(c, settings.graph.name, args.run_id)
+    task = _task_of(run, args.task)
+    value = decoded(task.return_value)
+    job_id = value.get("job_id") if isinstance(value, dict) else None
+    if args.instance is None:
+        out.write(task_log(task) + "\n")
+        if job_id:
+            out.write(
+                f"ML Job {job_id}: its logs with `python -m app logs {args.task} --run {run.run_id} "
+                "--instance N` (0 is the head)\n"
+            )
+        return EXIT_OK
+    if not job_id:
+        raise NotFound(
+            f"task {args.task} of graph run {run.run_id} recorded no ML Job (only train_model runs one)"
+        )
+    out.write(c.jobs().logs(JobRef(job_id), args.instance).rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def _task_of(run: GraphRun, name: str) -> TaskRun:
+    tasks = {t.short_name.lower(): t for t in run.tasks}
+    if name.lower() not in tasks:
+        raise NotFound(
+            f"graph run {run.run_id} has no task {name!r} that ran; its tasks: {', '.join(sorted(tasks))}"
+        )
+    return tasks[name.lower()]
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
-    model = args.model_name or settings.pipeline.model_name
-    versions = c.registry().list_versions(model)
+    model = args.model_name or _deployed_model_name(c, settings)
+    versions = sorted(
+        c.registry().list_versions(model), key=lambda v: (v.created_on, v.version), reverse=True
+    )
     name = versions[0].model_name if versions else model
     if args.format == "json":
         out.write(json.dumps(models_dict(name, versions), indent=2) + "\n")
     else:
         out.write(models_table(name, versions, settings.pipeline.metric_name) + "\n")
     return EXIT_OK
+
+
+def _deployed_model_name(c: Container, settings: Settings) -> str:
+    """The model the deployed graph logs (its config may override the settings'), else the settings' one."""
+    try:
+        deployed = c.scheduler().deployed(settings.graph.name)
+    except NotFound:
+        return settings.pipeline.model_name
+    return str(deployed.config.get("model_name") or settings.pipeline.model_name)
 
 
 _RENDER: dict[str, Callable[..., str]] = {"text": graph_text, "mermaid": graph_mermaid, "dot": graph_dot}
@@ -455,6 +637,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "run": cmd_run,
     "deploy": cmd_deploy,
     "runs": cmd_runs,
+    "logs": cmd_logs,
     "models": cmd_models,
     "graph": cmd_graph,
     "scheduler": cmd_scheduler,
@@ -463,5 +646,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "resume": _lifecycle("resume"),
     "drop": _lifecycle("drop"),
     "cancel": cmd_cancel,
+    "retry": cmd_retry,
+    "execute": cmd_execute,
     "doctor": cmd_doctor,
 }

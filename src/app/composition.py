@@ -76,14 +76,14 @@ def dag_operation(account: Any, notifier: Any, jobs: Any) -> Any:
 
 
 def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:
-    from adapters.dagv1.task_runtime import TaskContextRuntime
     from adapters.simulator.taskgraph.scheduler_port import SimScheduler
+    from adapters.simulator.taskgraph.task_runtime import SimTaskRuntime
 
     # Tasks run in this process, so they share the container's adapters; an ML_JOB stage submits its job to
     # the simulator's JobRunner from inside the task, as Snowflake runs it synchronously.
     return SimScheduler(
         operation,
-        definition_for(lambda stage: stage_task(stage, lambda _session: ports(), TaskContextRuntime)),
+        definition_for(lambda stage: stage_task(stage, lambda _session: ports(), SimTaskRuntime)),
     )
 
 

@@ -93,6 +93,13 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Callable(attrgetter("live_task_states"), sim_scheduler),
         snowflake=providers.Object(None),
     )
+    # Task bodies are Python callables in the process that runs them: a simulator run started by a new
+    # process (retry, execute) attaches the deployed graph first; Snowflake runs the procedures it stores.
+    attach_graph = providers.Selector(
+        backend,
+        simulator=providers.Callable(attrgetter("attach"), sim_scheduler),
+        snowflake=providers.Object(None),
+    )
     # What a followed run becomes when this process stops following it (after a timeout).
     followed_run_note = providers.Selector(
         backend,

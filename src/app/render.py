@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from domain import pipeline as p
+from domain.gating import GateDecision
 from domain.graph import DeployedGraph, GraphRun, GraphSpec, TaskRun
 from domain.readiness import Check, ready
 from domain.refs import ModelVersionInfo
@@ -28,21 +30,47 @@ def in_run_order(tasks: Sequence[TaskRun]) -> list[TaskRun]:
     )
 
 
-def task_to_dict(task: TaskRun) -> dict[str, Any]:
-    return {
+def decoded(value: str | None) -> Any:
+    """A return value as the JSON it holds (tasks return JSON), or the text itself when it is not JSON."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def task_to_dict(task: TaskRun, *, details: bool = False) -> dict[str, Any]:
+    """One task run; ``details`` adds what explains a failure: its traceback and its captured log."""
+    row = {
         "name": task.short_name.lower(),
         "qualified_name": task.name,
         "state": str(task.state),
-        "return_value": task.return_value,
+        "return_value": decoded(task.return_value),
+        "error_code": task.error_code,
         "error_message": task.error_message,
         "attempt_number": task.attempt_number,
         "query_start_time": _iso(task.query_start_time),
         "completed_time": _iso(task.completed_time),
         "duration_seconds": _duration(task.query_start_time, task.completed_time),
     }
+    if details:
+        row |= {"error_traceback": task.error_traceback, "log": task.log}
+    return row
 
 
-def run_to_dict(run: GraphRun) -> dict[str, Any]:
+def gate_decision(run: GraphRun) -> GateDecision | None:
+    """The gate's decision of a pipeline run, as the branch it chose returned it (None before it ran)."""
+    for task in run.tasks:
+        if task.short_name.lower() in (p.PROMOTE_MODEL, p.SEND_ALERT):
+            value = decoded(task.return_value)
+            if isinstance(value, dict) and isinstance(value.get("gate"), dict):
+                return GateDecision.from_dict(value["gate"])
+    return None
+
+
+def run_to_dict(run: GraphRun, *, details: bool = False) -> dict[str, Any]:
+    decision = gate_decision(run)
     return {
         "run_id": run.run_id,
         "graph": run.graph_name,
@@ -52,9 +80,11 @@ def run_to_dict(run: GraphRun) -> dict[str, Any]:
         "attempt_number": run.attempt_number,
         "query_start_time": _iso(run.query_start_time),
         "completed_time": _iso(run.completed_time),
+        "duration_seconds": _duration(run.query_start_time, run.completed_time),
         "first_error_task_name": run.first_error_task_name,
         "first_error_message": run.first_error_message,
-        "tasks": [task_to_dict(t) for t in in_run_order(run.tasks)],
+        "gate": None if decision is None else decision.to_dict(),
+        "tasks": [task_to_dict(t, details=details) for t in in_run_order(run.tasks)],
     }
 
 
@@ -67,21 +97,79 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}s"
+
+
+_TASK_HEADER = f"  {'task':<22} {'state':<13} {'duration':>9}  return value / error"
+
+
 def runs_table(runs: Sequence[GraphRun]) -> str:
     if not runs:
         return "No graph runs yet. Start one with: python -m app deploy --run"
-    lines: list[str] = []
+    lines: list[str] = [
+        f"{'graph run id':<16} {'state':<10} {'scheduled (UTC)':<19}  {'duration':>9}  {'attempt':>7}  origin"
+    ]
     for run in runs:
         lines.append(
-            f"run {run.run_id}  {run.state}  scheduled {run.scheduled_time:%Y-%m-%d %H:%M:%S}  "
-            f"attempt {run.attempt_number}  ({run.scheduled_from})"
+            f"{run.run_id:<16} {run.state!s:<10} {run.scheduled_time:%Y-%m-%d %H:%M:%S}  "
+            f"{_seconds(_duration(run.query_start_time, run.completed_time)):>9}  {run.attempt_number:>7}  "
+            f"{run.scheduled_from}"
         )
+        if run.first_error_task_name:
+            lines.append(f"  error in {run.first_error_task_name}: {_clip(run.first_error_message, 90)}")
+        lines.append(_TASK_HEADER)
         for t in in_run_order(run.tasks):
             d = _duration(t.query_start_time, t.completed_time)
             lines.append(
-                f"  {t.short_name.lower():<22} {t.state!s:<13} {'' if d is None else f'{d:8.2f}s':>9}  "
+                f"  {t.short_name.lower():<22} {t.state!s:<13} {_seconds(d):>9}  "
                 f"{_clip(t.error_message or t.return_value, 70)}"
             )
+    return "\n".join(lines)
+
+
+def _indented(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())
+
+
+def run_detail(run: GraphRun) -> str:
+    """``runs show``: the run, the gate's decision, then each task with its value, error and traceback in full."""
+    duration = _seconds(_duration(run.query_start_time, run.completed_time)) or "-"
+    lines = [
+        f"graph run {run.run_id} of {run.graph_name}: {run.state}, scheduled "
+        f"{run.scheduled_time:%Y-%m-%d %H:%M:%S} UTC, attempt {run.attempt_number} ({run.scheduled_from}), "
+        f"duration {duration}"
+    ]
+    if run.first_error_task_name:
+        lines.append(f"first error in {run.first_error_task_name}: {run.first_error_message}")
+    decision = gate_decision(run)
+    if decision is not None:
+        lines.append("gate: " + decision.explained())
+    for t in in_run_order(run.tasks):
+        d = _duration(t.query_start_time, t.completed_time)
+        lines.append(
+            f"  {t.short_name.lower()}: {t.state}, attempt {t.attempt_number}, duration {_seconds(d) or '-'}"
+        )
+        value = decoded(t.return_value)
+        if value is not None:
+            shown = json.dumps(value, indent=2, sort_keys=True) if not isinstance(value, str) else value
+            lines += ["    return value:", _indented(shown)]
+        if t.error_message:
+            code = f" (code {t.error_code})" if t.error_code is not None else ""
+            lines += [f"    error{code}:", _indented(t.error_message)]
+        if t.error_traceback:
+            lines += ["    traceback:", _indented(t.error_traceback)]
+    return "\n".join(lines)
+
+
+def task_log(task: TaskRun) -> str:
+    """``logs TASK``: what one task run logged and printed, then its error and traceback."""
+    lines = [f"task {task.name}: {task.state}, attempt {task.attempt_number}"]
+    lines += ["  log:", _indented(task.log) if task.log else "      (nothing logged or printed)"]
+    if task.error_message:
+        lines += ["  error:", _indented(task.error_message)]
+    if task.error_traceback:
+        lines += ["  traceback:", _indented(task.error_traceback)]
     return "\n".join(lines)
 
 
@@ -103,6 +191,8 @@ def models_dict(model: str, versions: Sequence[ModelVersionInfo]) -> dict[str, A
                 "metrics": {k: _metric(x) for k, x in sorted(v.metrics.items())},
                 "dataset": None if v.dataset is None else f"{v.dataset.name}/{v.dataset.version}",
                 "comment": v.comment,
+                "source_run": v.evidence.get("graph_run_id"),
+                "evidence": dict(v.evidence),
             }
             for v in versions
         ],
@@ -120,6 +210,11 @@ def models_table(model: str, versions: Sequence[ModelVersionInfo], metric: str) 
             f"  {v.version:<20} {v.created_on:%Y-%m-%d %H:%M:%S}  {'yes' if v.is_default else '':<8} "
             f"{shown:<14} {', '.join(sorted(v.aliases))}"
         )
+        every = "  ".join(
+            f"{k}={x:.4f}" if isinstance(x, float) else f"{k}={x}" for k, x in sorted(v.metrics.items())
+        )
+        lines.append(f"    metrics: {every or '-'}")
+        lines.append(f"    source run: {v.evidence.get('graph_run_id') or '-'}")
     return "\n".join(lines)
 
 

@@ -2,8 +2,9 @@
 TaskRuntime, calls one domain stage over the ports, and returns the small value its successors read.
 
 Values flow as in the guide: prepare_data → the dataset references (JSON); train_model → the model file and
-metrics (JSON); check_model_quality → the exact name of the successor to run; promote_model → the promoted
-``(model, version)``; cleanup → what it deleted, and one notice when anything in the run failed.
+metrics (JSON); check_model_quality → the exact name of the successor to run (Snowflake compares it with the successor's
+name); promote_model → ``{model_name, model_version, gate}`` and send_alert → ``{gate}``, the gate's decision
+with its evidence (JSON); cleanup → what it deleted, and one notice when anything in the run failed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from domain.graph import TaskKind, TaskSpec
 from domain.ports import TaskRuntime
 from domain.refs import DatasetSplits, TrainingOutcome
 
+# The stages whose version, alert or mail name the graph run; only they read its id (a TASK_HISTORY query on
+# Snowflake).
+_NAMES_THE_RUN = frozenset({p.PROMOTE_MODEL, p.SEND_ALERT, p.CLEANUP})
+
 
 def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
-    run = RunConfig.from_graph(runtime.graph_config(), runtime.scheduled_time())
+    run = RunConfig.from_graph(
+        runtime.graph_config(),
+        runtime.scheduled_time(),
+        graph_run_id=runtime.graph_run_id() if stage in _NAMES_THE_RUN else None,
+    )
     if stage != p.CLEANUP:
         return _STAGES[stage](runtime, ports, run)
     # The finalizer sees the whole run: it cleans up, then sends one notice if any task failed — raised an
@@ -35,7 +44,7 @@ def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
         raise
     finally:
         if failures:
-            p.notify_failure(ports, run.pipeline, run.model_version, failures)
+            p.notify_failure(ports, run, failures)
 
 
 def _splits(runtime: TaskRuntime) -> DatasetSplits:
@@ -66,12 +75,17 @@ def _check(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
 
 
 def _promote(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
-    version, _ = p.promote_model(ports, run, _splits(runtime), _outcome(runtime))
-    return str((version.model_name, version.version))
+    version, decision = p.promote_model(ports, run, _splits(runtime), _outcome(runtime))
+    return json.dumps(
+        {"model_name": version.model_name, "model_version": version.version, "gate": decision.to_dict()},
+        sort_keys=True,
+        allow_nan=False,
+    )
 
 
 def _alert(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:
-    return p.send_alert(ports, run, _splits(runtime), _outcome(runtime)).summary()
+    decision = p.send_alert(ports, run, _splits(runtime), _outcome(runtime))
+    return json.dumps({"gate": decision.to_dict()}, sort_keys=True, allow_nan=False)
 
 
 def _cleanup(runtime: TaskRuntime, ports: p.Ports, run: RunConfig) -> str:

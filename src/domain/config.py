@@ -303,9 +303,12 @@ class RunConfig:
     model_version: str
     pipeline: PipelineConfig
     deployment: Mapping[str, str] = field(default_factory=dict)
+    graph_run_id: str | None = None  # the task graph run's RUN_ID; None when run in-process (``run``)
 
     @classmethod
-    def from_graph(cls, config: Mapping[str, object], scheduled_time: datetime) -> RunConfig:
+    def from_graph(
+        cls, config: Mapping[str, object], scheduled_time: datetime, *, graph_run_id: str | None = None
+    ) -> RunConfig:
         """``model_version`` is the run's original scheduled time as ``vYYYYmmdd_HHMMSS``; it is never configured.
 
         A ``run_id`` key is refused with that reason: it was this value's name before the rename.
@@ -328,4 +331,5 @@ class RunConfig:
             model_version=model_version_for(scheduled_time),
             pipeline=PipelineConfig.from_mapping(policy),
             deployment=deployment,
+            graph_run_id=graph_run_id,
         )

@@ -70,27 +70,30 @@ class GateDecision:
         return self.outcome is Outcome.PROMOTE
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "outcome": self.outcome.value,
-                "successor": self.successor,
-                "reasons": list(self.reasons),
-                "metric_name": self.metric_name,
-                "threshold": self.threshold,
-                "comparison": self.comparison,
-                "margin": self.margin,
-                "candidate": _encode(self.candidate),
-                "champion": None if self.champion is None else _encode(self.champion),
-                "champion_version": self.champion_version,
-                "guardrails": [list(g) for g in self.guardrails],
-            },
-            sort_keys=True,
-            allow_nan=False,
-        )
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON values (what ``to_json`` writes), to nest in a larger JSON document."""
+        return {
+            "outcome": self.outcome.value,
+            "successor": self.successor,
+            "reasons": list(self.reasons),
+            "metric_name": self.metric_name,
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+            "margin": self.margin,
+            "candidate": _encode(self.candidate),
+            "champion": None if self.champion is None else _encode(self.champion),
+            "champion_version": self.champion_version,
+            "guardrails": [list(g) for g in self.guardrails],
+        }
 
     @classmethod
     def from_json(cls, text: str) -> GateDecision:
-        data: dict[str, Any] = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateDecision:
         return cls(
             outcome=Outcome(data["outcome"]),
             successor=data["successor"],
@@ -120,6 +123,10 @@ class GateDecision:
                 f"margin {_fmt(self.margin)}"
             )
         return f"{line}) -> {self.successor}"
+
+    def explained(self) -> str:
+        """Two lines for people: the summary (floor, champion), then why: every rule's sentence (guardrails, NaN)."""
+        return f"{self.summary()}\n  why: {' '.join(self.reasons)}"
 
 
 def _metric(metrics: Mapping[str, float], key: str, whose: str) -> float | None:

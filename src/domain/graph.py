@@ -284,7 +284,12 @@ class DeployedGraph:
 
 @dataclass(frozen=True)
 class TaskRun:
-    """One row of task history (``name`` is Snowflake's ``<GRAPH>$<TASK>`` form)."""
+    """One row of task history (``name`` is Snowflake's ``<GRAPH>$<TASK>`` form).
+
+    ``error_traceback`` and ``log`` are what the backend kept of the task's failure and output (the simulator:
+    the traceback and what the body logged and printed, bounded; Snowflake: ``None``, as TASK_HISTORY has no
+    such columns and the error message carries the procedure's traceback).
+    """
 
     name: str
     state: TaskState
@@ -293,6 +298,9 @@ class TaskRun:
     attempt_number: int = 1
     query_start_time: datetime | None = None
     completed_time: datetime | None = None
+    error_code: int | None = None
+    error_traceback: str | None = None
+    log: str | None = None
 
     @property
     def short_name(self) -> str:

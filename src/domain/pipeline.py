@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
 from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
@@ -113,7 +113,7 @@ def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> Training
     status = ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
     if status is not JobStatus.DONE:
         raise JobFailed(f"training job {job.id} ended {status}: {ports.jobs.logs(job)[-2000:]}")
-    return ports.jobs.result(job)
+    return replace(ports.jobs.result(job), job_id=job.id)
 
 
 def check_model_quality(
@@ -159,7 +159,7 @@ def promote_model(
             metrics=outcome.metrics,
             dataset=splits.full,
             comment=f"XGBoost model for predicting loan approval likelihood (run {run.model_version}).",
-            evidence={"gate": decision.to_json()},
+            evidence={"gate": decision.to_dict(), "graph_run_id": run.graph_run_id},
         )
         logged_now = True
     except AlreadyExists:
@@ -210,11 +210,10 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
     return plan
 
 
-def notify_failure(
-    ports: Ports, cfg: PipelineConfig, model_version: str, failures: Mapping[str, str | None]
-) -> None:
+def notify_failure(ports: Ports, run: RunConfig, failures: Mapping[str, str | None]) -> None:
     """One notice per failed run, naming every failed task (with its error where known) and the default version
     as it now is. A notification problem never hides the original failure."""
+    cfg, model_version = run.pipeline, run.model_version
     lines = [
         f"- {task}: {error}" if error else f"- {task} (its error is in the task history)"
         for task, error in failures.items()
@@ -225,6 +224,7 @@ def notify_failure(
         Notification(
             subject=f"[{cfg.model_name}] pipeline run {model_version} failed in {', '.join(failures)}",
             body=f"Run {model_version} of the {cfg.model_name} pipeline failed.\n"
+            + _graph_run_line(run)
             + "\n".join(lines)
             + "\n"
             + _default_line(ports, cfg.model_name),
@@ -262,11 +262,17 @@ def _undo_log(registry: ModelRegistry, model_name: str, version: str, *, model_w
         log.warning("could not take back unpromoted version %s of %s: %s", version, model_name, exc)
 
 
+def _graph_run_line(run: RunConfig) -> str:
+    """Which task graph run this was (``runs show`` takes it), when the run is one."""
+    return "" if run.graph_run_id is None else f"Graph run: {run.graph_run_id}\n"
+
+
 def alert_message(cfg: PipelineConfig, run: RunConfig, decision: GateDecision) -> Notification:
     return Notification(
         subject=f"[{cfg.model_name}] candidate {run.model_version} not promoted",
         body="Model quality check failed: the candidate was not promoted.\n"
-        f"Run: {run.model_version}\n{decision.summary()}\n" + "\n".join(f"- {r}" for r in decision.reasons),
+        f"Run: {run.model_version}\n{_graph_run_line(run)}{decision.summary()}\n"
+        + "\n".join(f"- {r}" for r in decision.reasons),
     )
 
 
@@ -275,7 +281,8 @@ def promotion_message(
 ) -> Notification:
     return Notification(
         subject=f"[{cfg.model_name}] {version.version} promoted to default",
-        body=f"Run {run.model_version} promoted {cfg.model_name} version {version.version}.\n{decision.summary()}",
+        body=f"Run {run.model_version} promoted {cfg.model_name} version {version.version}.\n"
+        f"{_graph_run_line(run)}{decision.summary()}",
     )
 
 
@@ -336,7 +343,7 @@ def run_pipeline(
         states[CLEANUP] = "FAILED"
         failures[CLEANUP] = f"{type(exc).__name__}: {exc}"
     if failures:
-        notify_failure(ports, run.pipeline, run.model_version, failures)
+        notify_failure(ports, run, failures)
     error = next((f"{task}: {text}" for task, text in failures.items()), None)
     return PipelineResult(run.model_version, states, decision, promoted, plan, error)
 

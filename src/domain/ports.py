@@ -167,7 +167,9 @@ class TaskRuntime(Protocol):
     ``set_return_value`` stores ``str(value)`` (more than 10 kB raises ``InvalidData``); ``scheduled_time`` is
     the original scheduled time of the graph run, identical for every task of the run and its retries;
     ``task_state`` is this run's state of another task by its short name (SUCCEEDED, FAILED, SKIPPED,
-    NOT_EXECUTED, …), as ``SYSTEM$TASK_COMPLETION_STATE`` reports it.
+    NOT_EXECUTED, …), as ``SYSTEM$TASK_COMPLETION_STATE`` reports it; ``graph_run_id`` is the id of this graph
+    run as ``Scheduler.run`` returns it and ``Scheduler.runs`` lists it (Snowflake's RUN_ID, digits), the same for
+    every task of the run and of its retries.
     """
 
     def graph_config(self) -> dict[str, Any]: ...
@@ -182,6 +184,8 @@ class TaskRuntime(Protocol):
 
     def task_state(self, task_name: str) -> str: ...
 
+    def graph_run_id(self) -> str: ...
+
 
 @runtime_checkable
 class Scheduler(Protocol):
@@ -189,8 +193,11 @@ class Scheduler(Protocol):
 
     Contract:
     - ``deploy`` replaces a graph of the same name (or-replace) and resumes it only if it has a schedule.
-    - ``run`` starts a graph run now (with an optional one-run config override) and returns its run id; a graph
-      that is not deployed raises ``NotFound``.
+    - ``run`` starts a graph run now and returns its run id; a graph that is not deployed raises ``NotFound``.
+      ``config`` is merged over the deployed config for that run only (``EXECUTE TASK … USING CONFIG``; the
+      deployed config is unchanged). ``retry_last`` (``EXECUTE TASK … RETRY LAST``) starts the next attempt of
+      the last run, same run id, re-running its FAILED and CANCELLED tasks and what follows them; it raises
+      ``Conflict`` when the last run is not FAILED or CANCELLED, and ``InvalidConfig`` with a ``config``.
     - ``wait`` follows that run id until it is terminal or raises ``JobTimeout``.
     - ``runs`` lists graph runs newest first; ``task_history`` lists task runs of one run or all runs.
     - ``deployed`` reports the config, schedule and state a graph was deployed with (``NotFound`` if it is not).

@@ -72,7 +72,7 @@ def test_promotion_stores_the_gate_evidence_with_the_version(world: World) -> No
     world.run(GOOD)
 
     evidence = world.registry.versions[("MORTGAGE_MODEL", "V20260210_092849")].evidence
-    assert '"promote"' in evidence["gate"]
+    assert evidence["gate"]["outcome"] == "promote"
 
 
 def test_a_weak_model_is_not_logged_and_an_alert_with_numbers_is_sent(world: World) -> None:

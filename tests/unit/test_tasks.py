@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.tasks import run_stage
@@ -60,7 +62,47 @@ def test_promote_model_returns_the_model_and_version_it_promoted(
 ) -> None:
     run_through_check(ports, runtime)
 
-    assert run_stage(pipeline.PROMOTE_MODEL, runtime, ports) == "('MORTGAGE_MODEL', 'V20260210_092849')"
+    value = json.loads(run_stage(pipeline.PROMOTE_MODEL, runtime, ports) or "")
+
+    assert (value["model_name"], value["model_version"]) == ("MORTGAGE_MODEL", "V20260210_092849")
+    assert value["gate"]["outcome"] == "promote" and value["gate"]["successor"] == "promote_model"
+
+
+def test_the_promoted_version_keeps_the_graph_run_id_and_its_mail_says_it(
+    ports: pipeline.Ports, runtime: FakeTaskRuntime
+) -> None:
+    runtime.config["notify_on_promotion"] = True
+    runtime.run_id = "1770715729000"
+    run_through_check(ports, runtime)
+
+    value = json.loads(run_stage(pipeline.PROMOTE_MODEL, runtime, ports) or "")
+
+    version = ports.registry.get_version(value["model_name"], value["model_version"])
+    assert version.evidence["graph_run_id"] == "1770715729000"
+    ((_, mail),) = ports.notifier.sent  # type: ignore[attr-defined]
+    assert "Graph run: 1770715729000" in mail.body
+
+
+def test_the_alert_says_the_graph_run_id(ports: pipeline.Ports, runtime: FakeTaskRuntime) -> None:
+    runtime.config["metric_threshold"] = 0.9999
+    runtime.run_id = "1770715729000"
+    run_through_check(ports, runtime)
+
+    run_stage(pipeline.SEND_ALERT, runtime, ports)
+
+    ((_, alert),) = ports.notifier.sent  # type: ignore[attr-defined]
+    assert "Graph run: 1770715729000" in alert.body
+
+
+def test_send_alert_returns_the_gate_decision_as_json_not_a_sentence(
+    ports: pipeline.Ports, runtime: FakeTaskRuntime
+) -> None:
+    runtime.config["metric_threshold"] = 0.9999
+    run_through_check(ports, runtime)
+
+    value = json.loads(run_stage(pipeline.SEND_ALERT, runtime, ports) or "")
+
+    assert value["gate"]["outcome"] == "alert" and value["gate"]["threshold"] == 0.9999
 
 
 def test_a_failing_stage_raises_and_leaves_the_notice_to_the_finalizer(
@@ -83,6 +125,7 @@ def test_the_finalizer_sends_one_notice_naming_every_failed_task(
 
     ((_, notice),) = ports.notifier.sent  # type: ignore[attr-defined]
     assert "failed in train_model" in notice.subject and "task history" in notice.body
+    assert f"Graph run: {runtime.run_id}" in notice.body
 
 
 def test_the_finalizer_of_a_successful_run_sends_no_failure_notice(

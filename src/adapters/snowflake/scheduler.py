@@ -492,4 +492,5 @@ def task_run_from_row(row: Mapping[str, Any]) -> TaskRun:
         attempt_number=int(row.get("ATTEMPT_NUMBER") or 1),
         query_start_time=row.get("QUERY_START_TIME"),
         completed_time=row.get("COMPLETED_TIME"),
+        error_code=None if row.get("ERROR_CODE") is None else int(row["ERROR_CODE"]),
     )

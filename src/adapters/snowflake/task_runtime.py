@@ -24,6 +24,7 @@ from adapters.dagv1.task_runtime import TaskContextRuntime
 from adapters.snowflake.errors import vendor_errors
 from adapters.snowflake.rows import row_dict
 from adapters.snowflake.sql_text import string_literal
+from domain.errors import BackendUnavailable
 from domain.graph import validate_name
 
 ORIGINAL_SCHEDULE_UTC_SQL = (
@@ -60,20 +61,36 @@ class SnowflakeTaskRuntime(TaskContextRuntime):
         name = validate_name(task_name).upper()  # stored upper-case, as dagv1 creates it
         with self._guard(f"reading the state of task {task_name!r} from TASK_HISTORY"):
             root = self._ctx.get_current_root_task_name()
-            full_name = f"{root[root.rfind('.') + 1 :]}${name}"  # dagv1 names a task <root>$<task>
-            rows = self._session.sql(
-                f"select NAME, STATE, ATTEMPT_NUMBER, QUERY_START_TIME from table({self._info_schema()}"
-                f".TASK_HISTORY(ROOT_TASK_ID => {string_literal(self._ctx.get_current_root_task_uuid())}, "
-                "RESULT_LIMIT => 10000)) "
-                f"where to_char(GRAPH_RUN_GROUP_ID) = "
-                f"{string_literal(self._ctx.get_current_task_graph_run_group_id())} "
-                f"and NAME = {string_literal(full_name)}"
-            ).collect()
+            rows = self._group_history(f"{root[root.rfind('.') + 1 :]}${name}")  # dagv1: <root>$<task>
         if not rows:
             return NOT_EXECUTED
-        latest = max((row_dict(r, "upper") for r in rows), key=_attempt_order)
+        latest = max(rows, key=_attempt_order)
         state = str(latest["STATE"]).upper()
         return _STATES.get(state, state)
+
+    def graph_run_id(self) -> str:
+        """The RUN_ID of this task's row in TASK_HISTORY: SYSTEM$TASK_RUNTIME_INFO offers only the run group's
+        id (CURRENT_TASK_GRAPH_RUN_GROUP_ID), while COMPLETE_TASK_GRAPHS and ``runs`` name a run by RUN_ID."""
+        with self._guard("reading the graph run's RUN_ID from TASK_HISTORY"):
+            name = self._ctx.get_current_task_name()
+            rows = self._group_history(name[name.rfind(".") + 1 :])
+        if not rows:
+            raise BackendUnavailable(
+                f"TASK_HISTORY has no row for the running task {name} in its graph run group; is this a task run?"
+            )
+        return str(max(rows, key=_attempt_order)["RUN_ID"])
+
+    def _group_history(self, full_name: str) -> list[dict[str, Any]]:
+        """TASK_HISTORY rows of one task (``<root>$<task>``) in the current graph run group."""
+        rows = self._session.sql(
+            f"select NAME, STATE, RUN_ID, ATTEMPT_NUMBER, QUERY_START_TIME from table({self._info_schema()}"
+            f".TASK_HISTORY(ROOT_TASK_ID => {string_literal(self._ctx.get_current_root_task_uuid())}, "
+            "RESULT_LIMIT => 10000)) "
+            f"where to_char(GRAPH_RUN_GROUP_ID) = "
+            f"{string_literal(self._ctx.get_current_task_graph_run_group_id())} "
+            f"and NAME = {string_literal(full_name)}"
+        ).collect()
+        return [row_dict(r, "upper") for r in rows]
 
     def _info_schema(self) -> str:
         # The task's session has the task's database as its current one (SQL text, quoted if need be).

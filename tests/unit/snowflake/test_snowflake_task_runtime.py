@@ -18,13 +18,16 @@ ROOT_UUID = "01b2c3d4-0000-4000-8000-000000000001"
 GROUP = "01b2c3d4-0000-4000-8000-00000000abcd"
 
 
-def history_row(name: str, state: str, attempt: int = 1, group: str = GROUP) -> dict[str, Any]:
-    """An INFORMATION_SCHEMA.TASK_HISTORY row: NAME, STATE, ATTEMPT_NUMBER, QUERY_START_TIME, ROOT_TASK_ID,
-    GRAPH_RUN_GROUP_ID (https://docs.snowflake.com/sql-reference/functions/task_history; GRAPH_RUN_GROUP_ID
+def history_row(
+    name: str, state: str, attempt: int = 1, group: str = GROUP, run_id: int = 1770715729000
+) -> dict[str, Any]:
+    """An INFORMATION_SCHEMA.TASK_HISTORY row: NAME, STATE, RUN_ID, ATTEMPT_NUMBER, QUERY_START_TIME,
+    ROOT_TASK_ID, GRAPH_RUN_GROUP_ID (https://docs.snowflake.com/sql-reference/functions/task_history; GRAPH_RUN_GROUP_ID
     with ATTEMPT_NUMBER identifies a graph run: release note bcr-1279)."""
     return {
         "NAME": name,
         "STATE": state,
+        "RUN_ID": run_id,
         "ATTEMPT_NUMBER": attempt,
         "QUERY_START_TIME": None if state == "SCHEDULED" else datetime(2026, 2, 10, 9, attempt, tzinfo=UTC),
         "ROOT_TASK_ID": ROOT_UUID,
@@ -70,7 +73,7 @@ class TaskSession:
         if info:
             return FakeResult([[self.runtime_info[info.group(1)]]])  # type: ignore[list-item]
         history = re.fullmatch(
-            r"select NAME, STATE, ATTEMPT_NUMBER, QUERY_START_TIME from table\(DB\.INFORMATION_SCHEMA"
+            r"select NAME, STATE, RUN_ID, ATTEMPT_NUMBER, QUERY_START_TIME from table\(DB\.INFORMATION_SCHEMA"
             r"\.TASK_HISTORY\(ROOT_TASK_ID => '([^']*)', RESULT_LIMIT => 10000\)\) "
             r"where to_char\(GRAPH_RUN_GROUP_ID\) = '([^']*)' and NAME = '([^']*)'",
             text,
@@ -95,6 +98,22 @@ def test_a_task_that_failed_in_this_run_reads_failed() -> None:
     assert runtime.task_state("train_model") == "FAILED"
     assert runtime.task_state("prepare_data") == "SUCCEEDED"
     assert not any("TASK_COMPLETION_STATE" in q for q in session.queries)
+
+
+def test_the_graph_run_id_is_the_run_id_of_the_running_tasks_row_in_its_run_group() -> None:
+    session = TaskSession(
+        [
+            history_row("G$CLEANUP", "EXECUTING", run_id=1770715729000),
+            history_row("G$CLEANUP", "SUCCEEDED", group="another-group", run_id=1770000000000),
+        ]
+    )
+
+    assert SnowflakeTaskRuntime(session).graph_run_id() == "1770715729000"
+
+
+def test_a_graph_run_id_outside_a_task_run_is_backend_unavailable() -> None:
+    with pytest.raises(BackendUnavailable, match="G\\$CLEANUP"):
+        SnowflakeTaskRuntime(TaskSession()).graph_run_id()
 
 
 def test_the_latest_attempt_of_the_run_group_decides() -> None:

@@ -20,6 +20,7 @@ class TaskRuntime(Protocol):
     """The running task, as its SQL and its session see it."""
 
     full_name: str
+    run_id: int
 
     def set_return_value(self, value: str) -> None: ...
 

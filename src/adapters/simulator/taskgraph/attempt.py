@@ -36,6 +36,7 @@ import inspect
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql.session import TaskSession, task_session
 from adapters.simulator.sql.system import SystemFunctions
 from adapters.simulator.taskgraph.bridge import session_bridge
+from adapters.simulator.taskgraph.capture import MAX_TRACEBACK_CHARS, bounded, captured_output
 from adapters.simulator.taskgraph.conditions import Condition
 from adapters.simulator.taskgraph.model import ROOT, JobBody, PythonBody, SqlBody, TaskDef
 from adapters.simulator.taskgraph.run_meta import Carried, RunMeta
@@ -130,9 +132,7 @@ class Attempt:
         self._rows: list[TaskHistoryRecord] = []
         self._flushed_at = time.monotonic()
         # None is a wake-up: a cancel request arrived
-        self._completions: queue.SimpleQueue[
-            tuple[str, TaskScope, str | None, datetime, datetime, float] | None
-        ] = queue.SimpleQueue()
+        self._completions: queue.SimpleQueue[_Completion | None] = queue.SimpleQueue()
         self._running: dict[str, tuple[TaskScope, float, datetime]] = {}
         self._ready: deque[str] = deque()
         self._resolved: deque[str] = deque()
@@ -258,17 +258,28 @@ class Attempt:
                 self._expire()
                 completion = None
             if completion is not None:
-                name, scope, error, start, end, ended = completion
+                name, scope = completion.name, completion.scope
                 if scope.abandoned:
                     pass
-                elif ended > self._running[name][1]:  # done, but too late: a timeout all the same
-                    self._time_out(name)
+                elif completion.ended > self._running[name][1]:  # done, but too late: a timeout all the same
+                    self._time_out(name, completion.log)
                 else:
                     del self._running[name]
+                    error = completion.error
                     if error is None:
                         self.values[name] = scope.value
                     state = TaskState.SUCCEEDED if error is None else TaskState.FAILED
-                    self._finish(name, state, scope.value, error, TASK_ERROR_CODE, start, end)
+                    self._finish(
+                        name,
+                        state,
+                        scope.value,
+                        error,
+                        TASK_ERROR_CODE,
+                        completion.start,
+                        completion.end,
+                        traceback_text=completion.traceback,
+                        log=completion.log,
+                    )
             if time.monotonic() - self._flushed_at >= _FLUSH_SECONDS:
                 self._flush()
 
@@ -343,8 +354,9 @@ class Attempt:
     def _work(self, task: TaskDef, scope: TaskScope) -> None:
         start = utc_now()
         error: str | None = None
+        trace: str | None = None
         engine = self.engine
-        with engine.account.interruptible() as thread_id:
+        with captured_output() as output, engine.account.interruptible() as thread_id:
             scope.thread_id = thread_id
             try:
                 if scope.abandoned:  # timed out before it began: interrupt() may have missed this thread
@@ -371,10 +383,15 @@ class Attempt:
                         engine.run_job(body, session, task)
             except BaseException as exc:  # task code may raise anything; it fails the task, never the engine
                 error = _describe(exc)
+                trace = bounded(traceback.format_exc(), MAX_TRACEBACK_CHARS)
             finally:
                 bind_active(None)
                 self._sessions.pop(id(scope), None)
-        self._completions.put((task.name, scope, error, start, utc_now(), time.monotonic()))
+        self._completions.put(
+            _Completion(
+                task.name, scope, error, trace, output.text or None, start, utc_now(), time.monotonic()
+            )
+        )
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -382,13 +399,13 @@ class Attempt:
             if deadline <= now:
                 self._time_out(name)
 
-    def _time_out(self, name: str) -> None:
+    def _time_out(self, name: str, log: str | None = None) -> None:
         scope, _, started = self._running.pop(name)
         self._abandon(scope)
         task = self.meta.graph.tasks[name]
         limit = task.timeout_ms or self.meta.graph.user_task_timeout_ms or DEFAULT_TIMEOUT_MS
         message = f"Task {task.full_name} timed out after {limit} ms (USER_TASK_TIMEOUT_MS)"
-        self._finish(name, TaskState.FAILED, None, message, TIMEOUT_ERROR_CODE, started, utc_now())
+        self._finish(name, TaskState.FAILED, None, message, TIMEOUT_ERROR_CODE, started, utc_now(), log=log)
 
     def _abandon(self, scope: TaskScope) -> None:
         """Ignore the task's thread from now on, and stop its DuckDB work (set first: see ``_work``)."""
@@ -407,11 +424,14 @@ class Attempt:
         code: int | None,
         start: datetime,
         end: datetime,
+        *,
+        traceback_text: str | None = None,
+        log: str | None = None,
     ) -> None:
         self.states[name] = state
         if state is TaskState.FAILED and self.first_error is None:
             self.first_error = (self.meta.graph.tasks[name].full_name, code or TASK_ERROR_CODE, error or "")
-        self._row(name, value, state, error, code if error else None, start, end)
+        self._row(name, value, state, error, code if error else None, start, end, traceback_text, log)
         if not self.meta.graph.tasks[name].is_finalizer:
             self._resolved.append(name)
 
@@ -424,6 +444,8 @@ class Attempt:
         code: int | None,
         start: datetime,
         end: datetime,
+        traceback_text: str | None = None,
+        log: str | None = None,
     ) -> None:
         graph = self.meta.graph
         task = graph.tasks.get(name)
@@ -444,6 +466,8 @@ class Attempt:
                 completed_time=end,
                 scheduled_from=self.scheduled_from,
                 graph_version=self.meta.graph_version,
+                error_traceback=traceback_text,
+                log_text=log,
             )
         )
 
@@ -452,6 +476,20 @@ class Attempt:
         if self.engine.store.append_history(self._rows, wait=False):
             self._rows = []
         self._flushed_at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Completion:
+    """A task thread's end: its error, traceback and captured output; ``ended`` is the monotonic clock."""
+
+    name: str
+    scope: TaskScope
+    error: str | None
+    traceback: str | None
+    log: str | None
+    start: datetime
+    end: datetime
+    ended: float
 
 
 def _describe(exc: BaseException) -> str:

@@ -129,6 +129,9 @@ def _task_run(row: TaskHistoryRecord) -> TaskRun:
         attempt_number=row.attempt_number,
         query_start_time=row.query_start_time,
         completed_time=row.completed_time,
+        error_code=row.error_code,
+        error_traceback=row.error_traceback,
+        log=row.log_text,
     )
 
 

@@ -3,7 +3,8 @@
 Tables (all ``TG_*``): ``TG_GRAPHS`` (deployed graphs: state, schedule, structure, failure counter),
 ``TG_LEFTOVER_TASKS`` (finalizers that ``drop`` kept, as dagv1 does), ``TG_GRAPH_RUNS`` (one row per graph-run
 attempt, like ``COMPLETE_TASK_GRAPHS`` plus ``TASK_STATES``), ``TG_TASK_HISTORY`` (one row per task run, like
-``TASK_HISTORY``). Views ``COMPLETE_TASK_GRAPHS`` and ``TASK_HISTORY`` expose them to SQL inside tasks.
+``TASK_HISTORY``, plus each task's traceback and captured output, bounded by ``capture``, which Snowflake keeps
+in its event table instead, so the ``TASK_HISTORY`` view leaves them out). Views ``COMPLETE_TASK_GRAPHS`` and ``TASK_HISTORY`` expose them to SQL inside tasks.
 
 States and origins are ``GraphRunState``/``TaskState``/``ScheduledFrom`` in the records and their string values in the tables (this module is
 the boundary). Times are stored as naive UTC ``TIMESTAMP`` and returned time-zone aware (UTC). Task rows are written in
@@ -52,9 +53,11 @@ create table if not exists TG_TASK_HISTORY (
     STATE varchar, RETURN_VALUE varchar, ERROR_CODE integer, ERROR_MESSAGE varchar, CONDITION_TEXT varchar,
     SCHEDULED_TIME timestamp, QUERY_START_TIME timestamp, COMPLETED_TIME timestamp, SCHEDULED_FROM varchar,
     GRAPH_VERSION integer);
+alter table TG_TASK_HISTORY add column if not exists ERROR_TRACEBACK varchar;
+alter table TG_TASK_HISTORY add column if not exists LOG_TEXT varchar;
 create or replace view COMPLETE_TASK_GRAPHS as
     select * exclude (TASK_STATES, PID, OWNER) from TG_GRAPH_RUNS where STATE in ('SUCCEEDED', 'FAILED', 'CANCELLED');
-create or replace view TASK_HISTORY as select * from TG_TASK_HISTORY;
+create or replace view TASK_HISTORY as select * exclude (ERROR_TRACEBACK, LOG_TEXT) from TG_TASK_HISTORY;
 """
 
 
@@ -119,6 +122,8 @@ class TaskHistoryRecord:
     completed_time: datetime | None
     scheduled_from: ScheduledFrom
     graph_version: int
+    error_traceback: str | None = None
+    log_text: str | None = None
 
 
 _HISTORY_COLUMNS = [f.name for f in fields(TaskHistoryRecord)]
@@ -292,7 +297,7 @@ class GraphStore:
         batch = pa.table(columns, schema=_HISTORY_SCHEMA)
         cur.register("tg_history_batch", batch)
         try:
-            cur.execute("insert into TG_TASK_HISTORY select * from tg_history_batch")
+            cur.execute("insert into TG_TASK_HISTORY by name select * from tg_history_batch")
         finally:
             cur.unregister("tg_history_batch")
 

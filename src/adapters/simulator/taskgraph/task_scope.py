@@ -34,6 +34,7 @@ class TaskScope:
         self._values = values
         self._cancel_graph = cancel_graph
         self.full_name = task.full_name if task else meta.graph.name
+        self.run_id = meta.run_id  # the graph run's RUN_ID, which SYSTEM$TASK_RUNTIME_INFO does not offer
         self.value: str | None = None
         self.abandoned = False  # set by the attempt (timeout, cancel): the thread's outcome is ignored
         self.thread_id: int | None = None
