@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
 from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
@@ -113,7 +113,7 @@ def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> Training
     status = ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
     if status is not JobStatus.DONE:
         raise JobFailed(f"training job {job.id} ended {status}: {ports.jobs.logs(job)[-2000:]}")
-    return ports.jobs.result(job)
+    return replace(ports.jobs.result(job), job_id=job.id)
 
 
 def check_model_quality(

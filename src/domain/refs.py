@@ -174,6 +174,7 @@ class TrainingOutcome:
     artifact: ModelArtifact
     metrics: Mapping[str, float]
     feature_names: tuple[str, ...] = ()
+    job_id: str | None = None  # the ML Job that trained it, so its logs can be found from the run's history
 
     def to_json(self) -> str:
         return json.dumps(
@@ -182,6 +183,7 @@ class TrainingOutcome:
                 "model_format": self.artifact.format,
                 "metrics": dict(self.metrics),
                 "feature_names": list(self.feature_names),
+                "job_id": self.job_id,
             },
             sort_keys=True,
         )
@@ -193,6 +195,7 @@ class TrainingOutcome:
             artifact=ModelArtifact(uri=data["model_path"], format=data.get("model_format", "xgboost-ubj")),
             metrics={k: float(v) for k, v in data["metrics"].items()},
             feature_names=tuple(data.get("feature_names", ())),
+            job_id=data.get("job_id"),
         )
 
 
@@ -208,6 +211,7 @@ class ModelVersionInfo:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     dataset: DatasetRef | None = None
     comment: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # what log_version stored (the gate decision)
 
 
 @dataclass(frozen=True)

@@ -318,7 +318,8 @@ class SimModelRegistry:
     def _infos(cur: duckdb.DuckDBPyConnection, model: str) -> list[ModelVersionInfo]:
         rows = cur.execute(
             """
-            select v.VERSION, v.CREATED_ON, v.COMMENT, v.METRICS, v.DATASET, m.DEFAULT_VERSION = v.VERSION,
+            select v.VERSION, v.CREATED_ON, v.COMMENT, v.METRICS, v.EVIDENCE, v.DATASET,
+                   m.DEFAULT_VERSION = v.VERSION,
                    coalesce((select list(a.ALIAS order by a.ALIAS) from REGISTRY_ALIASES a
                              where a.MODEL_NAME = v.MODEL_NAME and a.VERSION = v.VERSION), [])
             from REGISTRY_VERSIONS v join REGISTRY_MODELS m using (MODEL_NAME)
@@ -337,6 +338,7 @@ class SimModelRegistry:
                 metrics=json.loads(metrics),
                 dataset=DatasetRef.from_dict(json.loads(dataset)),
                 comment=comment or "",
+                evidence=json.loads(evidence or "{}"),
             )
-            for version, created, comment, metrics, dataset, is_default, aliases in rows
+            for version, created, comment, metrics, evidence, dataset, is_default, aliases in rows
         ]

@@ -153,6 +153,7 @@ class SnowflakeModelRegistry:
         version = str(row["name"])
         mv = model.version(sql(version))
         metrics = dict(mv.show_metrics())
+        evidence = metrics.pop(EVIDENCE_METRIC, None)  # stored as a metric by log_version; not a metric
         return ModelVersionInfo(
             model_name=str(model.name),
             version=version,
@@ -162,6 +163,7 @@ class SnowflakeModelRegistry:
             metrics=metrics,
             dataset=self._upstream_dataset(mv),
             comment=str(row.get("comment") or ""),
+            evidence=evidence if isinstance(evidence, dict) else {},
         )
 
     def _upstream_dataset(self, mv: Any) -> DatasetRef | None:
