@@ -231,7 +231,13 @@ class FakeModelRegistry(_Failing):
         if (model, version) in self.versions:
             raise AlreadyExists(f"model {model} version {version} already exists")
         info = ModelVersionInfo(
-            model, version, self.clock(), metrics=dict(metrics), dataset=dataset, comment=comment
+            model,
+            version,
+            self.clock(),
+            metrics=dict(metrics),
+            dataset=dataset,
+            comment=comment,
+            evidence=dict(evidence or {}),
         )
         self.versions[(model, version)] = _Version(info, artifact, dict(evidence or {}))
         self.defaults.setdefault(model, version)
