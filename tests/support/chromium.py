@@ -172,8 +172,9 @@ class Chromium:
     def requested_urls(self) -> list[str]:
         return [p["request"]["url"] for m, p in self.events if m == "Network.requestWillBeSent"]
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+    def screenshot(self, path: Path, *, full_page: bool = True) -> None:
+        params = {"format": "png", "captureBeyondViewport": full_page}
+        data = self.send("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
