@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +111,10 @@ def collect_report(
     by_version = {v.version.upper(): v for v in versions}
     run_of_version = {model_version_for(r.scheduled_time).upper(): r.run_id for r in reversed(history)}
     layout = layered_layout(graph)
-    views = tuple(_run_view(graph, run, layout, by_version, jobs, instances, live) for run in history[:runs])
+    views = tuple(
+        _run_view(graph, _with_tasks(scheduler, graph.name, run), layout, by_version, jobs, instances, live)
+        for run in history[:runs]
+    )
     return Report(
         graph_name=graph.name,
         backend=backend,
@@ -124,6 +127,14 @@ def collect_report(
             ModelView(v, run_of_version.get(v.version.upper()), _stored_gate(v.evidence)) for v in versions
         ),
     )
+
+
+def _with_tasks(scheduler: Scheduler, graph_name: str, run: GraphRun) -> GraphRun:
+    """The simulator lists a run with its tasks; Snowflake's graph-run views do not (their tasks are in
+    TASK_HISTORY), so they are read per run there, as ``Scheduler.wait`` does."""
+    if run.tasks:
+        return run
+    return replace(run, tasks=tuple(scheduler.task_history(graph_name, run.run_id)))
 
 
 def _run_view(
