@@ -174,7 +174,7 @@ class TrainingOutcome:
     artifact: ModelArtifact
     metrics: Mapping[str, float]
     feature_names: tuple[str, ...] = ()
-    job_id: str | None = None  # the ML Job that trained it, so its logs can be found from the run's history
+    job_id: str | None = None  # the ML Job that trained it, whose instance logs ``logs train_model`` shows
 
     def to_json(self) -> str:
         return json.dumps(
@@ -211,7 +211,7 @@ class ModelVersionInfo:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     dataset: DatasetRef | None = None
     comment: str = ""
-    evidence: Mapping[str, Any] = field(default_factory=dict)  # what log_version stored (the gate decision)
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # what log_version stored: the gate's decision
 
 
 @dataclass(frozen=True)

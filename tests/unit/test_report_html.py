@@ -4,6 +4,7 @@ task produced is always shown as text."""
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -303,3 +304,32 @@ def test_refresh_rewrites_the_page_only_when_a_run_started_or_changed_state(
     world.scheduler.history[GRAPH.name][0] = replace(run, state=GraphRunState.SUCCEEDED)
     assert page.refresh() is True and len(collected) == 3
     assert "5005" in (tmp_path / "out" / "report.html").read_text()
+    assert stat.S_IMODE((tmp_path / "out" / "report.html").stat().st_mode) == 0o644
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_an_alert_that_returns_the_decision_as_json_shows_its_reasons(world: World) -> None:
+    world.add_run(
+        "4005",
+        GraphRunState.SUCCEEDED,
+        t("check_model_quality", TaskState.SUCCEEDED, "send_alert"),
+        t(
+            "send_alert",
+            TaskState.SUCCEEDED,
+            json.dumps({"gate": json.loads(decision(Outcome.ALERT).to_json())}),
+        ),
+    )
+    run = world.report().runs[0]
+    assert (run.gate, run.gate_note) == (decision(Outcome.ALERT), None)
+
+
+def test_the_graph_run_stored_with_a_version_is_its_source_run(world: World) -> None:
+    world.registry.log_version(
+        model_name="mortgage_model",
+        version="V20200101_000000",  # made by no run in the history
+        artifact=ModelArtifact("mem://m"),
+        metrics={},
+        dataset=DATASET,
+        evidence={"graph_run_id": "777"},
+    )
+    assert [m.source_run_id for m in world.report().models] == ["777"]

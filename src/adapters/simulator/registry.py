@@ -338,7 +338,7 @@ class SimModelRegistry:
                 metrics=json.loads(metrics),
                 dataset=DatasetRef.from_dict(json.loads(dataset)),
                 comment=comment or "",
-                evidence=json.loads(evidence or "{}"),
+                evidence=json.loads(evidence) if evidence else {},
             )
             for version, created, comment, metrics, evidence, dataset, is_default, aliases in rows
         ]

@@ -153,7 +153,7 @@ class SnowflakeModelRegistry:
         version = str(row["name"])
         mv = model.version(sql(version))
         metrics = dict(mv.show_metrics())
-        evidence = metrics.pop(EVIDENCE_METRIC, None)  # stored as a metric by log_version; not a metric
+        evidence = metrics.pop(EVIDENCE_METRIC, None)  # log_version keeps the gate's evidence as a metric
         return ModelVersionInfo(
             model_name=str(model.name),
             version=version,

@@ -45,6 +45,9 @@ def write_html(path: Path, html: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(
+            fd, 0o644
+        )  # mkstemp makes it private (0600); a report is for others to read, as a CI artifact
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
         os.replace(tmp, path)

@@ -124,7 +124,7 @@ def collect_report(
         runs=views,
         model_name=versions[0].model_name if versions else model_name,
         models=tuple(
-            ModelView(v, run_of_version.get(v.version.upper()), _stored_gate(v.evidence)) for v in versions
+            ModelView(v, _source_run(v, run_of_version), _stored_gate(v.evidence)) for v in versions
         ),
     )
 
@@ -155,8 +155,13 @@ def _run_view(
     chosen = {t.name: t.return_value for t in tasks if t.name.upper() in branches and t.return_value}
     version = model_version_for(run.scheduled_time)
     logged = by_version.get(version.upper())
-    gate = _stored_gate(logged.evidence) if logged is not None else None
     alert = next((t for t in tasks if t.name == SEND_ALERT and t.state == "SUCCEEDED"), None)
+    alert_value = None if alert is None else _decoded(alert.return_value)
+    gate: GateDecision | None = None
+    if logged is not None:
+        gate = _stored_gate(logged.evidence)
+    elif isinstance(alert_value, dict):  # an alert that returns the decision as {"gate": …}
+        gate = _stored_gate(alert_value)
     return RunView(
         run=run,
         model_version=version,
@@ -218,6 +223,12 @@ def _job_id(return_value: str | None) -> str | None:
 def _pretty(value: str | None) -> str | None:
     data = _decoded(value)
     return value if data is None or isinstance(data, str) else json.dumps(data, indent=2, sort_keys=True)
+
+
+def _source_run(version: ModelVersionInfo, run_of_version: Mapping[str, str]) -> str | None:
+    """The graph run stored with the version where the registry has it, else the run its name was made from."""
+    stored = version.evidence.get("graph_run_id")
+    return str(stored) if stored is not None else run_of_version.get(version.version.upper())
 
 
 def _stored_gate(evidence: Mapping[str, Any]) -> GateDecision | None:
