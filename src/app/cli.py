@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from app.container import Container, build_container
@@ -30,6 +31,7 @@ from app.render import (
     runs_table,
     task_log,
 )
+from app.report import report_file
 from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
 from domain import pipeline as p
 from domain.config import RunConfig
@@ -167,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--timeout", type=_positive, default=3600.0, help="seconds to follow the run (default 3600)"
     )
+    d.add_argument("--report", type=Path, metavar="PATH", help="write the HTML run report here after the run")
 
     ru = sub.add_parser(
         "runs", parents=[common], help="graph runs with per-task state, duration, value, error"
@@ -216,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
         "scheduler", parents=[common], help="run scheduled graphs until SIGINT/SIGTERM (simulator)"
     )
     sc.add_argument("--poll", type=_positive, default=5.0, help="seconds between checks (default 5)")
+    sc.add_argument(
+        "--report", type=Path, metavar="PATH", help="refresh the HTML run report here after each run"
+    )
+
+    rp = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write one self-contained HTML page: a grid of tasks x the last runs, each run's graph, task "
+        "values, errors and job logs, the gate's evidence and the models (e.g. report --out run-report.html)",
+    )
+    rp.add_argument("--out", type=Path, default=Path("run-report.html"), metavar="PATH")
+    rp.add_argument("--runs", type=_count, default=10, help="how many of the last runs to show (default 10)")
 
     pl = sub.add_parser(
         "plan",
@@ -431,6 +446,9 @@ def _follow(c: Container, graph_name: str, run_id: str, timeout: float, out: Tex
         if note:
             out.write(note + "\n")
         raise
+    finally:
+        if args.report is not None:
+            _write_report(args.report, 10, graph, settings, c, out)
     return _report_run(run, out)
 
 
@@ -562,11 +580,36 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
         lambda received: out.write(f"Received {received.name}; stopping after the current check.\n")
     )
     stop.install()
-    loop.attach(_graph(settings))
+    graph = _graph(settings)
+    loop.attach(graph)
     out.write(f"Scheduler running on {loop.home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
-    loop.run(stop, args.poll)
+    report = (
+        None
+        if args.report is None
+        else report_file(args.report, runs=10, graph=graph, settings=settings, c=c)
+    )
+    loop.run(stop, args.poll, after_tick=None if report is None else report.refresh)
+    if report is not None:
+        report.refresh()  # the runs the loop waited for on its way out
     out.write("Scheduler stopped.\n")
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
+    _write_report(args.out, args.runs, _graph(settings), settings, c, out)
+    return EXIT_OK
+
+
+def _write_report(
+    path: Path, runs: int, graph: GraphSpec, settings: Settings, c: Container, out: TextIO
+) -> None:
+    try:
+        report = report_file(path, runs=runs, graph=graph, settings=settings, c=c).write()
+    except OSError as exc:
+        raise InvalidConfig(f"cannot write the run report to {path}: {exc.strerror or exc}") from exc
+    out.write(
+        f"Wrote run report {path} ({len(report.runs)} run(s), {len(report.models)} model version(s)).\n"
+    )
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
@@ -649,4 +692,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Container, TextIO], 
     "retry": cmd_retry,
     "execute": cmd_execute,
     "doctor": cmd_doctor,
+    "report": cmd_report,
 }

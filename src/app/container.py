@@ -108,6 +108,12 @@ class Container(containers.DeclarativeContainer):
         ),
         snowflake=providers.Object(None),
     )
+    # Where the commands read and write, as a report states it: the simulator home or the connection.
+    location = providers.Selector(
+        backend,
+        simulator=providers.Callable(lambda account: f"home {account.home}", account),
+        snowflake=providers.Callable(lambda s: f"connection {s.connection or '(default)'}", settings),
+    )
     deploy_plan = providers.Singleton(
         build.deploy_plan,
         sf_names,

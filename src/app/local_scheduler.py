@@ -67,8 +67,11 @@ class LocalScheduler:
         the graph deployed earlier (its schedule, config and history stay as deployed)."""
         self._scheduler.attach(graph)
 
-    def run(self, stop: StopRequest, poll_seconds: float) -> None:
-        """Check for due graphs every ``poll_seconds`` until ``stop`` is set, then wait for the runs started."""
+    def run(
+        self, stop: StopRequest, poll_seconds: float, after_tick: Callable[[], object] | None = None
+    ) -> None:
+        """Check for due graphs every ``poll_seconds`` until ``stop`` is set, then wait for the runs started;
+        ``after_tick`` is called after each check (the run report's refresh)."""
         from adapters.simulator.taskgraph.scheduling import run_scheduler
 
-        run_scheduler(self._operation, stop_event=stop, poll_seconds=poll_seconds)
+        run_scheduler(self._operation, stop_event=stop, poll_seconds=poll_seconds, after_tick=after_tick)

@@ -312,7 +312,7 @@ def test_sigterm_to_the_scheduler_returns_from_its_handler_at_once_while_another
     out = _LockedOutput()
     handler_seconds: list[float] = []
 
-    def run(stop: Any, _poll: float) -> None:  # the loop, as the scheduler runs it in the main thread
+    def run(stop: Any, _poll: float, after_tick: Any = None) -> None:  # the loop, as the scheduler runs it
         held, done = threading.Event(), threading.Event()
 
         def hold_output() -> None:  # e.g. a job worker's thread writing while the signal comes
@@ -334,7 +334,7 @@ def test_sigterm_to_the_scheduler_returns_from_its_handler_at_once_while_another
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = cmd_scheduler(
-            argparse.Namespace(poll=0.1),
+            argparse.Namespace(poll=0.1, report=None),
             load_settings(env={}, backend="simulator"),
             SimpleNamespace(local_scheduler=lambda: loop),  # type: ignore[arg-type]
             out,

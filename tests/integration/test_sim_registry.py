@@ -57,6 +57,7 @@ def test_names_resolve_like_snowflake_identifiers(
     assert info.metrics == {"test_accuracy": 0.81}
     assert info.dataset == DATASET
     assert info.comment == "XGBoost for loan approval"
+    assert registry.list_versions("MORTGAGE_MODEL")[0].evidence == {"decision": "promote"}
 
 
 def test_the_first_version_becomes_the_default_and_later_ones_do_not(

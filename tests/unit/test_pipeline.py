@@ -10,7 +10,7 @@ from domain import pipeline
 from domain.config import PipelineConfig, RunConfig
 from domain.errors import Conflict, InvalidConfig
 from domain.pipeline import Ports, pipeline_graph, run_pipeline
-from domain.refs import DatasetVersionInfo
+from domain.refs import DatasetVersionInfo, TrainingOutcome
 from tests.fakes import (
     T0,
     FakeClock,
@@ -331,3 +331,11 @@ def test_a_deploy_on_a_pool_that_holds_the_instances_deploys_the_graph() -> None
     graph = pipeline_graph(cfg)
     pipeline.deploy_graph(FakeJobRunner(pools={"DEMO_POOL": 2}), scheduler, graph, cfg)
     assert scheduler.graphs == {graph.name: graph}
+
+
+def test_the_training_outcome_names_the_job_that_trained_it_so_its_logs_can_be_found(world: World) -> None:
+    run = RunConfig.from_graph(PipelineConfig().to_mapping(), world.clock())
+    outcome = pipeline.train_model(world.ports, run, pipeline.prepare_data(world.ports, run))
+
+    assert outcome.job_id is not None and outcome.job_id in world.jobs.jobs
+    assert TrainingOutcome.from_json(outcome.to_json()).job_id == outcome.job_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -42,6 +43,14 @@ class FakeVersion:
     def unset_alias(self, version_or_alias: str) -> None:
         self._model.alter(("unset_alias", self._model.resolve(version_or_alias)))
 
+    def show_metrics(self) -> dict[str, Any]:
+        """``ModelVersion.show_metrics``: every metric ``set_metric`` stored, JSON values as they were set."""
+        return dict(self._model.metrics.get(self._stored, {}))
+
+    def lineage(self, direction: str = "downstream", domain_filter: set[str] | None = None) -> list[Any]:
+        """``LineageNode.lineage`` (snowflake/ml/lineage/lineage_node.py): no upstream dataset here."""
+        return []
+
 
 class FakeModel:
     """snowflake/ml/model/_client/model/model_impl.py: ``Model``. Versions are held by stored name with their
@@ -52,6 +61,7 @@ class FakeModel:
         self.created = {v: T0 + timedelta(hours=i) for i, v in enumerate(versions)}
         self.default_version = default or versions[0]
         self.alias_of: dict[str, str] = {}  # version -> its one alias
+        self.metrics: dict[str, dict[str, Any]] = {}  # version -> what show_metrics returns
         self.calls: list[tuple[str, ...]] = []
         self.fail_on: tuple[str, ...] | None = (
             None  # a statement Snowflake refuses, e.g. ("set_alias", "V2", …)
@@ -134,7 +144,7 @@ def test_the_fakes_take_the_arguments_of_the_real_classes() -> None:
     from snowflake.ml.model._client.model.model_version_impl import ModelVersion
 
     for fake, real in ((FakeModel, Model), (FakeVersion, ModelVersion)):
-        for name in ("version", "set_alias", "unset_alias", "show_versions"):
+        for name in ("version", "set_alias", "unset_alias", "show_versions", "show_metrics", "lineage"):
             if hasattr(fake, name):
                 fake_params = list(inspect.signature(getattr(fake, name)).parameters)
                 assert fake_params == list(inspect.signature(getattr(real, name)).parameters)
@@ -219,3 +229,11 @@ def test_a_lowercase_version_reaches_the_library_quoted() -> None:
 
     assert model.default_version == "v2"
     assert model.aliases() == {"CHAMPION": "v2", "PREVIOUS_CHAMPION": "v1"}
+
+
+def test_the_gate_evidence_stored_as_a_metric_is_read_back_as_evidence_not_as_a_metric() -> None:
+    model = FakeModel(["V1"])
+    model.metrics["V1"] = {"test_roc_auc": 0.91, "evidence": {"gate": '{"outcome": "promote"}'}}
+    (info,) = _registry(model).list_versions("M")
+    assert info.metrics == {"test_roc_auc": 0.91}
+    assert info.evidence == {"gate": '{"outcome": "promote"}'}

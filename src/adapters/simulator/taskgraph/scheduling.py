@@ -12,6 +12,7 @@ goes on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -71,12 +72,16 @@ def run_scheduler(
     clock: Clock = utc_now,
     stop_event: StopSignal,
     poll_seconds: float = 1.0,
+    after_tick: Callable[[], object] | None = None,
 ) -> None:
-    """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end."""
+    """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end; ``after_tick`` is
+    called after each check."""
     while not stop_event.is_set():
         try:
             tick(operation, clock())
         except Exception:  # the store was briefly unusable, say: the next tick tries again
             log.exception("scheduler tick failed; retrying in %s s", poll_seconds)
+        if after_tick is not None:
+            after_tick()
         stop_event.wait(poll_seconds)
     operation.wait_all()
