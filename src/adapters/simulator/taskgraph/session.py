@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from snowflake.snowpark import Row
+from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.sql import SystemFunctions, TaskRuntime, run_sql
 from domain.errors import NotFound, Unsupported
 from domain.ports import Notifier
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Row  # imported where rows are made: Snowpark takes seconds to import
 
 _active = threading.local()
 

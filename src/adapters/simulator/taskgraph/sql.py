@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlglot
-from snowflake.snowpark import Row
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -24,6 +23,9 @@ from adapters.simulator.account.webhook_content import redact_placeholders
 from domain.errors import InvalidConfig, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Row  # imported where rows are made: Snowpark takes seconds to import
 
 
 class TaskRuntime(Protocol):
@@ -174,6 +176,8 @@ def run_sql(text: str, functions: SystemFunctions, account: LocalAccount) -> lis
 
 
 def _run_statement(statement: exp.Expression, functions: SystemFunctions, account: LocalAccount) -> list[Row]:
+    from snowflake.snowpark import Row
+
     if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
         call = sqlglot.parse_one(str(statement.expression.this), read="snowflake")
         if not (isinstance(call, exp.Anonymous) and call.name.upper().startswith("SYSTEM$")):
