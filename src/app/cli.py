@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -14,7 +15,7 @@ from typing import Any, TextIO
 
 from app.container import Container, build_container
 from app.local_scheduler import StopRequest
-from app.monitor import follow_run
+from app.monitor import FollowStopped, follow_run
 from app.render import (
     graph_dot,
     graph_mermaid,
@@ -39,11 +40,12 @@ from domain.errors import (
     NotFound,
     Unsupported,
 )
-from domain.graph import GraphRunState, GraphSpec
+from domain.graph import GraphRun, GraphRunState, GraphSpec
 from domain.readiness import ready
 from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 log = logging.getLogger("app")
 
@@ -236,6 +238,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except DomainError as exc:
         err.write(f"error: {exc}\n")
         return EXIT_RUN_FAILED
+    except KeyboardInterrupt:  # Ctrl-C outside a followed run (deploy --run handles its own): no traceback
+        err.write("Interrupted.\n")
+        return EXIT_INTERRUPTED
     finally:
         container.shutdown_resources()
 
@@ -313,17 +318,88 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
     if not args.run:
         return EXIT_OK
     run_id = scheduler.run(graph.name)
-    out.write(f"Graph run {run_id} started.\n")
-    try:
-        run = follow_run(
-            scheduler, graph.name, run_id, timeout=args.timeout, out=out, live=c.live_task_states()
+    out.write(f"Graph run {run_id} started (Ctrl-C asks whether to cancel it).\n")
+    return _follow(c, graph.name, run_id, args.timeout, out)
+
+
+# How long a cancelled run may take to end: its finalizer (cleanup, the failure notice) still runs.
+_CANCEL_GRACE_SECONDS = 300.0
+
+
+def _follow(c: Container, graph_name: str, run_id: str, timeout: float, out: TextIO) -> int:
+    """Follow a run to its end. Ctrl-C (or SIGTERM) asks whether to cancel it or leave it running (cancel when
+    there is no terminal to ask); ``timeout`` cancels it. A cancelled run is followed until its finalizer ends,
+    so cleanup and the failure notice happen before this process exits. The signal handler only sets a flag."""
+    scheduler = c.scheduler()
+    stop = StopRequest(lambda received: out.write(f"\nReceived {received.name}.\n"))
+
+    def follow(limit: float | None) -> GraphRun:
+        return follow_run(
+            scheduler,
+            graph_name,
+            run_id,
+            timeout=limit,
+            out=out,
+            live=c.live_task_states(),
+            stopped=stop.is_set,
         )
-    except JobTimeout:
-        note = c.followed_run_note()
-        if note:
-            out.write(note + "\n")
-        raise
-    return _report_run(run, out)
+
+    def cancel(why: str) -> GraphRun:
+        stop.clear()
+        scheduler.cancel(graph_name)
+        out.write(f"Cancelling graph run {run_id} ({why}); waiting for its finalizer…\n")
+        return follow(_CANCEL_GRACE_SECONDS)
+
+    with stop.installed():
+        try:
+            try:
+                return _report_run(follow(timeout), out)
+            except JobTimeout as exc:
+                run = cancel(f"{exc}")
+                _report_run(run, out)
+                out.write(f"Timed out after {timeout:g} s: graph run {run_id} ended {run.state}.\n")
+                return EXIT_TIMEOUT
+            except FollowStopped:
+                if _confirm_cancel(run_id):
+                    run = cancel("interrupted")
+                    _report_run(run, out)
+                    out.write(f"Interrupted: graph run {run_id} ended {run.state}.\n")
+                    return EXIT_INTERRUPTED
+                stop.clear()
+                if not c.run_lives_in_process():
+                    out.write(f"Left graph run {run_id} running; watch it with: python -m app runs\n")
+                    return EXIT_INTERRUPTED
+                out.write(
+                    "The simulator runs it in this process: following it to its end (Ctrl-C cancels).\n"
+                )
+                try:
+                    return _report_run(follow(None), out)
+                except FollowStopped:
+                    run = cancel("interrupted again")
+                    _report_run(run, out)
+                    out.write(f"Interrupted: graph run {run_id} ended {run.state}.\n")
+                    return EXIT_INTERRUPTED
+        except FollowStopped:  # interrupted while a cancelled run's finalizer runs
+            out.write(
+                f"Stopped waiting: graph run {run_id} was cancelled; its finalizer may still be running.\n"
+            )
+            return EXIT_INTERRUPTED
+
+
+def _confirm_cancel(run_id: str) -> bool:
+    """Ask on the terminal whether to cancel the run; without a terminal (CI, a pipe), cancel."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return True
+    previous = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # a second Ctrl-C at the prompt cancels
+    try:
+        answer = input(f"Cancel graph run {run_id} (its finalizer still runs) or leave it running? [C/l] ")
+    except (EOFError, KeyboardInterrupt):
+        return True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return not answer.strip().lower().startswith("l")
 
 
 def _report_run(run: Any, out: TextIO) -> int:
@@ -382,9 +458,33 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
     stop.install()
     loop.attach(_graph(settings))
     out.write(f"Scheduler running on {loop.home} (checking every {args.poll:g} s). Ctrl-C to stop.\n")
-    loop.run(stop, args.poll)
+    loop.run(
+        stop,
+        args.poll,
+        on_start=lambda run: out.write(
+            f"Run {run.run_id} of {run.graph_name} started ({run.scheduled_from}).\n"
+        ),
+        on_end=lambda run: out.write(_ended_line(run) + "\n"),
+    )
     out.write("Scheduler stopped.\n")
     return EXIT_OK
+
+
+def _ended_line(run: GraphRun) -> str:
+    """One line for an ended run: state, duration, the branch the gate chose and the first error."""
+    took = (
+        f" in {(run.completed_time - run.query_start_time).total_seconds():.1f} s"
+        if run.completed_time and run.query_start_time
+        else ""
+    )
+    gate = next((t for t in run.tasks if t.short_name.lower() == p.CHECK_MODEL_QUALITY), None)
+    branch = f"; branch {gate.return_value}" if gate is not None and gate.return_value else ""
+    error = (
+        f"; first error in {run.first_error_task_name}: {run.first_error_message}"
+        if run.first_error_task_name
+        else ""
+    )
+    return f"Run {run.run_id} of {run.graph_name} {run.state}{took}{branch}{error}."
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:

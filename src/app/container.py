@@ -93,13 +93,10 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Callable(attrgetter("live_task_states"), sim_scheduler),
         snowflake=providers.Object(None),
     )
-    # What a followed run becomes when this process stops following it (after a timeout).
-    followed_run_note = providers.Selector(
-        backend,
-        simulator=providers.Object(
-            "The run is cancelled as this process exits; it will be recorded as FAILED."
-        ),
-        snowflake=providers.Object(None),
+    # Whether a run started here lives in this process (the simulator runs its tasks here), so that leaving
+    # it running after Ctrl-C means waiting for it; Snowflake runs it in the account.
+    run_lives_in_process = providers.Selector(
+        backend, simulator=providers.Object(True), snowflake=providers.Object(False)
     )
     deploy_plan = providers.Singleton(
         build.deploy_plan,
