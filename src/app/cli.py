@@ -73,6 +73,15 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskgraph-ml-pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command. The parsers share these actions, so their
     # default is SUPPRESS (absent), never a value that a later parser would write over an earlier one.
@@ -84,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to run (env APP_BACKEND; default simulator)",
     )
     g.add_argument(
-        "-c", "--connection", metavar="NAME", help="connections.toml entry for the snowflake backend"
+        "-c",
+        "--connection",
+        metavar="NAME",
+        help="connections.toml entry; without --backend it means the snowflake backend (as in `snow`)",
     )
     g.add_argument(
         "--home", metavar="PATH", help="simulator home folder (env APP_HOME; default a per-user data folder)"
@@ -100,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
         "3 backend unavailable or object not found, 124 timeout.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
@@ -213,6 +226,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     )
     logging.captureWarnings(True)  # library warnings (e.g. 'already exists. Skip registration') are logs
     logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    if args.connection is not None and args.backend is None:
+        args.backend = "snowflake"  # `-c NAME` names a Snowflake connection, as in `snow`
     try:
         settings = load_settings(
             config_file=args.config_file, backend=args.backend, home=args.home, connection=args.connection
@@ -225,6 +240,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_BAD_INPUT
     container = build_container(settings)
     try:
+        # On stderr, so stdout stays exactly what the command prints (JSON, mermaid, a table to pipe).
+        err.write(f"[{container.context()}]\n")
         return COMMANDS[args.command](args, settings, container, out)
     except (InvalidConfig, InvalidData, AlreadyExists, Conflict) as exc:
         err.write(f"error: {exc}\n")

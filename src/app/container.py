@@ -72,6 +72,15 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Callable(provisioning.setup_simulator, account, settings),
         snowflake=providers.Callable(provisioning.setup_snowflake_account, session, sf_names),
     )
+    # "Which backend, on what": the CLI's first line (nothing is opened to say it).
+    context = providers.Selector(
+        backend,
+        simulator=providers.Callable(build.simulator_context, home),
+        snowflake=providers.Callable(
+            lambda s: f"snowflake backend, connection {s.connection or '(the default in connections.toml)'}",
+            settings,
+        ),
+    )
     # The simulator home this process has just created (the CLI sets it up first); an account is never new.
     new_home = providers.Selector(
         backend, simulator=providers.Callable(build.new_home, account), snowflake=providers.Object(None)
