@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "promote or alert → cleanup — that runs on a local simulator or a real account.",
         parents=[common],
         epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
-        "3 backend unavailable or object not found, 124 timeout.",
+        "3 backend unavailable or object not found, 124 timeout, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
