@@ -82,7 +82,31 @@ def _version() -> str:
         return "(not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(
+    sub: Any, common: argparse.ArgumentParser, name: str, summary: str, *examples: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` has a description (``summary``, also its line in the command list) and an
+    epilog of examples, kept as written (RawDescriptionHelpFormatter) so each example stays on its own line."""
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        parents=[common],
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog="Example"
+        + ("s" if len(examples) > 1 else "")
+        + ":\n"
+        + "\n".join(f"  python -m app {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# shtab's shells (shtab.SUPPORTED_SHELLS also lists fish and powershell, which this project does not test).
+_SHELLS = ("bash", "zsh", "tcsh")
+# The console script pyproject.toml installs: shells complete a command name, and `python -m app` is not one.
+COMPLETED_PROG = "taskgraph-ml"
+
+
+def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
     # Global options are accepted before or after the command. The parsers share these actions, so their
     # default is SUPPRESS (absent), never a value that a later parser would write over an earlier one.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -105,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-v", "--verbose", action="store_true", help="log what happens underneath")
 
     parser = argparse.ArgumentParser(
-        prog="python -m app",
+        prog=prog,
         description="An ML pipeline on Snowflake Task Graphs — Feature Store → XGBoost ML Job → quality gate → "
         "promote or alert → cleanup — that runs on a local simulator or a real account.",
         parents=[common],
@@ -115,7 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
+    s = _command(
+        sub,
+        common,
+        "setup",
+        "create the account objects and load the source data",
+        "setup --rows 20000 --seed 7",
+        "setup --data loans.csv -f",
+    )
     s.add_argument("--rows", type=_count, default=369_245, help="rows to generate (default 369245)")
     s.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     s.add_argument(
@@ -130,8 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-f", "--force", action="store_true", help="rebuild the source table (a new data version)")
 
-    r = sub.add_parser(
-        "run", parents=[common], help="run the pipeline once in this process (the guide's pipeline_local.py)"
+    r = _command(
+        sub,
+        common,
+        "run",
+        "run the pipeline once in this process (the guide's pipeline_local.py)",
+        "run --no-register --config metric_threshold=0.8",
     )
     r.add_argument("--no-register", action="store_true", help="train and evaluate, but do not log the model")
     r.add_argument("-s", "--source-table", help="source table (default MORTGAGE_LENDING_DEMO_DATA)")
@@ -142,8 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", action="append", default=[], metavar="KEY=VALUE", help="pipeline setting override"
     )
 
-    d = sub.add_parser(
-        "deploy", parents=[common], help="deploy the task graph (or-replace); optionally run it"
+    d = _command(
+        sub,
+        common,
+        "deploy",
+        "deploy the task graph (or-replace); optionally run it",
+        "deploy --run",
+        "deploy --schedule '0 6 * * * UTC' -c my_account",
     )
     d.add_argument(
         "--schedule",
@@ -163,37 +203,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive, default=3600.0, help="seconds to follow the run (default 3600)"
     )
 
-    ru = sub.add_parser(
-        "runs", parents=[common], help="graph runs with per-task state, duration, value, error"
+    ru = _command(
+        sub,
+        common,
+        "runs",
+        "graph runs with per-task state, duration, value, error",
+        "runs --limit 3",
+        "runs --format json",
     )
     ru.add_argument("--limit", type=_count, default=10)
     ru.add_argument("--format", choices=["table", "json"], default="table")
 
-    m = sub.add_parser("models", parents=[common], help="model versions, default, aliases, metrics")
+    m = _command(sub, common, "models", "model versions, default, aliases, metrics", "models --format json")
     m.add_argument("--format", choices=["table", "json"], default="table")
     m.add_argument("-m", "--model-name", help="model name (default from settings)")
 
-    gr = sub.add_parser("graph", parents=[common], help="the task graph, with the last run's states")
+    gr = _command(
+        sub, common, "graph", "the task graph, with the last run's states", "graph --format mermaid"
+    )
     gr.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
-    sc = sub.add_parser(
-        "scheduler", parents=[common], help="run scheduled graphs until SIGINT/SIGTERM (simulator)"
+    sc = _command(
+        sub,
+        common,
+        "scheduler",
+        "run scheduled graphs until SIGINT/SIGTERM (simulator)",
+        "scheduler --poll 10",
     )
     sc.add_argument("--poll", type=_positive, default=5.0, help="seconds between checks (default 5)")
 
-    pl = sub.add_parser(
+    pl = _command(
+        sub,
+        common,
         "plan",
-        parents=[common],
-        help="print what a deploy to Snowflake would create; with --backend snowflake -c NAME, also the "
+        "print what a deploy to Snowflake would create; with --backend snowflake -c NAME, also the "
         "difference from what is deployed",
+        "plan --schedule 1d",
+        "plan -c my_account",
     )
     pl.add_argument("--schedule", type=_schedule, help="as for deploy")
     pl.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
-    dr = sub.add_parser(
+    dr = _command(
+        sub,
+        common,
         "doctor",
-        parents=[common],
-        help="check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
+        "check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
+        "doctor",
+        "doctor -c my_account",
     )
     dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
@@ -203,13 +260,33 @@ def build_parser() -> argparse.ArgumentParser:
         ("drop", "remove the graph and its finalizer"),
         ("cancel", "cancel the graph's running executions"),
     ):
-        sub.add_parser(name, parents=[common], help=text)
+        _command(sub, common, name, text, name, f"{name} -c my_account")
+    co = _command(
+        sub,
+        common,
+        "completion",
+        "print a shell completion script (static: pressing Tab never starts Python)",
+        "completion bash > ~/.local/share/bash-completion/completions/taskgraph-ml",
+        "completion zsh > ~/.zfunc/_taskgraph-ml",
+    )
+    co.add_argument("shell", choices=_SHELLS)
     return parser
+
+
+def completion_script(shell: str) -> str:
+    """The static completion script for ``shell``, generated by shtab from the parser itself, so it follows every
+    command and option; imported here only, as no other command needs it."""
+    import shtab
+
+    return str(shtab.complete(build_parser(COMPLETED_PROG), shell=shell)).rstrip("\n") + "\n"
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    if args.command == "completion":  # needs no settings, backend or first line: stdout is the script only
+        out.write(completion_script(args.shell))
+        return EXIT_OK
     for option, default in (
         ("backend", None),
         ("connection", None),
