@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from app.colour import write_states
 from app.container import Container, build_container
 from app.local_scheduler import StopRequest
 from app.monitor import FollowStopped, follow_run
@@ -512,7 +513,10 @@ def _report_run(run: Any, out: TextIO) -> int:
 
 def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
     runs = c.scheduler().runs(settings.graph.name, limit=args.limit)
-    out.write((runs_json(runs) if args.format == "json" else runs_table(runs)) + "\n")
+    if args.format == "json":
+        out.write(runs_json(runs) + "\n")
+    else:
+        write_states(out, runs_table(runs))
     return EXIT_OK
 
 
@@ -540,7 +544,11 @@ def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: T
     else:  # the graph as it runs: the config and schedule it was deployed with
         graph = replace(graph, config=dict(deployed.config))
         runs = scheduler.runs(graph.name, limit=1)
-    out.write(_RENDER[args.format](graph, runs[0] if runs else None, deployed) + "\n")
+    text = _RENDER[args.format](graph, runs[0] if runs else None, deployed)
+    if args.format == "text":
+        write_states(out, text)
+    else:  # mermaid and DOT are for other programs: never colour codes
+        out.write(text + "\n")
     return EXIT_OK
 
 
