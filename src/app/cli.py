@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -13,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.colour import write_states
 from app.container import Container, build_container
 from app.local_scheduler import StopRequest
-from app.monitor import follow_run
+from app.monitor import FollowStopped, follow_run
 from app.render import (
     decoded,
     gate_decision,
@@ -52,6 +54,7 @@ from domain.refs import JobRef
 from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 log = logging.getLogger("app")
 
@@ -93,7 +96,40 @@ def _since(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskgraph-ml-pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def _command(
+    sub: Any, common: argparse.ArgumentParser, name: str, summary: str, *examples: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` has a description (``summary``, also its line in the command list) and an
+    epilog of examples, kept as written (RawDescriptionHelpFormatter) so each example stays on its own line."""
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        parents=[common],
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog="Example"
+        + ("s" if len(examples) > 1 else "")
+        + ":\n"
+        + "\n".join(f"  python -m app {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# shtab's shells (shtab.SUPPORTED_SHELLS also lists fish and powershell, which this project does not test).
+_SHELLS = ("bash", "zsh", "tcsh")
+# The console script pyproject.toml installs: shells complete a command name, and `python -m app` is not one.
+COMPLETED_PROG = "taskgraph-ml"
+
+
+def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
     # Global options are accepted before or after the command. The parsers share these actions, so their
     # default is SUPPRESS (absent), never a value that a later parser would write over an earlier one.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -104,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to run (env APP_BACKEND; default simulator)",
     )
     g.add_argument(
-        "-c", "--connection", metavar="NAME", help="connections.toml entry for the snowflake backend"
+        "-c",
+        "--connection",
+        metavar="NAME",
+        help="connections.toml entry; without --backend it means the snowflake backend (as in `snow`)",
     )
     g.add_argument(
         "--home", metavar="PATH", help="simulator home folder (env APP_HOME; default a per-user data folder)"
@@ -113,16 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-v", "--verbose", action="store_true", help="log what happens underneath")
 
     parser = argparse.ArgumentParser(
-        prog="python -m app",
+        prog=prog,
         description="An ML pipeline on Snowflake Task Graphs — Feature Store → XGBoost ML Job → quality gate → "
         "promote or alert → cleanup — that runs on a local simulator or a real account.",
         parents=[common],
         epilog="Exit codes: 0 success, 1 the run did not succeed, 2 invalid input or configuration, "
-        "3 backend unavailable or object not found, 124 timeout.",
+        "3 backend unavailable or object not found, 124 timeout, 130 interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("setup", parents=[common], help="create the account objects and load the source data")
+    s = _command(
+        sub,
+        common,
+        "setup",
+        "create the account objects and load the source data",
+        "setup --rows 20000 --seed 7",
+        "setup --data loans.csv -f",
+    )
     s.add_argument("--rows", type=_count, default=369_245, help="rows to generate (default 369245)")
     s.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     s.add_argument(
@@ -137,8 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-f", "--force", action="store_true", help="rebuild the source table (a new data version)")
 
-    r = sub.add_parser(
-        "run", parents=[common], help="run the pipeline once in this process (the guide's pipeline_local.py)"
+    r = _command(
+        sub,
+        common,
+        "run",
+        "run the pipeline once in this process (the guide's pipeline_local.py)",
+        "run --no-register --config metric_threshold=0.8",
     )
     r.add_argument("--no-register", action="store_true", help="train and evaluate, but do not log the model")
     r.add_argument("-s", "--source-table", help="source table (default MORTGAGE_LENDING_DEMO_DATA)")
@@ -149,8 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", action="append", default=[], metavar="KEY=VALUE", help="pipeline setting override"
     )
 
-    d = sub.add_parser(
-        "deploy", parents=[common], help="deploy the task graph (or-replace); optionally run it"
+    d = _command(
+        sub,
+        common,
+        "deploy",
+        "deploy the task graph (or-replace); optionally run it",
+        "deploy --run",
+        "deploy --schedule '0 6 * * * UTC' -c my_account",
     )
     d.add_argument(
         "--schedule",
@@ -171,8 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--report", type=Path, metavar="PATH", help="write the HTML run report here after the run")
 
-    ru = sub.add_parser(
-        "runs", parents=[common], help="graph runs with per-task state, duration, value, error"
+    ru = _command(
+        sub,
+        common,
+        "runs",
+        "graph runs with per-task state, duration, value, error",
+        "runs --limit 3",
+        "runs --format json",
     )
     ru.add_argument("--limit", type=_count, default=10)
     ru.add_argument("--format", choices=["table", "json"], default="table")
@@ -208,15 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the log of instance N (0 is the head) of the ML Job the task ran",
     )
 
-    m = sub.add_parser("models", parents=[common], help="model versions, default, aliases, metrics")
+    m = _command(sub, common, "models", "model versions, default, aliases, metrics", "models --format json")
     m.add_argument("--format", choices=["table", "json"], default="table")
     m.add_argument("-m", "--model-name", help="model name (default from settings)")
 
-    gr = sub.add_parser("graph", parents=[common], help="the task graph, with the last run's states")
+    gr = _command(
+        sub, common, "graph", "the task graph, with the last run's states", "graph --format mermaid"
+    )
     gr.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
-    sc = sub.add_parser(
-        "scheduler", parents=[common], help="run scheduled graphs until SIGINT/SIGTERM (simulator)"
+    sc = _command(
+        sub,
+        common,
+        "scheduler",
+        "run scheduled graphs until SIGINT/SIGTERM (simulator)",
+        "scheduler --poll 10",
     )
     sc.add_argument("--poll", type=_positive, default=5.0, help="seconds between checks (default 5)")
     sc.add_argument(
@@ -232,19 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", type=Path, default=Path("run-report.html"), metavar="PATH")
     rp.add_argument("--runs", type=_count, default=10, help="how many of the last runs to show (default 10)")
 
-    pl = sub.add_parser(
+    pl = _command(
+        sub,
+        common,
         "plan",
-        parents=[common],
-        help="print what a deploy to Snowflake would create; with --backend snowflake -c NAME, also the "
+        "print what a deploy to Snowflake would create; with --backend snowflake -c NAME, also the "
         "difference from what is deployed",
+        "plan --schedule 1d",
+        "plan -c my_account",
     )
     pl.add_argument("--schedule", type=_schedule, help="as for deploy")
     pl.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
-    dr = sub.add_parser(
+    dr = _command(
+        sub,
+        common,
         "doctor",
-        parents=[common],
-        help="check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
+        "check that a deploy would work (objects, role, pool, packages…) and print the fix for each gap",
+        "doctor",
+        "doctor -c my_account",
     )
     dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
@@ -278,13 +351,33 @@ def build_parser() -> argparse.ArgumentParser:
         ("drop", "remove the graph and its finalizer"),
         ("cancel", "cancel the graph's running executions"),
     ):
-        sub.add_parser(name, parents=[common], help=text)
+        _command(sub, common, name, text, name, f"{name} -c my_account")
+    co = _command(
+        sub,
+        common,
+        "completion",
+        "print a shell completion script (static: pressing Tab never starts Python)",
+        "completion bash > ~/.local/share/bash-completion/completions/taskgraph-ml",
+        "completion zsh > ~/.zfunc/_taskgraph-ml",
+    )
+    co.add_argument("shell", choices=_SHELLS)
     return parser
+
+
+def completion_script(shell: str) -> str:
+    """The static completion script for ``shell``, generated by shtab from the parser itself, so it follows every
+    command and option; imported here only, as no other command needs it."""
+    import shtab
+
+    return str(shtab.complete(build_parser(COMPLETED_PROG), shell=shell)).rstrip("\n") + "\n"
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    if args.command == "completion":  # needs no settings, backend or first line: stdout is the script only
+        out.write(completion_script(args.shell))
+        return EXIT_OK
     for option, default in (
         ("backend", None),
         ("connection", None),
@@ -301,6 +394,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     )
     logging.captureWarnings(True)  # library warnings (e.g. 'already exists. Skip registration') are logs
     logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    if args.connection is not None and args.backend is None:
+        args.backend = "snowflake"  # `-c NAME` names a Snowflake connection, as in `snow`
     try:
         settings = load_settings(
             config_file=args.config_file, backend=args.backend, home=args.home, connection=args.connection
@@ -313,6 +408,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_BAD_INPUT
     container = build_container(settings)
     try:
+        # On stderr, so stdout stays exactly what the command prints (JSON, mermaid, a table to pipe).
+        err.write(f"[{container.context()}]\n")
         return COMMANDS[args.command](args, settings, container, out)
     except (InvalidConfig, InvalidData, AlreadyExists, Conflict) as exc:
         err.write(f"error: {exc}\n")
@@ -326,6 +423,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except DomainError as exc:
         err.write(f"error: {exc}\n")
         return EXIT_RUN_FAILED
+    except KeyboardInterrupt:  # Ctrl-C outside a followed run (deploy --run handles its own): no traceback
+        err.write("Interrupted.\n")
+        return EXIT_INTERRUPTED
     finally:
         container.shutdown_resources()
 
@@ -403,8 +503,12 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
     if not args.run:
         return EXIT_OK
     run_id = scheduler.run(graph.name)
-    out.write(f"Graph run {run_id} started.\n")
-    return _follow(c, graph.name, run_id, args.timeout, out)
+    out.write(f"Graph run {run_id} started (Ctrl-C asks whether to cancel it).\n")
+    try:
+        return _follow(c, graph.name, run_id, args.timeout, out)
+    finally:
+        if args.report is not None:
+            _write_report(args.report, 10, graph, settings, c, out)
 
 
 def _attached(c: Container, settings: Settings) -> str:
@@ -435,21 +539,84 @@ def cmd_execute(args: argparse.Namespace, settings: Settings, c: Container, out:
     return _follow(c, name, run_id, args.timeout, out)
 
 
+# How long a cancelled run may take to end: its finalizer (cleanup, the failure notice) still runs.
+_CANCEL_GRACE_SECONDS = 300.0
+
+
 def _follow(c: Container, graph_name: str, run_id: str, timeout: float, out: TextIO) -> int:
-    """Follow a run live to its end and report it, as ``deploy --run`` does."""
-    try:
-        run = follow_run(
-            c.scheduler(), graph_name, run_id, timeout=timeout, out=out, live=c.live_task_states()
+    """Follow a run to its end. Ctrl-C (or SIGTERM) asks whether to cancel it or leave it running (cancel when
+    there is no terminal to ask); ``timeout`` cancels it. A cancelled run is followed until its finalizer ends,
+    so cleanup and the failure notice happen before this process exits. The signal handler only sets a flag."""
+    scheduler = c.scheduler()
+    stop = StopRequest(lambda received: out.write(f"\nReceived {received.name}.\n"))
+
+    def follow(limit: float | None) -> GraphRun:
+        return follow_run(
+            scheduler,
+            graph_name,
+            run_id,
+            timeout=limit,
+            out=out,
+            live=c.live_task_states(),
+            stopped=stop.is_set,
         )
-    except JobTimeout:
-        note = c.followed_run_note()
-        if note:
-            out.write(note + "\n")
-        raise
+
+    def cancel(why: str) -> GraphRun:
+        stop.clear()
+        scheduler.cancel(graph_name)
+        out.write(f"Cancelling graph run {run_id} ({why}); waiting for its finalizer…\n")
+        return follow(_CANCEL_GRACE_SECONDS)
+
+    with stop.installed():
+        try:
+            try:
+                return _report_run(follow(timeout), out)
+            except JobTimeout as exc:
+                run = cancel(f"{exc}")
+                _report_run(run, out)
+                out.write(f"Timed out after {timeout:g} s: graph run {run_id} ended {run.state}.\n")
+                return EXIT_TIMEOUT
+            except FollowStopped:
+                if _confirm_cancel(run_id):
+                    run = cancel("interrupted")
+                    _report_run(run, out)
+                    out.write(f"Interrupted: graph run {run_id} ended {run.state}.\n")
+                    return EXIT_INTERRUPTED
+                stop.clear()
+                if not c.run_lives_in_process():
+                    out.write(f"Left graph run {run_id} running; watch it with: python -m app runs\n")
+                    return EXIT_INTERRUPTED
+                out.write(
+                    "The simulator runs it in this process: following it to its end (Ctrl-C cancels).\n"
+                )
+                try:
+                    return _report_run(follow(None), out)
+                except FollowStopped:
+                    run = cancel("interrupted again")
+                    _report_run(run, out)
+                    out.write(f"Interrupted: graph run {run_id} ended {run.state}.\n")
+                    return EXIT_INTERRUPTED
+        except FollowStopped:  # interrupted while a cancelled run's finalizer runs
+            out.write(
+                f"Stopped waiting: graph run {run_id} was cancelled; its finalizer may still be running.\n"
+            )
+            return EXIT_INTERRUPTED
+
+
+def _confirm_cancel(run_id: str) -> bool:
+    """Ask on the terminal whether to cancel the run; without a terminal (CI, a pipe), cancel."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return True
+    previous = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # a second Ctrl-C at the prompt cancels
+    try:
+        answer = input(f"Cancel graph run {run_id} (its finalizer still runs) or leave it running? [C/l] ")
+    except (EOFError, KeyboardInterrupt):
+        return True
     finally:
-        if args.report is not None:
-            _write_report(args.report, 10, graph, settings, c, out)
-    return _report_run(run, out)
+        signal.signal(signal.SIGINT, previous)
+    return not answer.strip().lower().startswith("l")
 
 
 def _report_run(run: Any, out: TextIO) -> int:
@@ -482,7 +649,10 @@ def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
     if args.since:
         runs = [r for r in runs if (r.query_start_time or r.scheduled_time) >= args.since]
     runs = runs[: args.limit]
-    out.write((runs_json(runs) if args.format == "json" else runs_table(runs)) + "\n")
+    if args.format == "json":
+        out.write(runs_json(runs) + "\n")
+    else:
+        write_states(out, runs_table(runs))
     return EXIT_OK
 
 
@@ -570,7 +740,11 @@ def cmd_graph(args: argparse.Namespace, settings: Settings, c: Container, out: T
     else:  # the graph as it runs: the config and schedule it was deployed with
         graph = replace(graph, config=dict(deployed.config))
         runs = scheduler.runs(graph.name, limit=1)
-    out.write(_RENDER[args.format](graph, runs[0] if runs else None, deployed) + "\n")
+    text = _RENDER[args.format](graph, runs[0] if runs else None, deployed)
+    if args.format == "text":
+        write_states(out, text)
+    else:  # mermaid and DOT are for other programs: never colour codes
+        out.write(text + "\n")
     return EXIT_OK
 
 
@@ -588,9 +762,18 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
         if args.report is None
         else report_file(args.report, runs=10, graph=graph, settings=settings, c=c)
     )
-    loop.run(stop, args.poll, after_tick=None if report is None else report.refresh)
-    if report is not None:
-        report.refresh()  # the runs the loop waited for on its way out
+
+    def started(run: GraphRun) -> None:
+        out.write(f"Run {run.run_id} of {run.graph_name} started ({run.scheduled_from}).\n")
+        if report is not None:
+            report.refresh()
+
+    def ended(run: GraphRun) -> None:
+        out.write(_ended_line(run) + "\n")
+        if report is not None:
+            report.refresh()
+
+    loop.run(stop, args.poll, on_start=started, on_end=ended)
     out.write("Scheduler stopped.\n")
     return EXIT_OK
 
@@ -610,6 +793,23 @@ def _write_report(
     out.write(
         f"Wrote run report {path} ({len(report.runs)} run(s), {len(report.models)} model version(s)).\n"
     )
+
+
+def _ended_line(run: GraphRun) -> str:
+    """One line for an ended run: state, duration, the branch the gate chose and the first error."""
+    took = (
+        f" in {(run.completed_time - run.query_start_time).total_seconds():.1f} s"
+        if run.completed_time and run.query_start_time
+        else ""
+    )
+    gate = next((t for t in run.tasks if t.short_name.lower() == p.CHECK_MODEL_QUALITY), None)
+    branch = f"; branch {gate.return_value}" if gate is not None and gate.return_value else ""
+    error = (
+        f"; first error in {run.first_error_task_name}: {run.first_error_message}"
+        if run.first_error_task_name
+        else ""
+    )
+    return f"Run {run.run_id} of {run.graph_name} {run.state}{took}{branch}{error}."
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:

@@ -39,6 +39,13 @@ def open_account(home: Path | None) -> Iterator[Any]:
         account.close()
 
 
+def simulator_context(home: Path | None) -> str:
+    """What the CLI's first line says the simulator backend works on."""
+    from adapters.simulator.account.home import default_home
+
+    return f"simulator backend, home {home or default_home()}"
+
+
 def new_home(account: Any) -> Path | None:
     """The simulator home this process has just created (setup runs first), else None."""
     return account.home if account.is_new else None

@@ -72,6 +72,15 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Callable(provisioning.setup_simulator, account, settings),
         snowflake=providers.Callable(provisioning.setup_snowflake_account, session, sf_names),
     )
+    # "Which backend, on what": the CLI's first line (nothing is opened to say it).
+    context = providers.Selector(
+        backend,
+        simulator=providers.Callable(build.simulator_context, home),
+        snowflake=providers.Callable(
+            lambda s: f"snowflake backend, connection {s.connection or '(the default in connections.toml)'}",
+            settings,
+        ),
+    )
     # The simulator home this process has just created (the CLI sets it up first); an account is never new.
     new_home = providers.Selector(
         backend, simulator=providers.Callable(build.new_home, account), snowflake=providers.Object(None)
@@ -100,13 +109,10 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Callable(attrgetter("attach"), sim_scheduler),
         snowflake=providers.Object(None),
     )
-    # What a followed run becomes when this process stops following it (after a timeout).
-    followed_run_note = providers.Selector(
-        backend,
-        simulator=providers.Object(
-            "The run is cancelled as this process exits; it will be recorded as FAILED."
-        ),
-        snowflake=providers.Object(None),
+    # Whether a run started here lives in this process (the simulator runs its tasks here), so that leaving
+    # it running after Ctrl-C means waiting for it; Snowflake runs it in the account.
+    run_lives_in_process = providers.Selector(
+        backend, simulator=providers.Object(True), snowflake=providers.Object(False)
     )
     # Where the commands read and write, as a report states it: the simulator home or the connection.
     location = providers.Selector(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from domain.graph import GraphSpec
+from domain.graph import GraphRun, GraphSpec
 
 _SLICE_SECONDS = 0.1  # how soon the loop notices a stop request while it waits between checks
 
@@ -32,6 +34,25 @@ class StopRequest:
         """Make SIGINT and SIGTERM request the stop (call from the main thread)."""
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """``install`` for a block, then the handlers there were before (outside the main thread, where Python
+        allows no handler, none is installed and the default behaviour stays)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.install()
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def clear(self) -> None:
+        """Forget a stop request that was handled, so the next signal is noticed anew."""
+        self._received, self._reported = None, False
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self._received = signal.Signals(signum)  # nothing else: no locks, no I/O
@@ -61,17 +82,38 @@ class LocalScheduler:
         self._scheduler = scheduler
         self._operation = operation
         self.home = home
+        self._graphs: list[str] = []
 
     def attach(self, graph: GraphSpec) -> None:
         """Task bodies are Python callables that live in the process that runs them, so this process attaches
         the graph deployed earlier (its schedule, config and history stay as deployed)."""
         self._scheduler.attach(graph)
+        self._graphs.append(graph.name)
 
     def run(
-        self, stop: StopRequest, poll_seconds: float, after_tick: Callable[[], object] | None = None
+        self,
+        stop: StopRequest,
+        poll_seconds: float,
+        on_start: Callable[[GraphRun], object] = lambda _run: None,
+        on_end: Callable[[GraphRun], object] = lambda _run: None,
     ) -> None:
         """Check for due graphs every ``poll_seconds`` until ``stop`` is set, then wait for the runs started;
-        ``after_tick`` is called after each check (the run report's refresh)."""
+        ``on_start``/``on_end`` get each run this loop starts, as it starts and once it has ended."""
         from adapters.simulator.taskgraph.scheduling import run_scheduler
 
-        run_scheduler(self._operation, stop_event=stop, poll_seconds=poll_seconds, after_tick=after_tick)
+        unannounced: set[str] = set()
+        in_flight: set[str] = set()
+
+        def report(started: list[int]) -> None:
+            unannounced.update(str(run_id) for run_id in started)
+            in_flight.update(str(run_id) for run_id in started)
+            for name in self._graphs if in_flight else ():
+                for run in self._scheduler.runs(name, limit=50):
+                    if run.run_id in unannounced:
+                        unannounced.discard(run.run_id)
+                        on_start(run)
+                    if run.run_id in in_flight and run.state.is_terminal:
+                        in_flight.discard(run.run_id)
+                        on_end(run)
+
+        run_scheduler(self._operation, stop_event=stop, poll_seconds=poll_seconds, after_tick=report)

@@ -18,6 +18,10 @@ from domain.ports import Scheduler
 LiveStates = Callable[[str, str], dict[str, str] | None]
 
 
+class FollowStopped(Exception):
+    """``follow_run`` stopped because ``stopped()`` became true (Ctrl-C, SIGTERM); the run itself goes on."""
+
+
 def follow_run(
     scheduler: Scheduler,
     graph_name: str,
@@ -29,6 +33,7 @@ def follow_run(
     poll_seconds: float = 0.25,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> GraphRun:
     started = clock()
     seen: dict[str, str] = {}
@@ -49,4 +54,6 @@ def follow_run(
             return run
         if timeout is not None and clock() - started > timeout:
             raise JobTimeout(f"graph run {run_id} of {graph_name} did not finish within {timeout:g} s")
+        if stopped():
+            raise FollowStopped(run_id)
         sleep(poll_seconds)

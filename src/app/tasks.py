@@ -33,10 +33,11 @@ def run_stage(stage: str, runtime: TaskRuntime, ports: p.Ports) -> str | None:
     if stage != p.CLEANUP:
         return _STAGES[stage](runtime, ports, run)
     # The finalizer sees the whole run: it cleans up, then sends one notice if any task failed — raised an
-    # error, or timed out (a timed-out task cannot report itself) — or if the cleanup itself fails.
-    failures: dict[str, str | None] = {
-        task: None for task in p.STAGES if task != p.CLEANUP and runtime.task_state(task) == "FAILED"
-    }
+    # error, or timed out (a timed-out task cannot report itself) — was cancelled (Ctrl-C, --timeout, `cancel`),
+    # or if the cleanup itself fails.
+    states = {task: runtime.task_state(task) for task in p.STAGES if task != p.CLEANUP}
+    failures: dict[str, str | None] = {task: None for task, state in states.items() if state == "FAILED"}
+    failures |= {task: "cancelled" for task, state in states.items() if state == "CANCELLED"}
     try:
         return _cleanup(runtime, ports, run)
     except Exception as exc:

@@ -312,7 +312,7 @@ def test_sigterm_to_the_scheduler_returns_from_its_handler_at_once_while_another
     out = _LockedOutput()
     handler_seconds: list[float] = []
 
-    def run(stop: Any, _poll: float, after_tick: Any = None) -> None:  # the loop, as the scheduler runs it
+    def run(stop: Any, _poll: float, **_reporters: Any) -> None:  # the loop, as the scheduler runs it
         held, done = threading.Event(), threading.Event()
 
         def hold_output() -> None:  # e.g. a job worker's thread writing while the signal comes

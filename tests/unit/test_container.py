@@ -203,7 +203,7 @@ def test_a_snowflake_account_is_never_new_and_reports_no_live_states_without_a_s
     c.session.override(providers.Callable(_forbidden))
     c.account.override(providers.Callable(_forbidden))
 
-    assert (c.new_home(), c.live_task_states(), c.followed_run_note()) == (None, None, None)
+    assert (c.new_home(), c.live_task_states(), c.run_lives_in_process()) == (None, None, False)
 
 
 def test_a_new_simulator_home_is_named_for_setup_and_its_runs_report_live_states(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_a_new_simulator_home_is_named_for_setup_and_its_runs_report_live_states
     try:
         assert c.new_home() == tmp_path / "home"
         assert callable(c.live_task_states())
-        assert "recorded as FAILED" in c.followed_run_note()
+        assert c.run_lives_in_process() is True
     finally:
         c.shutdown_resources()
 

@@ -13,19 +13,18 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import xgboost as xgb
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.account.labelled_data import evaluate, read_dataset
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
 from domain.names import normalize_identifier
 from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
@@ -53,7 +52,12 @@ def _model_errors(what: str) -> Iterator[None]:
     with translated(what):
         try:
             yield
-        except xgb.core.XGBoostError as exc:
+        except Exception as exc:
+            # XGBoost loads only where a model file is read (listing versions must not pay a second for it);
+            # where it is not loaded, nothing raised its error.
+            xgb = sys.modules.get("xgboost")
+            if xgb is None or not isinstance(exc, xgb.core.XGBoostError):
+                raise
             raise InvalidData(f"{what}: not a readable XGBoost model: {str(exc).splitlines()[0]}") from exc
 
 
@@ -92,6 +96,8 @@ class SimModelRegistry:
         source = Path(artifact.uri)
         if not source.is_file():
             raise NotFound(f"model file {artifact.uri} does not exist")
+        import xgboost as xgb
+
         with _model_errors(f"checking model file {artifact.uri}"):
             xgb.Booster(model_file=str(source))
         try:
@@ -228,6 +234,10 @@ class SimModelRegistry:
             row = self._version_row(cur, model, name)
         if row is None:
             raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+        import xgboost as xgb
+
+        from adapters.simulator.account.labelled_data import evaluate, read_dataset
+
         with _model_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
             booster = xgb.Booster(model_file=str(self._model_file(row)))
             return evaluate(booster, read_dataset(self.account.files, dataset))

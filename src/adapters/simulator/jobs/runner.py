@@ -24,11 +24,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
-import xgboost as xgb
-from xgboost.tracker import RabitTracker
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
@@ -36,7 +34,6 @@ from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
-from adapters.simulator.jobs.training import booster_params
 from adapters.simulator.jobs.worker import (
     RESULT_FILE,
     SPEC_FILE,
@@ -49,6 +46,12 @@ from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.readiness import create_compute_pool_sql
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
+
+if TYPE_CHECKING:
+    from xgboost.tracker import RabitTracker
+
+# XGBoost (and the training module, which loads pyarrow's dataset layer) are imported where a job trains: the
+# runner is built for every command on a home, and read-only ones must not pay a second for them.
 
 DEFAULT_POOLS: Mapping[str, int] = {"DEMO_POOL": 2}
 _POLL_SECONDS = 0.05
@@ -83,6 +86,9 @@ class _Supervisor(threading.Thread):
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def run(self) -> None:
+        import xgboost as xgb
+        from xgboost.tracker import RabitTracker
+
         tracker: RabitTracker | None = None
         status, message, result = JobStatus.FAILED, "", None
         try:
@@ -232,6 +238,8 @@ class SimJobRunner:
     def submit_training(self, request: TrainingRequest) -> JobRef:
         # Refuse what can be judged here before any process starts; the data is checked where it is read.
         validate_version(request.model_version, "model version")
+        from adapters.simulator.jobs.training import booster_params
+
         booster_params(request)
         return self._submit(
             kind="training",

@@ -14,11 +14,12 @@ import threading
 from collections.abc import Iterator
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
-from typing import Any
-
-from snowflake.snowpark import Row
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import BackendUnavailable, DomainError
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Row  # imported where rows are made: Snowpark takes seconds to import
 
 
 class RemoteSession:
@@ -51,6 +52,8 @@ class _RemoteResult:
         self._session, self._query = session, query
 
     def collect(self) -> list[Row]:
+        from snowflake.snowpark import Row
+
         fields, rows = self._session._request("sql", self._query)
         return [Row(**dict(zip(fields, values, strict=True))) for values in rows]
 

@@ -13,11 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
-
-from snowflake.core._internal.utils import normalize_name
-from snowflake.core.task import Cron, StoredProcedureCall
-from snowflake.core.task.dagv1 import DAG, SQLConvertible, _use_func_return_value
+from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.taskgraph.conditions import Condition
 from domain.errors import InvalidConfig, InvalidName
@@ -31,6 +27,13 @@ from domain.graph import (
     topological_order,
 )
 from domain.schedule import CronSchedule, IntervalSchedule, Schedule
+
+if TYPE_CHECKING:
+    from snowflake.core.task import Cron
+    from snowflake.core.task.dagv1 import DAG
+
+# snowflake.core is imported where a DAG is compiled, not with this module: importing it costs seconds (its REST
+# models load at import), and the engine's read side (runs, history) uses the plain definitions below.
 
 # The pattern snowflake-core's Task model enforces on names at deploy.
 _NAME = re.compile(r'^"([^"]|"")+"|[a-zA-Z_][a-zA-Z0-9_$]*$')
@@ -130,6 +133,8 @@ class GraphDef:
 
 def compile_dag(dag: DAG) -> GraphDef:
     """Validate ``dag`` as a deploy would and compile it; raises ``InvalidName``/``InvalidConfig``."""
+    from snowflake.core._internal.utils import normalize_name
+
     _check_name(dag.name, "task graph")
     root = normalize_name(dag.name)
     tasks = list(dag.tasks)
@@ -222,6 +227,8 @@ def _timeout(ms: int | None, owner: str) -> int | None:
 
 
 def _schedule(schedule: Cron | timedelta | None) -> Schedule | None:
+    from snowflake.core.task import Cron
+
     if schedule is None:
         return None
     if isinstance(schedule, timedelta):
@@ -233,6 +240,9 @@ def _schedule(schedule: Cron | timedelta | None) -> Schedule | None:
 
 def _body(definition: Any, dag: DAG, name: str) -> TaskBody:
     """The task's body, converted in ``DAGTask._to_low_level_task``'s order."""
+    from snowflake.core.task import StoredProcedureCall
+    from snowflake.core.task.dagv1 import SQLConvertible
+
     job = _job_body(definition)
     if job is not None:
         return job
@@ -260,6 +270,8 @@ def _body(definition: Any, dag: DAG, name: str) -> TaskBody:
 
 def _wrap(func: Callable[..., Any], dag: DAG) -> Callable[..., Any]:
     # dagv1's own wrapper, so the return value is str()-ed and set exactly as in Snowflake.
+    from snowflake.core.task.dagv1 import _use_func_return_value
+
     return _use_func_return_value(func) if dag.use_func_return_value else func
 
 

@@ -21,14 +21,11 @@ other processes cannot be reached, but DuckDB lets only one process open a home,
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
 from datetime import datetime, timedelta
-from typing import Any
-
-from snowflake.core._common import CreateMode
-from snowflake.core._internal.utils import deprecated, normalize_name
-from snowflake.core.task.dagv1 import DAG, DAGRun
+from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.attempt import EngineServices
@@ -41,6 +38,14 @@ from domain.errors import AlreadyExists, Conflict, InvalidConfig, NotFound, Unsu
 from domain.graph import GraphRunState, ScheduledFrom, TaskState
 from domain.ports import Notifier
 from domain.schedule import Clock, parse_schedule, utc_now
+
+if TYPE_CHECKING:
+    from snowflake.core._common import CreateMode
+    from snowflake.core.task.dagv1 import DAG, DAGRun
+
+# snowflake.core is imported only where a DAG object is handled (deploy, attach, running, dagv1's run views):
+# importing it costs seconds (its REST models load at import), and the read side (runs, history, graph info)
+# works on names and the store alone, for the CLI's read-only commands.
 
 DATABASE = "SIMULATOR"
 SCHEMA = "PUBLIC"
@@ -100,7 +105,9 @@ class LocalDAGOperation:
 
     # deploy, drop, suspend, resume ----------------------------------------------------------------------------
 
-    def deploy(self, dag: DAG, mode: CreateMode = CreateMode.error_if_exists) -> None:
+    def deploy(self, dag: DAG, mode: CreateMode | str = "error_if_exists") -> None:
+        from snowflake.core._common import CreateMode
+
         mode = CreateMode[mode]
         graph = compile_dag(dag)
         existing = self.store.graph(graph.name)
@@ -175,9 +182,15 @@ class LocalDAGOperation:
         self.store.drop_graph(name, keep_task=kept)
         self._graphs.pop(name, None)
 
-    @deprecated("drop")
     def delete(self, dag: DAG | str) -> None:
         """``DAGOperation.delete``: deprecated there in favour of ``drop``, which it calls (keeping the finalizer)."""
+        # The warning dagv1's ``@deprecated("drop")`` gives (snowflake/core/_internal/utils.py ``deprecated``),
+        # written out so that importing this module does not import snowflake.core.
+        warnings.warn(
+            "The :func:`delete` method is deprecated; use :func:`drop` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.drop(dag)
 
     def suspend(self, dag: DAG | str) -> None:
@@ -292,6 +305,8 @@ class LocalDAGOperation:
         record = self._record(dag)
         runs = [_dag_run(r) for r in self.store.runs(name, states=[GraphRunState.EXECUTING])]
         if record.state == "started" and record.next_due is not None:
+            from snowflake.core.task.dagv1 import DAGRun
+
             scheduled = DAGRun()
             _fill(
                 scheduled,
@@ -348,7 +363,7 @@ class LocalDAGOperation:
     def _graph(self, dag: DAG | str) -> GraphDef:
         name = _name(dag)
         if name not in self._graphs:
-            if not isinstance(dag, DAG):
+            if isinstance(dag, str):
                 raise Unsupported(
                     f"task graph {name} was deployed by another process and its Python task definitions live "
                     "there; pass the DAG object (or deploy it again) to run it here"
@@ -369,10 +384,26 @@ class LocalDAGOperation:
 
 
 def _name(dag: DAG | str) -> str:
-    name = dag.name if isinstance(dag, DAG) else dag
+    name = dag if isinstance(dag, str) else dag.name if _is_dag(dag) else dag
     if not isinstance(name, str) or not name:
         raise InvalidConfig(f"task graph {name!r}: expected a DAG or its name")
+    if _UNQUOTED.fullmatch(name):
+        # what normalize_name does to an unquoted identifier (upper case), without importing snowflake.core
+        return name.upper()
+    from snowflake.core._internal.utils import normalize_name
+
     return normalize_name(name)
+
+
+# snowflake.core._internal.utils.UNQUOTED_CASE_INSENSITIVE, at Snowflake's 255-character limit
+_UNQUOTED = re.compile(r"[_A-Za-z][_A-Za-z0-9$]{0,254}")
+
+
+def _is_dag(obj: object) -> bool:
+    # Whoever holds a DAG has imported dagv1 already, so this import is free then.
+    from snowflake.core.task.dagv1 import DAG
+
+    return isinstance(obj, DAG)
 
 
 def _unqualified(dag: DAG | str) -> DAG | str:
@@ -386,6 +417,8 @@ def _unqualified(dag: DAG | str) -> DAG | str:
 
 def _ended(group: RunGroup) -> DAGRun:
     """The ended run group as dagv1 reports it; without a graph-run row when it was skipped or dropped."""
+    from snowflake.core.task.dagv1 import DAGRun
+
     if group.record is not None:
         return _dag_run(group.record)
     # the root's WHEN was false (SKIPPED; the state dagv1 shows), or it was cancelled while queued
@@ -408,6 +441,8 @@ def _fill(run: DAGRun, name: str, state: str, run_id: int, scheduled_time: datet
 
 
 def _dag_run(record: RunRecord) -> DAGRun:
+    from snowflake.core.task.dagv1 import DAGRun
+
     run = DAGRun()
     _fill(run, record.root_task_name, record.state, record.run_id, record.scheduled_time)
     run.first_error_task_name = record.first_error_task_name

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from snowflake.core._common import CreateMode
-
-from adapters.dagv1.build import build_dag
 from adapters.simulator.taskgraph.operation import LocalDAGOperation
 from adapters.simulator.taskgraph.store import RunRecord, TaskHistoryRecord
 from domain.errors import InvalidConfig, NotFound
@@ -21,11 +18,17 @@ class SimScheduler:
         self.operation = operation
         self._definition_for = definition_for
 
+    # build_dag (and so snowflake.core, seconds to import) loads only when a graph is deployed or attached:
+    # the read side (runs, history, deployed) needs neither.
     def deploy(self, graph: GraphSpec) -> None:
-        self.operation.deploy(build_dag(graph, self._definition_for), mode=CreateMode.or_replace)
+        from adapters.dagv1.build import build_dag
+
+        self.operation.deploy(build_dag(graph, self._definition_for), mode="or_replace")
 
     def attach(self, graph: GraphSpec) -> None:
         """Make a graph deployed earlier runnable from this process (its schedule and history are kept)."""
+        from adapters.dagv1.build import build_dag
+
         self.operation.attach(build_dag(graph, self._definition_for))
 
     def run(

@@ -72,16 +72,18 @@ def run_scheduler(
     clock: Clock = utc_now,
     stop_event: StopSignal,
     poll_seconds: float = 1.0,
-    after_tick: Callable[[], object] | None = None,
+    after_tick: Callable[[list[int]], object] = lambda _started: None,
 ) -> None:
-    """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end; ``after_tick`` is
-    called after each check."""
+    """Run due graphs until ``stop_event`` is set, then wait for the runs it started to end.
+
+    ``after_tick`` gets the run ids each check started (and ``[]`` once all runs ended), to report on them."""
     while not stop_event.is_set():
+        started: list[int] = []
         try:
-            tick(operation, clock())
+            started = tick(operation, clock())
         except Exception:  # the store was briefly unusable, say: the next tick tries again
             log.exception("scheduler tick failed; retrying in %s s", poll_seconds)
-        if after_tick is not None:
-            after_tick()
+        after_tick(started)
         stop_event.wait(poll_seconds)
     operation.wait_all()
+    after_tick([])

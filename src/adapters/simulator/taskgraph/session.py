@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from snowflake.snowpark import Session
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import NotFound
 
+if TYPE_CHECKING:  # Snowpark takes seconds to import: read-only commands never load it
+    from snowflake.snowpark import Session
+
 _active = threading.local()
 
-SessionFactory = Callable[[Session], Any]
+SessionFactory = Callable[["Session"], Any]
 
 
 def active_session() -> Any:
