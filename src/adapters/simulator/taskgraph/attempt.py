@@ -41,10 +41,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.sql.session import TaskSession, task_session
 from adapters.simulator.sql.system import SystemFunctions
 from adapters.simulator.taskgraph.bridge import session_bridge
 from adapters.simulator.taskgraph.capture import MAX_TRACEBACK_CHARS, bounded, captured_output
@@ -58,6 +57,9 @@ from domain.errors import Unsupported
 from domain.graph import GraphRunState, ScheduledFrom, TaskState
 from domain.ports import Notifier
 from domain.schedule import utc_now
+
+if TYPE_CHECKING:  # Snowpark takes seconds to import: reading history never loads it
+    from adapters.simulator.sql.session import TaskSession
 
 DEFAULT_TIMEOUT_MS = 3_600_000
 TASK_ERROR_CODE = 100132  # Snowflake's code for an error raised by procedure code
@@ -361,6 +363,8 @@ class Attempt:
             try:
                 if scope.abandoned:  # timed out before it began: interrupt() may have missed this thread
                     return
+                from adapters.simulator.sql.session import task_session
+
                 functions = SystemFunctions(scope, engine.notifier)
                 with task_session(engine.account, functions) as handle:
                     self._sessions[id(scope)] = handle
@@ -371,7 +375,7 @@ class Attempt:
                         if engine.session_factory is None
                         else engine.session_factory(handle.session)
                     )
-                    bind_active(session)
+                    bind_active(session, scope.run_id)
                     body = task.body
                     if isinstance(body, PythonBody):
                         body.func(session, *body.args)

@@ -29,5 +29,14 @@ def active_session() -> Any:
     return session
 
 
-def bind_active(session: Any) -> None:
+def active_run_id() -> str:
+    """The graph run id (RUN_ID) of the task running on this thread, which no SYSTEM$ function offers."""
+    run_id = getattr(_active, "run_id", None)
+    if run_id is None:
+        raise NotFound("no task is running on this thread, so there is no graph run id")
+    return str(run_id)
+
+
+def bind_active(session: Any, run_id: object = None) -> None:
     _active.session = session
+    _active.run_id = run_id
