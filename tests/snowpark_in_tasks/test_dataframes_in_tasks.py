@@ -220,3 +220,24 @@ def test_execute_immediate_of_a_scripting_block_is_unsupported(op: LocalDAGOpera
     assert (
         "Unsupported:" in run.first_error_message and "Snowflake Scripting block" in run.first_error_message
     )
+
+
+def test_identifier_of_a_quoted_qualified_name_names_that_table(op: LocalDAGOperation) -> None:
+    # the form write_pandas gives its temporary stages (snowflake/connector/pandas_tools.py _create_temp_stage)
+    def body(s: Session) -> int:
+        s.sql("create table identifier(?) (X int)", params=['"SIMULATOR"."PUBLIC"."NAMED"']).collect()
+        return s.table("SIMULATOR.PUBLIC.NAMED").count()
+
+    assert run_task(op, body) == 0
+
+
+def test_file_put_uploads_onto_a_stage(op: LocalDAGOperation, tmp_path: Any) -> None:
+    source = tmp_path / "loans.csv"
+    source.write_text("1,a\n")
+
+    def body(s: Session) -> tuple[str, list[str]]:
+        s.sql("create or replace stage LANDING").collect()
+        put = s.file.put(str(source), "@LANDING/in", auto_compress=False)
+        return put[0].status, [r.name for r in s.sql("list @LANDING").collect()]
+
+    assert run_task(op, body) == ("UPLOADED", ["landing/in/loans.csv"])

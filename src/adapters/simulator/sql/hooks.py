@@ -346,6 +346,17 @@ def _ctas_column_names(statement: Statement) -> str | None:
     return parsed.sql(dialect="snowflake")
 
 
+_QUOTED_PUT_TARGET = re.compile(r"^(\s*PUT\s+(?:'[^']*'|\S+)\s+)'(@[^'\s]+)'", re.IGNORECASE)
+
+
+def _put_target_unquoted(statement: Statement) -> str | None:
+    """``PUT 'file://…' '@STAGE/path'``, as Snowpark's ``FileOperation.put`` quotes its target: fakesnow/transforms/
+    stage.py ``put_stage`` takes the quoted text as the stage name ("'@ST' does not start with @"). A target
+    without spaces or quotes means the same unquoted."""
+    replaced = _QUOTED_PUT_TARGET.sub(r"\1\2", statement.text, count=1)
+    return replaced if replaced != statement.text else None
+
+
 # fakesnow gaps in statements a describe request sends too (fakesnow/server.py ``query_request``, describeOnly)
 _DESCRIBED_GAPS: tuple[Rule, ...] = (_positional_values_columns,)
 
@@ -354,6 +365,7 @@ RULES: tuple[Rule, ...] = (
     _cannot_honour,
     _query_tag,
     _ctas_column_names,
+    _put_target_unquoted,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
