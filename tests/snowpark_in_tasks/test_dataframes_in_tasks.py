@@ -14,6 +14,7 @@ from snowflake.core.task.context import TaskContext
 from snowflake.core.task.dagv1 import DAG, DAGTask
 from snowflake.snowpark import Session, Window
 from snowflake.snowpark.context import get_active_session
+from snowflake.snowpark.exceptions import SnowparkSQLException
 
 from adapters.simulator import LocalDAGOperation
 
@@ -134,3 +135,109 @@ def test_a_statement_the_simulator_cannot_honour_fails_the_task_with_unsupported
     assert run.state == "FAILED"
     assert "Unsupported: 'EXECUTE NOTEBOOK SIMULATOR.PUBLIC.TRAIN_NB()'" in run.first_error_message
     assert "Snowflake Notebook" in run.first_error_message
+
+
+# fakesnow gaps the statement hooks close (src/adapters/simulator/sql/hooks.py names the fakesnow code of each)
+
+
+def test_create_dataframe_from_lists_with_a_schema(op: LocalDAGOperation) -> None:
+    # Snowpark sends SELECT $1 AS "ID", $2 AS "GRP" FROM VALUES (…), described first (describeOnly)
+    rows = run_task(op, lambda s: s.create_dataframe([[1, "a"], [2, "b"]], schema=["ID", "GRP"]).collect())
+    assert [(r.ID, r.GRP) for r in rows] == [(1, "a"), (2, "b")]
+
+
+def test_a_created_dataframe_saves_as_a_table(op: LocalDAGOperation) -> None:
+    def body(s: Session) -> list[tuple[int, str]]:
+        s.create_dataframe([[7, "z"]], schema=["ID", "GRP"]).write.save_as_table("MADE", mode="overwrite")
+        return [(r.ID, r.GRP) for r in s.table("MADE").collect()]
+
+    assert run_task(op, body) == [(7, "z")]
+
+
+def test_positional_columns_of_an_aliased_values_clause_use_its_column_names(op: LocalDAGOperation) -> None:
+    rows = run_task(op, lambda s: s.sql("select $2 as b, $1 as a from values (1, 'x') as v (n, t)").collect())
+    assert [(r.A, r.B) for r in rows] == [(1, "x")]
+
+
+def test_query_tag_is_kept_and_appended_to(op: LocalDAGOperation) -> None:
+    def body(s: Session) -> tuple[str | None, str | None, str]:
+        s.query_tag = "mortgage"
+        first = s.query_tag
+        s.append_query_tag("train")  # reads the tag back with SHOW PARAMETERS LIKE 'QUERY_TAG'
+        shown = s.sql("show parameters like 'QUERY_TAG' in session").collect()[0]["value"]
+        return first, s.query_tag, shown
+
+    assert run_task(op, body) == ("mortgage", "mortgage,train", "mortgage,train")
+
+
+def test_unsetting_the_query_tag_empties_it(op: LocalDAGOperation) -> None:
+    def body(s: Session) -> str:
+        s.sql("alter session set query_tag = 'x'").collect()
+        s.sql("alter session unset query_tag").collect()
+        return str(s.sql("show parameters like 'QUERY_TAG'").collect()[0]["value"])
+
+    assert run_task(op, body) == ""
+
+
+def test_ctas_with_a_column_list_names_the_query_columns(op: LocalDAGOperation) -> None:
+    # docs: sql/create-table, CREATE TABLE … ( <col_name> [ , … ] ) AS SELECT
+    def body(s: Session) -> list[Any]:
+        s.sql("create or replace table RENAMED (LOAN, BUCKET) as select ID, GRP from LOANS").collect()
+        return [tuple(r) for r in s.table("RENAMED").sort("LOAN").collect()] + s.table("RENAMED").columns
+
+    assert run_task(op, body) == [(1, "a"), (2, "b"), (3, "b"), "LOAN", "BUCKET"]
+
+
+def test_ctas_with_a_column_list_of_the_wrong_length_is_refused(op: LocalDAGOperation) -> None:
+    def body(s: Session) -> str:
+        try:
+            s.sql("create table BAD (A, B) as select ID from LOANS").collect()
+        except SnowparkSQLException as exc:
+            return str(exc)
+        return "created"
+
+    assert "Invalid column definition list" in run_task(op, body)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "execute immediate $$ select count(*) as n from LOANS; $$",
+        "EXECUTE IMMEDIATE 'select count(*) as n from LOANS'",
+    ],
+)
+def test_execute_immediate_runs_its_statement(op: LocalDAGOperation, statement: str) -> None:
+    # docs: sql/execute-immediate
+    assert run_task(op, lambda s: s.sql(statement).collect()[0].N) == 3
+
+
+def test_execute_immediate_of_a_scripting_block_is_unsupported(op: LocalDAGOperation) -> None:
+    with DAG("script") as dag:
+        DAGTask("blk", "EXECUTE IMMEDIATE $$ BEGIN RETURN 1; END; $$")
+    op.deploy(dag)
+    run = op.run(dag)
+    assert run.state == "FAILED"
+    assert (
+        "Unsupported:" in run.first_error_message and "Snowflake Scripting block" in run.first_error_message
+    )
+
+
+def test_identifier_of_a_quoted_qualified_name_names_that_table(op: LocalDAGOperation) -> None:
+    # the form write_pandas gives its temporary stages (snowflake/connector/pandas_tools.py _create_temp_stage)
+    def body(s: Session) -> int:
+        s.sql("create table identifier(?) (X int)", params=['"SIMULATOR"."PUBLIC"."NAMED"']).collect()
+        return s.table("SIMULATOR.PUBLIC.NAMED").count()
+
+    assert run_task(op, body) == 0
+
+
+def test_file_put_uploads_onto_a_stage(op: LocalDAGOperation, tmp_path: Any) -> None:
+    source = tmp_path / "loans.csv"
+    source.write_text("1,a\n")
+
+    def body(s: Session) -> tuple[str, list[str]]:
+        s.sql("create or replace stage LANDING").collect()
+        put = s.file.put(str(source), "@LANDING/in", auto_compress=False)
+        return put[0].status, [r.name for r in s.sql("list @LANDING").collect()]
+
+    assert run_task(op, body) == ("UPLOADED", ["landing/in/loans.csv"])

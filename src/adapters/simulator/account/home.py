@@ -314,6 +314,14 @@ class LocalAccount:
                         self._interruptible[me] = outer
                 cur.close()
 
+    def session_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A long-lived cursor for one SQL session: its current database and schema and its temporary tables
+        live on it. Unlike ``cursor()`` it takes no lock and is not closed for the caller: run each statement
+        inside ``cursor()`` (the account lock) and close it when the session ends."""
+        if self._closed:
+            raise BackendUnavailable(f"the simulator account at {self.home} is closed")
+        return self._con.cursor()
+
     @contextmanager
     def interruptible(self) -> Iterator[int]:
         """Mark this thread's statements as interruptible by ``interrupt(thread_id)``; yields the thread id."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
@@ -39,12 +39,21 @@ def unsupported(message: str) -> SqlError:
     return SqlError(f"{Unsupported.__name__}: {message}", UNSUPPORTED_CODE, "0A000")
 
 
+@dataclass
+class SessionState:
+    """What a client session sets that fakesnow does not keep: fakesnow/transforms/transforms.py
+    ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
+
+    query_tag: str = ""
+
+
 @dataclass(frozen=True)
 class Statement:
     """One statement as the client sent it, parsed lazily (fakesnow's dialect) by the rules that need it."""
 
     text: str
     functions: SystemFunctions | None  # None: the session is not bound to a running task
+    session: SessionState = field(default_factory=SessionState)
 
     def parsed(self) -> exp.Expr | None:
         from fakesnow.dialect import parse_one
@@ -153,20 +162,230 @@ def _called(parsed: exp.Expr) -> exp.Expr | None:
     return target if _is_system_call(target) else None
 
 
-RULES: tuple[Rule, ...] = (_cannot_honour, _session_functions, _system_functions)
+_EXECUTE_IMMEDIATE = re.compile(
+    r"^\s*EXECUTE\s+IMMEDIATE\s+(?P<body>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL
+)
+_SCRIPT_BLOCK = re.compile(r"^\s*(BEGIN|DECLARE)\b", re.IGNORECASE)
 
 
-def rewrite(text: str, functions: SystemFunctions | None) -> str:
+def _execute_immediate(statement: Statement) -> str | None:
+    """``EXECUTE IMMEDIATE $$…$$`` / ``'…'`` of one statement runs that statement (docs: sql/execute-immediate).
+
+    sqlglot parses it as a Command that fakesnow hands DuckDB unchanged (a parser error); Snowflake Scripting
+    blocks and ``USING`` bind variables are beyond this and fail as Unsupported, naming what Snowflake would do.
+    """
+    match = _EXECUTE_IMMEDIATE.match(statement.text)
+    if match is None:
+        return None
+    body = match["body"]
+    if body.startswith("$$") and body.endswith("$$") and len(body) >= 4:
+        inner = body[2:-2]
+    elif body.startswith("'"):
+        from fakesnow.dialect import parse_one
+
+        try:
+            literal_body = parse_one(f"SELECT {body}")
+        except SqlglotError:
+            literal_body = None
+        first = literal_body.expressions[0] if isinstance(literal_body, exp.Select) else None
+        if not (isinstance(first, exp.Literal) and first.is_string):
+            raise unsupported(f"{_short(statement.text)!r}: {_IMMEDIATE_FORMS}")
+        inner = first.this
+    else:
+        raise unsupported(f"{_short(statement.text)!r}: {_IMMEDIATE_FORMS}")
+    inner = inner.strip().rstrip(";").strip()
+    if _SCRIPT_BLOCK.match(inner):
+        raise unsupported(
+            f"{_short(statement.text)!r}: on Snowflake this runs a Snowflake Scripting block; the simulator runs "
+            "one SQL statement per EXECUTE IMMEDIATE — run the block's statements from a Python task instead"
+        )
+    return inner
+
+
+_IMMEDIATE_FORMS = (
+    "the simulator runs EXECUTE IMMEDIATE of one statement given as $$…$$ or a '…' literal, without USING; "
+    "on Snowflake this form (a variable, FROM a stage file, or bind variables) runs through Snowflake Scripting"
+)
+
+
+def _query_tag(statement: Statement) -> str | None:
+    """``ALTER SESSION SET/UNSET QUERY_TAG`` and ``SHOW PARAMETERS LIKE 'QUERY_TAG'`` on the session's own tag.
+
+    fakesnow/transforms/transforms.py ``alter_session`` raises "not implemented" for QUERY_TAG, which
+    Snowpark's ``Session.query_tag`` setter sends (snowflake/snowpark/session.py) and ``append_query_tag`` /
+    ``update_query_tag`` read back with SHOW PARAMETERS (``_get_remote_query_tag``).
+    """
+    upper = statement.text.upper()
+    if "QUERY_TAG" not in upper:
+        return None
+    if _SHOW_QUERY_TAG.match(statement.text):
+        # the columns of SHOW PARAMETERS (docs: sql/show-parameters)
+        row = exp.select(
+            *(
+                exp.Literal.string(v).as_(k, quoted=True)
+                for k, v in (
+                    ("key", "QUERY_TAG"),
+                    ("value", statement.session.query_tag),
+                    ("default", ""),
+                    ("level", "SESSION" if statement.session.query_tag else ""),
+                    (
+                        "description",
+                        "String (up to 4000 characters) used to tag statements executed by the session",
+                    ),
+                    ("type", "STRING"),
+                )
+            )
+        )
+        return row.sql(dialect="snowflake")
+    parsed = statement.parsed()
+    alter = (
+        parsed.find(exp.AlterSession) if isinstance(parsed, exp.Alter) and parsed.kind == "SESSION" else None
+    )
+    items = alter.args.get("expressions") or [] if alter is not None else []
+    if len(items) != 1 or not isinstance(items[0], exp.SetItem):
+        return None
+    item = items[0].this
+    if alter is not None and alter.args.get("unset") and isinstance(item, exp.Identifier):
+        if item.name.upper() != "QUERY_TAG":
+            return None
+        statement.session.query_tag = ""
+    elif isinstance(item, exp.EQ) and item.this.name.upper() == "QUERY_TAG":
+        value = item.expression
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            raise SqlError(
+                f"SQL compilation error: QUERY_TAG must be a string literal, got {value.sql(dialect='snowflake')}",
+                1003,
+                "42000",
+            )
+        statement.session.query_tag = value.this
+    else:
+        return None
+    return _STATEMENT_EXECUTED
+
+
+_SHOW_QUERY_TAG = re.compile(r"^\s*SHOW\s+PARAMETERS\s+LIKE\s+'QUERY_TAG'(\s+IN\s+SESSION)?\s*;?\s*$", re.I)
+_STATEMENT_EXECUTED = exp.select(
+    exp.Literal.string("Statement executed successfully.").as_("status", quoted=True)
+).sql(dialect="snowflake")
+
+
+def _positional_values_columns(statement: Statement) -> str | None:
+    """``$1, $2 …`` over ``FROM VALUES (…)`` name the VALUES' columns, as Snowpark's ``create_dataframe`` sends.
+
+    fakesnow has no transform for positional column references: sqlglot keeps ``$1`` as a Parameter, which
+    DuckDB reads as a prepared-statement parameter ("Values were not provided for the following parameters"),
+    both when running and when describing (fakesnow/cursor.py ``_describe_only``). They become the columns that
+    fakesnow/transforms/transforms.py ``values_columns`` names ``"COLUMN1"…`` (or the VALUES alias's columns).
+    """
+    if "$" not in statement.text:
+        return None
+    parsed = statement.parsed()
+    if parsed is None:
+        return None
+    changed = False
+    for select in list(parsed.find_all(exp.Select)):
+        source = select.args.get("from_")
+        values = source.this if isinstance(source, exp.From) else None
+        if not isinstance(values, exp.Values) or (first := values.find(exp.Tuple)) is None:
+            continue
+        alias = values.args.get("alias")
+        names = [c.name for c in alias.columns] if alias is not None and alias.columns else None
+        width = len(first.expressions)
+        for parameter in list(select.find_all(exp.Parameter)):
+            position = parameter.this
+            if parameter.find_ancestor(exp.Select) is not select or not (
+                isinstance(position, exp.Literal) and not position.is_string
+            ):
+                continue
+            index = int(position.this)
+            if not 1 <= index <= width:
+                raise SqlError(
+                    f"SQL compilation error: invalid column position ${index}: the VALUES clause has {width} "
+                    "column(s)",
+                    904,
+                    "42000",
+                )
+            name = names[index - 1] if names else f"COLUMN{index}"
+            parameter.replace(exp.column(name, quoted=True))
+            changed = True
+    return parsed.sql(dialect="snowflake") if changed else None
+
+
+def _ctas_column_names(statement: Statement) -> str | None:
+    """``CREATE TABLE T (A, B) AS SELECT …``: a column list without types names the query's columns.
+
+    fakesnow/transforms/transforms.py ``create_table_as`` expects typed column definitions and fails an
+    assertion on bare names; the query becomes a subquery whose alias names its columns (docs: create-table,
+    "CREATE TABLE … AS SELECT": column names given without types).
+    """
+    if not re.match(r"^\s*CREATE\b", statement.text, re.IGNORECASE) or " AS " not in statement.text.upper():
+        return None
+    parsed = statement.parsed()
+    if not (
+        isinstance(parsed, exp.Create) and parsed.kind == "TABLE" and isinstance(parsed.this, exp.Schema)
+    ):
+        return None
+    names = parsed.this.expressions
+    query = parsed.expression
+    if not names or not all(isinstance(n, exp.Identifier) for n in names) or not isinstance(query, exp.Query):
+        return None
+    if (
+        isinstance(query, exp.Select)
+        and not any(isinstance(e, exp.Star) for e in query.expressions)
+        and len(query.expressions) != len(names)
+    ):
+        raise SqlError("SQL compilation error:\nInvalid column definition list", 2026, "42601")
+    renamed = exp.select("*").from_(
+        exp.Subquery(
+            this=query.unnest() if isinstance(query, exp.Subquery) else query,
+            alias=exp.TableAlias(this=exp.to_identifier("_SF_CTAS"), columns=names),
+        )
+    )
+    parsed.set("this", parsed.this.this)
+    parsed.set("expression", renamed)
+    return parsed.sql(dialect="snowflake")
+
+
+_QUOTED_PUT_TARGET = re.compile(r"^(\s*PUT\s+(?:'[^']*'|\S+)\s+)'(@[^'\s]+)'", re.IGNORECASE)
+
+
+def _put_target_unquoted(statement: Statement) -> str | None:
+    """``PUT 'file://…' '@STAGE/path'``, as Snowpark's ``FileOperation.put`` quotes its target: fakesnow/transforms/
+    stage.py ``put_stage`` takes the quoted text as the stage name ("'@ST' does not start with @"). A target
+    without spaces or quotes means the same unquoted."""
+    replaced = _QUOTED_PUT_TARGET.sub(r"\1\2", statement.text, count=1)
+    return replaced if replaced != statement.text else None
+
+
+# fakesnow gaps in statements a describe request sends too (fakesnow/server.py ``query_request``, describeOnly)
+_DESCRIBED_GAPS: tuple[Rule, ...] = (_positional_values_columns,)
+
+RULES: tuple[Rule, ...] = (
+    _execute_immediate,  # first: the statement it runs goes through the rules below
+    _cannot_honour,
+    _query_tag,
+    _ctas_column_names,
+    _put_target_unquoted,
+    *_DESCRIBED_GAPS,
+    _session_functions,
+    _system_functions,
+)
+
+
+def rewrite(text: str, functions: SystemFunctions | None, session: SessionState) -> str:
     """The statement to hand fakesnow instead of ``text`` (``text`` itself when no rule applies)."""
     for rule in RULES:
-        replaced = rule(Statement(text, functions))
+        replaced = rule(Statement(text, functions, session))
         if replaced is not None:
             text = replaced
     return text
 
 
 def describable(text: str) -> str:
-    """``text`` with its ``SYSTEM$`` calls as typed NULLs: describing a statement must not run them."""
+    """``text`` as fakesnow can describe it, with its ``SYSTEM$`` calls as typed NULLs: describing a statement
+    must not run them."""
+    for rule in _DESCRIBED_GAPS:
+        text = rule(Statement(text, None)) or text
     if "SYSTEM$" not in text.upper():
         return text
     parsed = Statement(text, None).parsed()

@@ -6,8 +6,11 @@ Statement-level gaps are rewritten in ``hooks``; these are the ones no statement
 from __future__ import annotations
 
 import fakesnow.arrow
+import fakesnow.transforms
 import pyarrow as pa
 import pyarrow.compute as pc
+from fakesnow.params import MutableParams
+from sqlglot import exp
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -25,6 +28,27 @@ def _timestamp_to_sf_struct(ts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.StructArray.from_arrays(arrays=struct.flatten(), fields=list(struct.type), mask=ts.is_null())
 
 
+_original_identifier = fakesnow.transforms.identifier
+
+
+def _identifier(expression: exp.Expr, params: MutableParams | None) -> exp.Expr:
+    """fakesnow/transforms/transforms.py ``identifier`` with a quoted qualified name split into its parts: it reads
+    ``IDENTIFIER('"DB"."SCHEMA"."T"')`` as the one identifier ``DB"."SCHEMA"."T``, because the whole value starts
+    and ends with a quote. Snowpark and the connector's ``write_pandas`` name every temporary stage and table so
+    (snowflake/connector/pandas_tools.py ``_create_temp_stage``)."""
+    table = _original_identifier(expression, params)
+    if (
+        table is not expression
+        and isinstance(table, exp.Table)
+        and not table.db
+        and table.this.quoted
+        and '"."' in table.name
+    ):
+        return exp.to_table(f'"{table.name}"', dialect="snowflake")
+    return table
+
+
 def install() -> None:
-    # fakesnow/arrow.py ``to_sf`` looks the function up in its module at call time
+    # fakesnow/arrow.py ``to_sf`` and fakesnow/cursor.py ``_transform`` look these up in their modules at call time
     fakesnow.arrow.timestamp_to_sf_struct = _timestamp_to_sf_struct
+    fakesnow.transforms.identifier = _identifier

@@ -71,13 +71,13 @@ class _Login:
     def __init__(self, account: LocalAccount, functions: SystemFunctions | None) -> None:
         self.account = account
         self.functions = functions
-        # A cursor of the account's connection kept for the session's life (LocalAccount.cursor() closes its
-        # cursor after each use); every statement on it runs inside account.cursor()'s lock, see ``statement``.
-        self.duck = account._con.cursor()
+        # Every statement on the session's cursor runs inside account.cursor()'s lock, see ``statement``.
+        self.duck = account.session_cursor()
         self._guard = threading.Lock()
         self._running = False
         self._refused = False
         self.session_id = 0  # CURRENT_SESSION(): numbered by the server at login
+        self.state = hooks.SessionState()
 
     @contextlib.contextmanager
     def statement(self) -> Iterator[None]:
@@ -132,7 +132,12 @@ class _AccountCursor(FakeSnowflakeCursor):
     _conn: _AccountConnection
 
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
-        return super().execute(hooks.rewrite(command, self._conn.login.functions), params, *args, **kwargs)
+        return super().execute(
+            hooks.rewrite(command, self._conn.login.functions, self._conn.login.state),
+            params,
+            *args,
+            **kwargs,
+        )
 
     def _describe_only(self, command: str) -> list[Any] | None:
         return super()._describe_only(hooks.describable(command))
