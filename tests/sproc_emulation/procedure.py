@@ -198,10 +198,31 @@ class ProcedureSession:
         match = _RUNTIME_INFO.search(text)
         if match and text.strip().lower().startswith("select"):
             return [{"VALUE": self._runtime_info(match.group("name"), text)}]
+        own = self._own_history_row(text)
+        if own is not None:
+            return [own]
         rows = self._s.scripted(text)
         if rows is None:
             raise self._s.stop(text)
         return rows
+
+    def _own_history_row(self, text: str) -> dict[str, Any] | None:
+        """The running task's own TASK_HISTORY row in its run group (EXECUTING while it runs), which
+        SnowflakeTaskRuntime.graph_run_id reads the RUN_ID from; None for any other statement."""
+        ctx = self._s.context
+        own = ctx["task_name"].rsplit(".", 1)[-1]
+        if "TASK_HISTORY(" not in text.upper() or not text.rstrip().endswith(f"NAME = '{own}'"):
+            return None
+        if f"= '{ctx['run_group_id']}'" not in text:
+            return None
+        run_id = int(datetime.fromisoformat(ctx["scheduled_time"]).timestamp() * 1000)
+        return {
+            "NAME": own,
+            "STATE": "EXECUTING",
+            "RUN_ID": run_id,
+            "ATTEMPT_NUMBER": 1,
+            "QUERY_START_TIME": None,
+        }
 
     def _runtime_info(self, name: str, text: str) -> Any:
         """One SYSTEM$TASK_RUNTIME_INFO property, shaped as the select around it asks."""

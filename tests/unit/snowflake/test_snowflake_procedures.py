@@ -58,7 +58,7 @@ FIRST_BACKEND_CALL = {
     # the finalizer first reads this run's state of the first task from TASK_HISTORY, filtered to its graph
     # run group (adapters/snowflake/task_runtime.py SnowflakeTaskRuntime.task_state)
     p.CLEANUP: (
-        r"^select NAME, STATE, ATTEMPT_NUMBER, QUERY_START_TIME "
+        r"^select NAME, STATE, RUN_ID, ATTEMPT_NUMBER, QUERY_START_TIME "
         rf"from table\(SNOWBANK\.INFORMATION_SCHEMA\.TASK_HISTORY\(ROOT_TASK_ID => '{RUN['root_uuid']}'.*\)\) "
         rf"where to_char\(GRAPH_RUN_GROUP_ID\) = '{RUN['run_group_id']}' and NAME = '{GRAPH}\$PREPARE_DATA'$"
     ),
