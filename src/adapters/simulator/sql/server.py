@@ -194,6 +194,7 @@ class SqlServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
+        self._stopped = False
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="sql-server", daemon=True
         )
@@ -314,8 +315,16 @@ class SqlServer:
                 login.close()
         return response
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
         """Stop serving and release every session's cursor (the account's connection is still open)."""
+        self._stopped = True
+        # A task abandoned past its time limit may still use its session after this: the connector would log
+        # each refused request with its traceback (snowflake/connector/network.py), so those records are dropped.
+        _refused.add(f"127.0.0.1:{self.port}")
         self._server.should_exit = True
         self._thread.join(timeout=10)
         with self._lock:
@@ -324,6 +333,25 @@ class SqlServer:
             fs_server.sessions.pop(token, None)
             login.close()
         self._socket.close()
+
+
+_refused: set[str] = set()  # addresses of stopped servers
+
+
+class _StoppedServerNoise(logging.Filter):
+    """Drops the connector's records about requests to a server that has stopped (see ``SqlServer.stop``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _refused:
+            return True
+        text = record.getMessage()
+        return not any(
+            address in text or f"port={address.rsplit(':', 1)[1]})" in text for address in _refused
+        )
+
+
+for _name in ("snowflake.connector.network", "snowflake.connector.vendored.urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_StoppedServerNoise())
 
 
 def _failure(code: str, message: str) -> JSONResponse:

@@ -52,7 +52,10 @@ def task_session(account: LocalAccount, functions: SystemFunctions) -> Iterator[
             yield handle
         finally:
             _bound.session = previous
-            session.close()
+            if (
+                not server.stopped
+            ):  # else nothing is left to log out of (the account closed under a stuck task)
+                session.close()
             # Session.__init__ registers its close for interpreter exit and close() leaves it registered
             # (snowflake/snowpark/session.py ``_close_at_exit``): without this every task's session is kept alive
             atexit.unregister(session._close_at_exit)
