@@ -128,6 +128,11 @@ class FakeJobRunner(_Failing):
     metrics: dict[str, float] = field(default_factory=dict)
     pools: dict[str, int] = field(default_factory=lambda: {"DEMO_POOL": 2})
     error: str | None = None
+    head_log: str = (
+        "ML job finished"  # what instance 0 printed: not the error of a job another instance failed
+    )
+    hangs: bool = False  # jobs never finish: ``wait`` with a timeout raises JobTimeout
+    cancelled: list[str] = field(default_factory=list)
     submitted: list[TrainingRequest] = field(default_factory=list)
     jobs: dict[str, tuple[JobStatus, TrainingRequest]] = field(default_factory=dict)
     fail_on: set[str] = field(default_factory=set)
@@ -138,7 +143,8 @@ class FakeJobRunner(_Failing):
         self.check_pool(request.compute_pool, request.target_instances, request.min_instances)
         self.submitted.append(request)
         job = JobRef(f"SNOWBANK.DEV.TRAIN_MODEL_{next(self._ids):08x}")
-        self.jobs[job.id] = (JobStatus.FAILED if self.error else JobStatus.DONE, request)
+        status = JobStatus.RUNNING if self.hangs else JobStatus.FAILED if self.error else JobStatus.DONE
+        self.jobs[job.id] = (status, request)
         return job
 
     def check_pool(self, compute_pool: str, target: int, minimum: int | None = None) -> None:
@@ -168,7 +174,10 @@ class FakeJobRunner(_Failing):
         return self._job(job)[0]
 
     def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
-        return self.status(job)
+        status = self.status(job)
+        if not status.is_terminal:
+            raise JobTimeout(f"Job {job.name} did not complete within {timeout} seconds")
+        return status
 
     def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
         status, request = self._job(job)
@@ -180,12 +189,13 @@ class FakeJobRunner(_Failing):
 
     def logs(self, job: JobRef, instance: int = 0) -> str:
         self._job(job)
-        return self.error or "ML job finished"
+        return self.head_log
 
     def cancel(self, job: JobRef) -> None:
         status, request = self._job(job)
         if not status.is_terminal:
             self.jobs[job.id] = (JobStatus.CANCELLED, request)
+            self.cancelled.append(job.id)
 
 
 @dataclass

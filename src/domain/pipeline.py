@@ -17,14 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
-from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
+from domain.errors import AlreadyExists, Conflict, DomainError, JobTimeout, NotFound
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
 from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier, Scheduler
 from domain.refs import (
     DatasetSplits,
-    JobStatus,
     ModelVersionInfo,
     Notification,
     TrainingOutcome,
@@ -110,9 +109,12 @@ def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> Training
     """Train as an ML Job on the compute pool and wait for it, bounded by the job timeout."""
     job = ports.jobs.submit_training(training_request(run, splits))
     log.info("training job %s submitted on %s", job.id, run.pipeline.compute_pool)
-    status = ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
-    if status is not JobStatus.DONE:
-        raise JobFailed(f"training job {job.id} ended {status}: {ports.jobs.logs(job)[-2000:]}")
+    try:
+        ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
+    except JobTimeout:
+        ports.jobs.cancel(job)  # a timeout ends the job too: its workers must not train on
+        raise
+    # The runner's own error names the root cause (the instance that died), not the head's last log lines.
     return ports.jobs.result(job)
 
 

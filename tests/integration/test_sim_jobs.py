@@ -18,10 +18,10 @@ import pytest
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool
 from adapters.simulator.jobs import runner as jobs_module
-from adapters.simulator.jobs import worker
 from adapters.simulator.jobs.runner import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
+from tests.support.processes import worker_pids
 from tests.support.training_data import request_for
 
 
@@ -30,19 +30,6 @@ def runner(account: LocalAccount) -> Iterator[SimJobRunner]:
     jobs = SimJobRunner(account, {"DEMO_POOL": 2})
     yield jobs
     jobs.close()
-
-
-def worker_pids(job: JobRef) -> list[int]:
-    """Live worker processes of a job, found by the job folder on their command line."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if worker.__name__ in cmdline and f"/{job.name}\0" in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def wait_for_log(runner: SimJobRunner, job: JobRef, instance: int, text: str) -> None:
@@ -101,6 +88,23 @@ def test_a_job_whose_supervising_process_is_gone_is_marked_failed(
     assert runner.wait(job, timeout=1) is JobStatus.FAILED
     with pytest.raises(JobFailed, match="process that supervised this job exited"):
         runner.result(job)
+
+
+def test_opening_the_runner_settles_jobs_a_gone_process_left_unfinished(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    with account.cursor() as cur:
+        cur.executemany(
+            "insert into ML_JOBS(ID, NAME, KIND, STATUS, TARGET_INSTANCES) values (?, ?, 'training', ?, 1)",
+            [[f"SNOWBANK.DEV.{s}_0", f"{s}_0", s] for s in ("RUNNING", "PENDING", "DONE")],
+        )
+    live = runner.submit_function(sleeper, args=(30,), compute_pool="DEMO_POOL")
+
+    SimJobRunner(account, {})
+
+    with account.cursor() as cur:
+        rows = dict(cur.execute("select NAME, STATUS from ML_JOBS").fetchall())
+    assert rows == {"RUNNING_0": "FAILED", "PENDING_0": "FAILED", "DONE_0": "DONE", live.name: "RUNNING"}
 
 
 def test_a_job_finished_while_its_status_is_read_is_not_taken_for_an_orphan(

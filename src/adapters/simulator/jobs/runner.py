@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ class _Supervisor(threading.Thread):
         self.cancelled = threading.Event()
         self.finished = threading.Event()
         self.procs: list[subprocess.Popen[bytes]] = []
+        # The thread that submitted the job (a task's thread): a task that times out or is cancelled is
+        # abandoned by the engine, and its jobs are cancelled with it (``cancel_submitted_by``).
+        self.submitter = threading.get_ident()
 
     def run(self) -> None:
         tracker: RabitTracker | None = None
@@ -216,6 +219,9 @@ class SimJobRunner:
             cur.execute(_DDL)
             for pool, max_nodes in pools.items():
                 ensure_compute_pool(cur, pool, max_nodes)
+        with _LIVE_LOCK:  # jobs this process supervises are live; any other unfinished one is an orphan
+            live = list(_LIVE)
+        self._settle_orphans(live=live)
 
     # --- submission ---
 
@@ -381,6 +387,15 @@ class SimJobRunner:
             supervisor.cancelled.set()
             supervisor.finished.wait()
 
+    def cancel_submitted_by(self, thread_id: int) -> None:
+        """Cancel, without waiting, the unfinished jobs the thread ``thread_id`` submitted (an abandoned task's)."""
+        with _LIVE_LOCK:
+            theirs = [
+                s for s in _LIVE.values() if s.runner.account is self.account and s.submitter == thread_id
+            ]
+        for supervisor in theirs:
+            supervisor.cancelled.set()
+
     def close(self) -> None:
         """Cancel this account's running jobs and wait for their workers to exit."""
         with _LIVE_LOCK:
@@ -397,18 +412,39 @@ class SimJobRunner:
             with _LIVE_LOCK:
                 orphaned = row["ID"] not in _LIVE
             if orphaned:
-                # Jobs are supervised by the process that submitted them; that process is gone — or its
-                # supervisor finished the job since the row was read, so only a still unfinished job is failed.
-                message = "the process that supervised this job exited before the job finished"
-                unfinished = [s.value for s in JobStatus if not s.is_terminal]
-                with translated(f"updating job {row['ID']}"), self.account.cursor() as cur:
-                    cur.execute(
-                        "update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where ID = ? "
-                        f"and STATUS in ({', '.join('?' for _ in unfinished)})",
-                        [JobStatus.FAILED.value, catalog_now(), message, row["ID"], *unfinished],
-                    )
+                self._settle_orphans(row["ID"])
                 row = self._select(job)
         return row
+
+    def _settle_orphans(self, job_id: str | None = None, live: Collection[str] = ()) -> None:
+        """Unfinished jobs (``job_id``, else all but the ``live`` ones) become FAILED: their supervisor is gone.
+
+        Jobs are supervised by the process that submitted them, and DuckDB lets one process open a home: an
+        unfinished row without a supervisor here belongs to a process that is gone (kill -9, a crash) — or its
+        supervisor finished the job since the row was read, so only a still unfinished row is changed.
+        """
+        message = "the process that supervised this job exited before the job finished"
+        unfinished = [s.value for s in JobStatus if not s.is_terminal]
+        where = f"STATUS in ({', '.join('?' for _ in unfinished)})"
+        if live:
+            where += f" and ID not in ({', '.join('?' for _ in live)})"
+        if job_id is not None:
+            where += " and ID = ?"
+        with (
+            translated(f"settling jobs left unfinished in {self.account.home}"),
+            self.account.cursor() as cur,
+        ):
+            cur.execute(
+                f"update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where {where}",
+                [
+                    JobStatus.FAILED.value,
+                    catalog_now(),
+                    message,
+                    *unfinished,
+                    *live,
+                    *([job_id] if job_id else []),
+                ],
+            )
 
     def _select(self, job: JobRef) -> dict[str, Any]:
         with translated(f"reading job {job.id}"), self.account.cursor() as cur:

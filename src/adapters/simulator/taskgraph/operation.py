@@ -61,8 +61,9 @@ class LocalDAGOperation:
     ) -> None:
         """``home=None``: a temporary in-memory account; a path: that home; or an open ``account=``.
 
-        ``notifier`` delivers ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION``; ``job_runner`` (``submit_function`` and
-        ``function_result``) runs ML Job task definitions; ``session_factory`` receives each task's session
+        ``notifier`` delivers ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION``; ``job_runner`` (``submit_function``,
+        ``function_result`` and ``cancel_submitted_by``, called for a task that times out or is cancelled) runs ML
+        Job task definitions; ``session_factory`` receives each task's session
         and returns the object handed to the task (to attach adapters to it).
         """
         if account is not None and home is not None:
