@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.jobs.training import run_training
 from adapters.simulator.registry import SimModelRegistry
-from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
+from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, InvalidName, NotFound
 from domain.refs import DatasetRef, ModelArtifact
 from tests.support.training_data import request_for, write_dataset
 
@@ -167,6 +169,41 @@ def test_deleting_a_version_removes_its_rows_and_file(
     assert not (account.files / "registry" / "MORTGAGE_MODEL" / "V2").exists()
     with pytest.raises(NotFound):
         registry.delete_version("mortgage_model", "v2")
+
+
+def test_version_folders_a_crash_left_unlogged_are_removed_on_the_next_open(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    model_folder = account.files / "registry" / "MORTGAGE_MODEL"
+    (model_folder / "V2").mkdir()  # killed after making the folder
+    (model_folder / "V3").mkdir()  # killed after copying the file, before the commit
+    shutil.copyfile(artifact.uri, model_folder / "V3" / "model.ubj")
+
+    SimModelRegistry(account)
+
+    assert sorted(p.name for p in model_folder.iterdir()) == ["V1"]
+    assert (model_folder / "V1" / "model.ubj").is_file()
+
+
+def test_a_disk_full_while_logging_names_the_path_and_leaves_no_version_folder(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = account.files / "registry" / "MORTGAGE_MODEL" / "V1" / "model.ubj"
+
+    def disk_full(src: str, dst: str) -> None:
+        Path(dst).touch()  # the 0-byte file a full disk leaves
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(BackendUnavailable, match=re.escape(f"no space left on {target}")):
+        log(registry, artifact, "v1")
+
+    assert not target.parent.exists()
+    assert registry.list_versions("mortgage_model") == []
 
 
 def test_an_unknown_model_lists_nothing_and_has_no_default(registry: SimModelRegistry) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 from collections.abc import Iterator, Mapping
 from datetime import UTC
@@ -33,6 +34,7 @@ from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
 CHAMPION = "CHAMPION"
 PREVIOUS_CHAMPION = "PREVIOUS_CHAMPION"
 MODEL_FORMAT = "xgboost-ubj"
+log = logging.getLogger(__name__)
 
 _DDL = (
     "create table if not exists REGISTRY_MODELS(MODEL_NAME VARCHAR, DEFAULT_VERSION VARCHAR, "
@@ -70,6 +72,25 @@ class SimModelRegistry:
         with _model_errors("creating the registry tables"), account.cursor() as cur:
             for ddl in _DDL:
                 cur.execute(ddl)
+        self._remove_unlogged_folders()
+
+    def _remove_unlogged_folders(self) -> None:
+        """Version folders no version row refers to: a crash between making the folder (or copying the file)
+        and the commit that logs the version left them; nothing can reach them, so they go. Under the account
+        lock, which ``log_version`` holds from making its folder to its commit, so no log in flight is swept."""
+        root = self.account.files / "registry"
+        with _model_errors(f"removing unlogged version folders under {root}"), self.account.cursor() as cur:
+            if not root.is_dir():
+                return
+            rows = cur.execute("select MODEL_NAME, VERSION, MODEL_PATH from REGISTRY_VERSIONS").fetchall()
+            logged = {
+                self._model_file(dict(zip(("MODEL_NAME", "VERSION", "MODEL_PATH"), r, strict=True))).parent
+                for r in rows
+            }
+            for folder in (v for m in root.iterdir() if m.is_dir() for v in m.iterdir() if v.is_dir()):
+                if folder not in logged:
+                    log.warning("removing registry folder %s: no model version was logged in it", folder)
+                    shutil.rmtree(folder)
 
     def log_version(
         self,
@@ -101,9 +122,9 @@ class SimModelRegistry:
             raise InvalidData(
                 f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
             ) from exc
-        target = self.account.path(*_model_parts(model, name))
+        target = self.account.files.joinpath(*_model_parts(model, name))
         now = catalog_now()
-        copied = False
+        copying = False
         try:
             with _model_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
                 if self._version_row(cur, model, name) is not None:
@@ -111,8 +132,10 @@ class SimModelRegistry:
                         f"Model {model} version {name} already existed; versions are immutable, "
                         f"log a new version name"
                     )
+                # The folder is made under the lock: see _remove_unlogged_folders.
+                self.account.path(*_model_parts(model, name))
+                copying = True  # from here the folder is this version's: a failure takes it back
                 shutil.copyfile(source, target)
-                copied = True
                 if (
                     cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone()
                     is None
@@ -138,8 +161,8 @@ class SimModelRegistry:
                     [model, name, dataset.name, dataset.version],
                 )
         except BaseException:
-            if copied:
-                target.unlink(missing_ok=True)
+            if copying:  # a partial (or 0-byte, on a full disk) copy goes with its folder
+                shutil.rmtree(target.parent, ignore_errors=True)
             raise
         return self._get(model, name)
 

@@ -14,6 +14,7 @@ unchanged. The table (``_RULES``) classifies each DuckDB exception once. What it
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(duckdb.Error, BackendUnavailable, "corrupt database file"),
     _Rule(duckdb.Error, BackendUnavailable, "corrupt wal file"),
     _Rule(duckdb.Error, BackendUnavailable, "database file appears to be corrupted"),
+    # A full disk is the backend's, whoever's file it was ('Could not write file "…": No space left on device').
+    _Rule(duckdb.IOException, BackendUnavailable, "no space left on device"),
     # Whose file or transaction failed is the Source's to say (the home's, or a user's SQL or data file's).
     _Rule(duckdb.IOException, None),
     _Rule(duckdb.PermissionException, None),
@@ -113,4 +116,9 @@ def translated(doing: str, source: Source = ACCOUNT) -> Iterator[None]:
     except duckdb.Error as exc:
         raise translate(exc, doing, source) from exc
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # the backend's, whoever's file it was: retrying will not help
+            where = exc.filename if exc.filename is not None else "the device"
+            raise BackendUnavailable(
+                f"{doing}: no space left on {where}; free some space and run again"
+            ) from exc
         raise source.unclassified(f"{doing}: {exc}") from exc
