@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -54,6 +56,17 @@ def explode() -> None:
 
 def suicide() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fail_on_a_full_disk() -> None:
+    """Fails, on a worker whose every later file write finds the disk full (leaving a 0-byte file, as one does)."""
+
+    def disk_full(self: Path, *args: object, **kwargs: object) -> int:
+        self.touch()
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    Path.write_text = disk_full  # type: ignore[method-assign]
+    raise RuntimeError("the real failure, which cannot be written down")
 
 
 def test_a_two_instance_training_job_trains_one_model_and_reports_it(
@@ -207,6 +220,17 @@ def test_a_worker_killed_by_a_signal_fails_the_job(runner: SimJobRunner) -> None
     assert runner.wait(job, timeout=30) is JobStatus.FAILED
     with pytest.raises(JobFailed, match="instance 0 exited with signal SIGKILL"):
         runner.function_result(job)
+
+
+def test_a_worker_that_cannot_write_its_error_on_a_full_disk_fails_the_job_saying_so(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    job = runner.submit_function(fail_on_a_full_disk, compute_pool="DEMO_POOL")
+    assert runner.wait(job, timeout=30) is JobStatus.FAILED
+    job_dir = account.files / "jobs" / job.name
+    with pytest.raises(JobFailed, match=re.escape(f"instance 0 failed: no space left on {job_dir}")):
+        runner.function_result(job)
+    assert [p.name for p in job_dir.iterdir() if p.name.startswith(".")] == []  # no partial files left
 
 
 def test_when_one_worker_dies_the_others_are_stopped_promptly(

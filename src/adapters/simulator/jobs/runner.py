@@ -37,7 +37,7 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
 from adapters.simulator.jobs.training import booster_params
-from adapters.simulator.jobs.worker import RESULT_FILE, SPEC_FILE, error_file, write_json
+from adapters.simulator.jobs.worker import NO_SPACE_EXIT, RESULT_FILE, SPEC_FILE, error_file, write_json
 from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.readiness import create_compute_pool_sql
@@ -167,6 +167,8 @@ class _Supervisor(threading.Thread):
         error = self.job_dir / error_file(i)
         if error.exists():
             return f"instance {i} failed: {json.loads(error.read_text())['error']}"
+        if code == NO_SPACE_EXIT:
+            return f"instance {i} failed: no space left on {self.job_dir}; free some space and run again"
         return f"instance {i} exited with code {code}"
 
     def _kill_all(self) -> None:
