@@ -304,11 +304,12 @@ class FakeModelRegistry(_Failing):
             return dict(self.scores[info.version])
         return {k.removeprefix("test_"): v for k, v in info.metrics.items() if k.startswith("test_")}
 
-    def delete_version(self, model_name: str, version: str) -> None:
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None:
         self._maybe_fail("delete_version")
         info = self.get_version(model_name, version)
-        if info.is_default or info.aliases:
+        if info.is_default or (info.aliases and not drop_aliases):
             raise Conflict(f"version {info.version} of {info.model_name} is the default or aliased")
+        self.aliases = {k: v for k, v in self.aliases.items() if (k[0], v) != (info.model_name, info.version)}
         del self.versions[(info.model_name, info.version)]
         self._forget_lineage(lambda m, v: (m, v) == (info.model_name, info.version))
 

@@ -26,6 +26,7 @@ from app.render import (
     runs_table,
 )
 from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
+from domain import model_admin
 from domain import pipeline as p
 from domain.config import RunConfig
 from domain.errors import (
@@ -157,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", parents=[common], help="model versions, default, aliases, metrics")
     m.add_argument("--format", choices=["table", "json"], default="table")
     m.add_argument("-m", "--model-name", help="model name (default from settings)")
+    change = m.add_mutually_exclusive_group()
+    change.add_argument("--drop", metavar="VERSION", help="drop a version (the default only with --force)")
+    change.add_argument("--set-default", metavar="VERSION", help="make a version the default (CHAMPION)")
+    m.add_argument("--force", action="store_true", help="with --drop: also the default or an aliased version")
 
     gr = sub.add_parser("graph", parents=[common], help="the task graph, with the last run's states")
     gr.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
@@ -348,6 +353,14 @@ def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
 
 def cmd_models(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
     model = args.model_name or settings.pipeline.model_name
+    if args.force and args.drop is None:
+        raise InvalidConfig("--force applies only to --drop VERSION")
+    if args.drop is not None:
+        out.write(model_admin.drop_version(c.registry(), model, args.drop, force=args.force) + "\n")
+        return EXIT_OK
+    if args.set_default is not None:
+        out.write(model_admin.set_default(c.registry(), model, args.set_default) + "\n")
+        return EXIT_OK
     versions = c.registry().list_versions(model)
     name = versions[0].model_name if versions else model
     if args.format == "json":

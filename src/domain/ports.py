@@ -114,7 +114,8 @@ class ModelRegistry(Protocol):
     - ``list_versions`` returns ``[]`` for an unknown model; ``get_version`` raises ``NotFound``;
       ``default_version`` returns ``None`` when the model does not exist.
     - ``score`` loads a version and computes its metrics (unprefixed names) on a dataset version, where the data is.
-    - ``delete_version`` refuses the default version and an aliased one with ``Conflict``.
+    - ``delete_version`` refuses the default version with ``Conflict``, and an aliased one unless
+      ``drop_aliases`` (its aliases are then unset first).
     - ``delete_model`` drops a model with all its versions, aliases and tags; an unknown model raises ``NotFound``.
     """
 
@@ -142,7 +143,7 @@ class ModelRegistry(Protocol):
 
     def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]: ...
 
-    def delete_version(self, model_name: str, version: str) -> None: ...
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None: ...
 
     def delete_model(self, model_name: str) -> None: ...
 

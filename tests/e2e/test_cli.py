@@ -204,6 +204,28 @@ def test_a_full_disk_when_the_run_ends_exits_at_once_naming_the_path_not_at_the_
     assert time.monotonic() - started < 60
 
 
+def test_a_damaged_default_model_is_named_and_models_drop_force_repairs_the_home(home: Path) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+    default = models(home)["default_version"]
+    model_file = home / "files" / "registry" / "MORTGAGE_MODEL" / default / "model.ubj"
+    model_file.write_bytes(b"\xe8" * 64 + model_file.read_bytes()[64:])
+
+    assert cli(home, "deploy", "--run")[0] == 1
+    error = states_errors(runs(home)[0])["check_model_quality"]
+    assert f"the model file {model_file} of MORTGAGE_MODEL version {default} is damaged" in error
+
+    code, _, err = cli(home, "models", "--drop", default)
+    assert code == 2 and "is the default version" in err
+    code, out, _ = cli(home, "models", "--drop", default, "--force")
+    assert code == 0 and f"Dropped MORTGAGE_MODEL version {default}" in out
+
+    assert cli(home, "deploy", "--run")[0] == 0
+
+
+def states_errors(run: dict[str, Any]) -> dict[str, str]:
+    return {t["name"]: t["error_message"] for t in run["tasks"] if t["error_message"]}
+
+
 def test_a_failing_alert_fails_the_run_and_cleanup_still_runs(home: Path) -> None:
     code, _, _ = cli(
         home,

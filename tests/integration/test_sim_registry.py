@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,47 @@ def test_the_default_and_aliased_versions_cannot_be_deleted(
         registry.delete_version("mortgage_model", "v2")
     with pytest.raises(Conflict, match="PREVIOUS_CHAMPION"):
         registry.delete_version("mortgage_model", "v1")
+
+
+def test_an_aliased_version_is_deleted_with_its_alias_when_asked(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    for v in ("v1", "v2"):
+        log(registry, artifact, v)
+    registry.promote("mortgage_model", "v2")
+
+    registry.delete_version("mortgage_model", "v1", drop_aliases=True)
+
+    assert [v.version for v in registry.list_versions("mortgage_model")] == ["V2"]
+    assert registry.aliases("mortgage_model") == {"CHAMPION": "V2"}
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "says"),
+    [
+        (lambda f: f.write_bytes(b"\xe8" * 64 + f.read_bytes()[64:]), InvalidData, "is damaged"),
+        (lambda f: f.write_bytes(f.read_bytes()[:1000]), InvalidData, "is damaged"),
+        (lambda f: f.unlink(), NotFound, "is missing"),
+    ],
+)
+def test_a_damaged_or_missing_model_file_names_the_file_the_version_and_the_repair(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    damage: Callable[[Path], object],
+    error: type[Exception],
+    says: str,
+) -> None:
+    log(registry, artifact, "v1")
+    model_file = account.files / "registry" / "MORTGAGE_MODEL" / "V1" / "model.ubj"
+    damage(model_file)
+    dataset = write_dataset(account.files, "DS", "v3", rows=50)
+
+    with pytest.raises(error) as raised:
+        registry.score("mortgage_model", "v1", dataset)
+
+    assert f"the model file {model_file} of MORTGAGE_MODEL version V1 {says}" in str(raised.value)
+    assert "models --drop V1 --force" in str(raised.value)
 
 
 def test_deleting_a_version_removes_its_rows_and_file(

@@ -251,12 +251,30 @@ class SimModelRegistry:
             row = self._version_row(cur, model, name)
         if row is None:
             raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
+        booster = self._load(model, name, self._model_file(row))
         with _model_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
-            booster = xgb.Booster(model_file=str(self._model_file(row)))
             return evaluate(booster, read_dataset(self.account.files, dataset))
 
-    def delete_version(self, model_name: str, version: str) -> None:
-        """Drop a version and its file; the default version and aliased versions are refused."""
+    @staticmethod
+    def _load(model: str, name: str, path: Path) -> xgb.Booster:
+        """A stored version's booster; a missing or damaged file names the file, the version and the repair."""
+        repair = (
+            f"set another default (models --set-default VERSION) or drop this version "
+            f"(models --drop {name} --force)"
+        )
+        if not path.is_file():
+            raise NotFound(f"the model file {path} of {model} version {name} is missing: {repair}")
+        try:
+            return xgb.Booster(model_file=str(path))
+        except (xgb.core.XGBoostError, UnicodeDecodeError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidData(
+                f"the model file {path} of {model} version {name} is damaged ({reason}): {repair}"
+            ) from exc
+
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None:
+        """Drop a version and its file; the default version is refused, and so is an aliased one unless
+        ``drop_aliases``."""
         model = normalize_identifier(model_name, "model")
         name = normalize_identifier(version, "model version")
         with _model_errors(f"deleting {model} version {name}"), self.account.transaction() as cur:
@@ -278,9 +296,9 @@ class SimModelRegistry:
                     [model, name],
                 ).fetchall()
             ]
-            if held:
+            if held and not drop_aliases:
                 raise Conflict(f"cannot drop version {name} of model {model}: it holds the aliases {held}")
-            for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE"):
+            for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE", "REGISTRY_ALIASES"):
                 cur.execute(f"delete from {table} where MODEL_NAME = ? and VERSION = ?", [model, name])
         # The rows are gone; the file is only reachable through them, so removing it last is safe.
         shutil.rmtree(self._model_file(row).parent, ignore_errors=True)
