@@ -133,6 +133,7 @@ class FakeJobRunner(_Failing):
     )
     hangs: bool = False  # jobs never finish: ``wait`` with a timeout raises JobTimeout
     cancelled: list[str] = field(default_factory=list)
+    deleted_before: list[datetime] = field(default_factory=list)
     submitted: list[TrainingRequest] = field(default_factory=list)
     jobs: dict[str, tuple[JobStatus, TrainingRequest]] = field(default_factory=dict)
     fail_on: set[str] = field(default_factory=set)
@@ -196,6 +197,14 @@ class FakeJobRunner(_Failing):
         if not status.is_terminal:
             self.jobs[job.id] = (JobStatus.CANCELLED, request)
             self.cancelled.append(job.id)
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]:
+        """Every finished job counts as finished at submission (the fake's jobs take no time)."""
+        self.deleted_before.append(finished_before)
+        gone = [i for i, (status, _) in self.jobs.items() if status.is_terminal]
+        for job_id in gone:
+            del self.jobs[job_id]
+        return gone
 
 
 @dataclass

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
 from domain.errors import AlreadyExists, Conflict, DomainError, JobTimeout, NotFound
@@ -198,8 +199,9 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
         for d in dataset_versions
         if not d.version.endswith(("_train", "_test"))
     }
+    now = ports.clock()
     plan = plan_retention(
-        now=ports.clock(),
+        now=now,
         expiry_days=cfg.expiry_days,
         model_versions=model_versions,
         dataset_versions=dataset_versions,
@@ -209,6 +211,10 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
         registry.delete_version(cfg.model_name, version)
     for version in plan.dataset_versions:
         fs.delete_dataset_version(cfg.dataset_name, version)
+    # The training jobs expire as versions do: their logs and each run's model file (the registry has a copy).
+    jobs = ports.jobs.delete_jobs(finished_before=now - timedelta(days=cfg.expiry_days))
+    if jobs:
+        log.info("deleted %d finished training jobs", len(jobs))
     return plan
 
 

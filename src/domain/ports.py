@@ -78,6 +78,8 @@ class JobRunner(Protocol):
     - ``wait`` returns the terminal status (it does not raise on FAILED) or raises ``JobTimeout``.
     - ``result`` returns the outcome of a DONE job and raises ``JobFailed`` carrying the remote error otherwise.
     - ``logs`` returns one instance's log (0 is the head); ``cancel`` on a finished job is a no-op.
+    - ``delete_jobs`` deletes the training jobs that finished before ``finished_before`` — their records, logs
+      and the model file each left for its run — and returns their ids; unfinished jobs are never touched.
     - An unknown job raises ``NotFound``.
     - ``check_pool`` raises what ``submit_training`` would raise for these pool settings (``NotFound`` for an
       unknown pool, ``InvalidConfig`` for too many instances, each with the statement that fixes it) and submits
@@ -99,6 +101,8 @@ class JobRunner(Protocol):
     def logs(self, job: JobRef, instance: int = 0) -> str: ...
 
     def cancel(self, job: JobRef) -> None: ...
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]: ...
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,24 @@ def test_a_job_finished_while_its_status_is_read_is_not_taken_for_an_orphan(
     assert runner.status(job) is JobStatus.DONE
     monkeypatch.setattr(jobs_module, "_LIVE_LOCK", real_lock)
     assert runner.function_result(job) == 42
+
+
+def test_training_jobs_finished_before_the_cutoff_go_with_their_folder_and_run_model_file(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    old = runner.submit_training(request_for(account.files, model_version="v20260101_000000"))
+    assert runner.wait(old, timeout=60) is JobStatus.DONE
+    artifact = Path(runner.result(old).artifact.uri)
+    cutoff = datetime.now(UTC)
+    new = runner.submit_training(request_for(account.files, model_version="v20260102_000000"))
+    assert runner.wait(new, timeout=60) is JobStatus.DONE
+
+    assert runner.delete_jobs(cutoff) == [old.id]
+
+    assert not (account.files / "jobs" / old.name).exists() and not artifact.parent.exists()
+    assert (account.files / "jobs" / new.name).is_dir() and Path(runner.result(new).artifact.uri).is_file()
+    with pytest.raises(NotFound):
+        runner.status(old)
 
 
 def test_a_quoted_job_name_cannot_leave_the_jobs_folder(runner: SimJobRunner, account: LocalAccount) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -246,6 +247,29 @@ def test_a_disk_full_while_logging_names_the_path_and_leaves_no_version_folder(
 
     assert not target.parent.exists()
     assert registry.list_versions("mortgage_model") == []
+
+
+def test_a_version_whose_files_cannot_be_deleted_is_dropped_with_a_warning_naming_them(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    real_unlink = os.unlink
+
+    def refuse(path: str, *args: object, **kwargs: object) -> None:
+        if str(path).endswith("model.ubj") or kwargs.get("dir_fd") is not None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    registry.delete_version("mortgage_model", "v2")
+
+    assert [v.version for v in registry.list_versions("mortgage_model")] == ["V1"]
+    assert "could not delete" in caplog.text and "of MORTGAGE_MODEL version V2" in caplog.text
 
 
 def test_an_unknown_model_lists_nothing_and_has_no_default(registry: SimModelRegistry) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -283,6 +284,13 @@ def test_cleanup_removes_expired_versions_but_never_the_champion_or_its_data(wor
     assert "v20260210_092849" not in dataset_versions  # its model version expired and was removed
     assert {"v20260222_092849", "v20260222_092849_train", "v20260222_092849_test"} <= dataset_versions
     assert "v20260213_092849" not in dataset_versions  # never referenced, expired
+
+
+def test_cleanup_deletes_the_training_jobs_past_the_expiry(world: World) -> None:
+    world.run(GOOD)
+
+    assert world.jobs.jobs == {}
+    assert world.jobs.deleted_before == [world.clock() - timedelta(days=PipelineConfig().expiry_days)]
 
 
 def test_the_graph_is_the_guides_shape() -> None:

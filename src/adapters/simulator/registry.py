@@ -24,7 +24,7 @@ import xgboost as xgb
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
-from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.labelled_data import evaluate, read_dataset
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
@@ -301,7 +301,7 @@ class SimModelRegistry:
             for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE", "REGISTRY_ALIASES"):
                 cur.execute(f"delete from {table} where MODEL_NAME = ? and VERSION = ?", [model, name])
         # The rows are gone; the file is only reachable through them, so removing it last is safe.
-        shutil.rmtree(self._model_file(row).parent, ignore_errors=True)
+        remove_tree(self._model_file(row).parent, f"{model} version {name}")
 
     def delete_model(self, model_name: str) -> None:
         """Drop a model with every version, alias, tag and lineage row, then its files (``DROP MODEL``)."""
@@ -317,7 +317,7 @@ class SimModelRegistry:
                 "REGISTRY_MODELS",
             ):
                 cur.execute(f"delete from {table} where MODEL_NAME = ?", [model])
-        shutil.rmtree(self.account.files / "registry" / path_segment(model), ignore_errors=True)
+        remove_tree(self.account.files / "registry" / path_segment(model), f"model {model}")
 
     def _model_file(self, row: Mapping[str, Any]) -> Path:
         """The version's model file in THIS home. Rows written before paths were stored relative hold an

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from xgboost.tracker import RabitTracker
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
-from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
@@ -397,6 +398,26 @@ class SimJobRunner:
             ]
         for supervisor in theirs:
             supervisor.cancelled.set()
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]:
+        """Training jobs that ended before ``finished_before`` go: row, job folder and the run's model file (the
+        registry keeps its own copy). A folder that cannot be deleted is a warning, never a failed cleanup."""
+        finished = [s.value for s in JobStatus if s.is_terminal]
+        with translated("listing finished jobs"), self.account.cursor() as cur:
+            rows = cur.execute(
+                "select ID, NAME, RESULT from ML_JOBS where KIND = 'training' and COMPLETED_ON < ? "
+                f"and STATUS in ({', '.join('?' for _ in finished)})",
+                [finished_before.astimezone(UTC).replace(tzinfo=None), *finished],
+            ).fetchall()
+        for job_id, name, result in rows:
+            folders = [self.account.files.joinpath(*_job_folder(name))]
+            if result:  # a DONE job's outcome names its run's model file
+                folders.append(Path(TrainingOutcome.from_json(result).artifact.uri).parent)
+            with translated(f"deleting job {job_id}"), self.account.cursor() as cur:
+                cur.execute("delete from ML_JOBS where ID = ?", [job_id])
+            for folder in folders:
+                remove_tree(folder, f"job {job_id}")
+        return [job_id for job_id, _, _ in rows]
 
     def close(self) -> None:
         """Cancel this account's running jobs and wait for their workers to exit."""
