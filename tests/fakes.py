@@ -129,6 +129,12 @@ class FakeJobRunner(_Failing):
     metrics: dict[str, float] = field(default_factory=dict)
     pools: dict[str, int] = field(default_factory=lambda: {"DEMO_POOL": 2})
     error: str | None = None
+    head_log: str = (
+        "ML job finished"  # what instance 0 printed: not the error of a job another instance failed
+    )
+    hangs: bool = False  # jobs never finish: ``wait`` with a timeout raises JobTimeout
+    cancelled: list[str] = field(default_factory=list)
+    deleted_before: list[datetime] = field(default_factory=list)
     submitted: list[TrainingRequest] = field(default_factory=list)
     jobs: dict[str, tuple[JobStatus, TrainingRequest]] = field(default_factory=dict)
     fail_on: set[str] = field(default_factory=set)
@@ -139,7 +145,8 @@ class FakeJobRunner(_Failing):
         self.check_pool(request.compute_pool, request.target_instances, request.min_instances)
         self.submitted.append(request)
         job = JobRef(f"SNOWBANK.DEV.TRAIN_MODEL_{next(self._ids):08x}")
-        self.jobs[job.id] = (JobStatus.FAILED if self.error else JobStatus.DONE, request)
+        status = JobStatus.RUNNING if self.hangs else JobStatus.FAILED if self.error else JobStatus.DONE
+        self.jobs[job.id] = (status, request)
         return job
 
     def check_pool(self, compute_pool: str, target: int, minimum: int | None = None) -> None:
@@ -169,7 +176,10 @@ class FakeJobRunner(_Failing):
         return self._job(job)[0]
 
     def wait(self, job: JobRef, timeout: float | None = None) -> JobStatus:
-        return self.status(job)
+        status = self.status(job)
+        if not status.is_terminal:
+            raise JobTimeout(f"Job {job.name} did not complete within {timeout} seconds")
+        return status
 
     def result(self, job: JobRef, timeout: float | None = None) -> TrainingOutcome:
         status, request = self._job(job)
@@ -181,12 +191,21 @@ class FakeJobRunner(_Failing):
 
     def logs(self, job: JobRef, instance: int = 0) -> str:
         self._job(job)
-        return self.error or "ML job finished"
+        return self.head_log
 
     def cancel(self, job: JobRef) -> None:
         status, request = self._job(job)
         if not status.is_terminal:
             self.jobs[job.id] = (JobStatus.CANCELLED, request)
+            self.cancelled.append(job.id)
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]:
+        """Every finished job counts as finished at submission (the fake's jobs take no time)."""
+        self.deleted_before.append(finished_before)
+        gone = [i for i, (status, _) in self.jobs.items() if status.is_terminal]
+        for job_id in gone:
+            del self.jobs[job_id]
+        return gone
 
 
 @dataclass
@@ -301,11 +320,12 @@ class FakeModelRegistry(_Failing):
             return dict(self.scores[info.version])
         return {k.removeprefix("test_"): v for k, v in info.metrics.items() if k.startswith("test_")}
 
-    def delete_version(self, model_name: str, version: str) -> None:
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None:
         self._maybe_fail("delete_version")
         info = self.get_version(model_name, version)
-        if info.is_default or info.aliases:
+        if info.is_default or (info.aliases and not drop_aliases):
             raise Conflict(f"version {info.version} of {info.model_name} is the default or aliased")
+        self.aliases = {k: v for k, v in self.aliases.items() if (k[0], v) != (info.model_name, info.version)}
         del self.versions[(info.model_name, info.version)]
         self._forget_lineage(lambda m, v: (m, v) == (info.model_name, info.version))
 

@@ -35,6 +35,7 @@ from app.render import (
 )
 from app.report import report_file
 from app.settings import Settings, load_settings, parse_assignments, with_pipeline_overrides
+from domain import model_admin
 from domain import pipeline as p
 from domain.config import RunConfig
 from domain.errors import (
@@ -272,6 +273,10 @@ def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
     m = _command(sub, common, "models", "model versions, default, aliases, metrics", "models --format json")
     m.add_argument("--format", choices=["table", "json"], default="table")
     m.add_argument("-m", "--model-name", help="model name (default from settings)")
+    change = m.add_mutually_exclusive_group()
+    change.add_argument("--drop", metavar="VERSION", help="drop a version (the default only with --force)")
+    change.add_argument("--set-default", metavar="VERSION", help="make a version the default (CHAMPION)")
+    m.add_argument("--force", action="store_true", help="with --drop: also the default or an aliased version")
 
     gr = _command(
         sub, common, "graph", "the task graph, with the last run's states", "graph --format mermaid"
@@ -707,6 +712,14 @@ def _task_of(run: GraphRun, name: str) -> TaskRun:
 
 def cmd_models(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
     model = args.model_name or _deployed_model_name(c, settings)
+    if args.force and args.drop is None:
+        raise InvalidConfig("--force applies only to --drop VERSION")
+    if args.drop is not None:
+        out.write(model_admin.drop_version(c.registry(), model, args.drop, force=args.force) + "\n")
+        return EXIT_OK
+    if args.set_default is not None:
+        out.write(model_admin.set_default(c.registry(), model, args.set_default) + "\n")
+        return EXIT_OK
     versions = sorted(
         c.registry().list_versions(model), key=lambda v: (v.created_on, v.version), reverse=True
     )

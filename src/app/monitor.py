@@ -40,7 +40,8 @@ def follow_run(
     while True:
         run = next((r for r in scheduler.runs(graph_name, limit=50) if r.run_id == run_id), None)
         states: dict[str, tuple[str, str | None]] = {}
-        for name, state in ((live(graph_name, run_id) or {}) if live else {}).items():
+        in_flight = live(graph_name, run_id) if live else {}
+        for name, state in (in_flight or {}).items():
             states[name.lower()] = (state, None)
         for t in scheduler.task_history(graph_name, run_id):
             states[t.short_name.lower()] = (str(t.state), t.error_message)
@@ -52,6 +53,12 @@ def follow_run(
                 out.flush()
         if run is not None and run.state.is_terminal:
             return run
+        if in_flight is None:
+            # The run ended in this process but its end is not stored (the engine failed writing it, e.g. on a
+            # full disk): waiting on re-raises that error at once instead of polling until the timeout.
+            ended = scheduler.wait(graph_name, run_id, timeout=0)
+            if ended.state.is_terminal:
+                return ended
         if timeout is not None and clock() - started > timeout:
             raise JobTimeout(f"graph run {run_id} of {graph_name} did not finish within {timeout:g} s")
         if stopped():

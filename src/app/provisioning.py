@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.settings import Settings
+from app.settings import WEBHOOK_SECRET_ENV, Settings
 from domain.errors import BackendUnavailable, NotFound
 
 DEFAULT_ROWS = 369_245
@@ -43,6 +43,27 @@ def setup_simulator(
     lines = list(report.messages)
     catalog = IntegrationCatalog(account)
     name = settings.pipeline.notification_integration
+    if settings.webhook is not None:
+        # Re-running setup replaces both, so a rotated secret or a new URL takes effect.
+        secret = f"{name}_SECRET"
+        catalog.create_secret(secret, settings.webhook.secret, or_replace=True)
+        catalog.create_integration(
+            name,
+            type="WEBHOOK",
+            or_replace=True,
+            webhook_url=settings.webhook.url,
+            webhook_secret=secret,
+            webhook_body_template='{"text": "SNOWFLAKE_WEBHOOK_MESSAGE"}',
+            webhook_headers={
+                "Content-Type": "application/json",
+                "Authorization": "Bearer SNOWFLAKE_WEBHOOK_SECRET",
+            },
+        )
+        lines.append(
+            f"Created webhook notification integration {name} posting to {settings.webhook.url}, with secret "
+            f"{secret} (from ${WEBHOOK_SECRET_ENV}) as its Bearer token."
+        )
+        return lines
     try:
         catalog.get_integration(name)
         lines.append(f"Notification integration {name} already exists.")

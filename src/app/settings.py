@@ -88,6 +88,28 @@ class GraphOptions:
         _whole("graph", "task_timeout_seconds", self.task_timeout_seconds, 1, 604_800)
 
 
+WEBHOOK_SECRET_ENV = "APP_WEBHOOK_SECRET"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """``[webhook] url``: setup makes the notification integration a WEBHOOK posting there, with the secret
+    from ``$APP_WEBHOOK_SECRET`` (never from the file, which may be shared) sent as a Bearer token. The value
+    is kept out of ``repr`` so settings never show it in a log or an error."""
+
+    url: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
+            raise InvalidConfig(f"webhook.url={self.url!r}: must be an http:// or https:// URL")
+        if not self.secret:
+            raise InvalidConfig(
+                f"webhook.url is set but ${WEBHOOK_SECRET_ENV} is empty or unset: export the webhook's secret "
+                f"(its token) as {WEBHOOK_SECRET_ENV}"
+            )
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "simulator"
@@ -96,6 +118,7 @@ class Settings:
     names: Names = field(default_factory=Names)
     graph: GraphOptions = field(default_factory=GraphOptions)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    webhook: Webhook | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -142,11 +165,17 @@ def load_settings(
     env = os.environ if env is None else env
     config_file = config_file or env.get("APP_CONFIG") or None
     data = _read_file(Path(config_file)) if config_file else {}
-    unknown = set(data) - {"backend", "home", "connection", "names", "graph", "pipeline"}
+    unknown = set(data) - {"backend", "home", "connection", "names", "graph", "pipeline", "webhook"}
     if unknown:
         raise InvalidConfig(
             f"{config_file}: unknown key(s) {sorted(unknown)}; valid: backend, home, connection, [names], [graph], "
-            "[pipeline]"
+            "[pipeline], [webhook]"
+        )
+    hook = dict(_table(data, "webhook", config_file))
+    if set(hook) - {"url"}:
+        raise InvalidConfig(
+            f"{config_file}: [webhook] takes only url (the secret comes from ${WEBHOOK_SECRET_ENV}), got "
+            f"{sorted(hook)}"
         )
     names = _section(data, "names", Names, config_file)
     for var, key in _ENV_NAMES.items():
@@ -167,6 +196,7 @@ def load_settings(
         names=Names(**names, given=frozenset(names)),
         graph=GraphOptions(**graph),
         pipeline=PipelineConfig.from_mapping(pipeline),
+        webhook=Webhook(hook["url"], env.get(WEBHOOK_SECRET_ENV, "")) if "url" in hook else None,
     )
 
 

@@ -15,16 +15,16 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
-from domain.errors import AlreadyExists, Conflict, DomainError, JobFailed, NotFound
+from domain.errors import AlreadyExists, Conflict, DomainError, JobTimeout, NotFound
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
 from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier, Scheduler
 from domain.refs import (
     DatasetSplits,
-    JobStatus,
     ModelVersionInfo,
     Notification,
     TrainingOutcome,
@@ -110,9 +110,12 @@ def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> Training
     """Train as an ML Job on the compute pool and wait for it, bounded by the job timeout."""
     job = ports.jobs.submit_training(training_request(run, splits))
     log.info("training job %s submitted on %s", job.id, run.pipeline.compute_pool)
-    status = ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
-    if status is not JobStatus.DONE:
-        raise JobFailed(f"training job {job.id} ended {status}: {ports.jobs.logs(job)[-2000:]}")
+    try:
+        ports.jobs.wait(job, timeout=run.pipeline.job_timeout_seconds)
+    except JobTimeout:
+        ports.jobs.cancel(job)  # a timeout ends the job too: its workers must not train on
+        raise
+    # The runner's own error names the root cause (the instance that died), not the head's last log lines.
     return replace(ports.jobs.result(job), job_id=job.id)
 
 
@@ -196,8 +199,9 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
         for d in dataset_versions
         if not d.version.endswith(("_train", "_test"))
     }
+    now = ports.clock()
     plan = plan_retention(
-        now=ports.clock(),
+        now=now,
         expiry_days=cfg.expiry_days,
         model_versions=model_versions,
         dataset_versions=dataset_versions,
@@ -207,6 +211,10 @@ def cleanup(ports: Ports, run: RunConfig) -> RetentionPlan:
         registry.delete_version(cfg.model_name, version)
     for version in plan.dataset_versions:
         fs.delete_dataset_version(cfg.dataset_name, version)
+    # The training jobs expire as versions do: their logs and each run's model file (the registry has a copy).
+    jobs = ports.jobs.delete_jobs(finished_before=now - timedelta(days=cfg.expiry_days))
+    if jobs:
+        log.info("deleted %d finished training jobs", len(jobs))
     return plan
 
 

@@ -78,6 +78,8 @@ class JobRunner(Protocol):
     - ``wait`` returns the terminal status (it does not raise on FAILED) or raises ``JobTimeout``.
     - ``result`` returns the outcome of a DONE job and raises ``JobFailed`` carrying the remote error otherwise.
     - ``logs`` returns one instance's log (0 is the head); ``cancel`` on a finished job is a no-op.
+    - ``delete_jobs`` deletes the training jobs that finished before ``finished_before`` — their records, logs
+      and the model file each left for its run — and returns their ids; unfinished jobs are never touched.
     - An unknown job raises ``NotFound``.
     - ``check_pool`` raises what ``submit_training`` would raise for these pool settings (``NotFound`` for an
       unknown pool, ``InvalidConfig`` for too many instances, each with the statement that fixes it) and submits
@@ -100,6 +102,8 @@ class JobRunner(Protocol):
 
     def cancel(self, job: JobRef) -> None: ...
 
+    def delete_jobs(self, finished_before: datetime) -> list[str]: ...
+
 
 @runtime_checkable
 class ModelRegistry(Protocol):
@@ -114,7 +118,8 @@ class ModelRegistry(Protocol):
     - ``list_versions`` returns ``[]`` for an unknown model; ``get_version`` raises ``NotFound``;
       ``default_version`` returns ``None`` when the model does not exist.
     - ``score`` loads a version and computes its metrics (unprefixed names) on a dataset version, where the data is.
-    - ``delete_version`` refuses the default version and an aliased one with ``Conflict``.
+    - ``delete_version`` refuses the default version with ``Conflict``, and an aliased one unless
+      ``drop_aliases`` (its aliases are then unset first).
     - ``delete_model`` drops a model with all its versions, aliases and tags; an unknown model raises ``NotFound``.
     """
 
@@ -142,7 +147,7 @@ class ModelRegistry(Protocol):
 
     def score(self, model_name: str, version: str, dataset: DatasetRef) -> dict[str, float]: ...
 
-    def delete_version(self, model_name: str, version: str) -> None: ...
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None: ...
 
     def delete_model(self, model_name: str) -> None: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 import app.cli
+from adapters.simulator.account.errors import translated
 from app.cli import cmd_scheduler, main
 from app.settings import load_settings
 from domain.errors import BackendUnavailable
@@ -180,6 +182,48 @@ def test_a_failing_task_fails_the_run_but_the_finalizer_runs_and_the_default_is_
     mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
     assert f"failed in {task}" in mail
     assert models(home)["default_version"] == before
+
+
+def test_a_full_disk_when_the_run_ends_exits_at_once_naming_the_path_not_at_the_timeout(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.simulator.taskgraph.store import GraphStore
+
+    wal = home / "account.duckdb.wal"
+
+    def disk_full(self: GraphStore, run: Any, history: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(wal))
+
+    monkeypatch.setattr(GraphStore, "finish_run", translated("recording the end of the run")(disk_full))
+    started = time.monotonic()
+
+    code, out, err = cli(home, "deploy", "--run", "--timeout", "120")
+
+    assert code == 3, out + err
+    assert f"no space left on {wal}" in err
+    assert time.monotonic() - started < 60
+
+
+def test_a_damaged_default_model_is_named_and_models_drop_force_repairs_the_home(home: Path) -> None:
+    assert cli(home, "deploy", "--run")[0] == 0
+    default = models(home)["default_version"]
+    model_file = home / "files" / "registry" / "MORTGAGE_MODEL" / default / "model.ubj"
+    model_file.write_bytes(b"\xe8" * 64 + model_file.read_bytes()[64:])
+
+    assert cli(home, "deploy", "--run")[0] == 1
+    error = states_errors(runs(home)[0])["check_model_quality"]
+    assert f"the model file {model_file} of MORTGAGE_MODEL version {default} is damaged" in error
+
+    code, _, err = cli(home, "models", "--drop", default)
+    assert code == 2 and "is the default version" in err
+    code, out, _ = cli(home, "models", "--drop", default, "--force")
+    assert code == 0 and f"Dropped MORTGAGE_MODEL version {default}" in out
+
+    assert cli(home, "deploy", "--run")[0] == 0
+
+
+def states_errors(run: dict[str, Any]) -> dict[str, str]:
+    return {t["name"]: t["error_message"] for t in run["tasks"] if t["error_message"]}
 
 
 def test_a_failing_alert_fails_the_run_and_cleanup_still_runs(home: Path) -> None:

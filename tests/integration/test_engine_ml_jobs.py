@@ -4,6 +4,7 @@ processes, and still reaches its task through TaskContext — as the guide's TRA
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from snowflake.ml.jobs import remote
 from adapters.simulator import LocalDAGOperation
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.jobs.runner import SimJobRunner
-from domain.refs import JobStatus
+from domain.refs import JobRef, JobStatus
+from tests.support.processes import worker_pids
 
 
 @pytest.fixture
@@ -42,14 +44,19 @@ def broken(session: Any) -> None:
     raise RuntimeError("out of memory on purpose")
 
 
-def run_graph(account: LocalAccount, job: Any) -> tuple[Any, dict[str, Any]]:
+@remote("DEMO_POOL", stage_name="JOB_STAGE", target_instances=2)
+def endless(session: Any) -> None:
+    time.sleep(120)
+
+
+def run_graph(account: LocalAccount, job: Any, timeout_ms: int | None = None) -> tuple[Any, dict[str, Any]]:
     runner = SimJobRunner(account)
     with (
         LocalDAGOperation(account=account, job_runner=runner) as op,
         DAG("JOBS", use_func_return_value=True) as dag,
     ):
         first = DAGTask("prepare", definition=prepare)
-        second = DAGTask("train", definition=job)
+        second = DAGTask("train", definition=job, user_task_timeout_ms=timeout_ms)
         first >> second
         op.deploy(dag)
         run = op.run(dag)
@@ -74,3 +81,17 @@ def test_a_failing_job_fails_its_task_with_the_remote_error(account: LocalAccoun
 
     assert run.state == "FAILED"
     assert "out of memory on purpose" in history["JOBS$TRAIN"].error_message
+
+
+def test_a_task_over_its_timeout_cancels_its_job_and_kills_the_workers(account: LocalAccount) -> None:
+    started = time.monotonic()
+    run, history = run_graph(account, endless, timeout_ms=1500)
+
+    assert run.state == "FAILED"
+    assert "timed out after 1500 ms" in history["JOBS$TRAIN"].error_message
+    with account.cursor() as cur:
+        ((job_id,),) = cur.execute("select ID from ML_JOBS").fetchall()
+    job = JobRef(job_id)
+    assert SimJobRunner(account).wait(job, timeout=10) is JobStatus.CANCELLED
+    assert worker_pids(job) == []
+    assert time.monotonic() - started < 30

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from adapters.simulator.jobs import worker
 from adapters.simulator.jobs.runner import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
+from tests.support.processes import worker_pids
 from tests.support.training_data import request_for
 
 
@@ -30,19 +34,6 @@ def runner(account: LocalAccount) -> Iterator[SimJobRunner]:
     jobs = SimJobRunner(account, {"DEMO_POOL": 2})
     yield jobs
     jobs.close()
-
-
-def worker_pids(job: JobRef) -> list[int]:
-    """Live worker processes of a job, found by the job folder on their command line."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if worker.__name__ in cmdline and f"/{job.name}\0" in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def wait_for_log(runner: SimJobRunner, job: JobRef, instance: int, text: str) -> None:
@@ -71,6 +62,17 @@ def explode() -> None:
 
 def suicide() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fail_on_a_full_disk() -> None:
+    """Fails, on a worker whose every later file write finds the disk full (leaving a 0-byte file, as one does)."""
+
+    def disk_full(self: Path, *args: object, **kwargs: object) -> int:
+        self.touch()
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    Path.write_text = disk_full  # type: ignore[method-assign]
+    raise RuntimeError("the real failure, which cannot be written down")
 
 
 def test_a_two_instance_training_job_trains_one_model_and_reports_it(
@@ -107,6 +109,23 @@ def test_a_job_whose_supervising_process_is_gone_is_marked_failed(
         runner.result(job)
 
 
+def test_opening_the_runner_settles_jobs_a_gone_process_left_unfinished(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    with account.cursor() as cur:
+        cur.executemany(
+            "insert into ML_JOBS(ID, NAME, KIND, STATUS, TARGET_INSTANCES) values (?, ?, 'training', ?, 1)",
+            [[f"SNOWBANK.DEV.{s}_0", f"{s}_0", s] for s in ("RUNNING", "PENDING", "DONE")],
+        )
+    live = runner.submit_function(sleeper, args=(30,), compute_pool="DEMO_POOL")
+
+    SimJobRunner(account, {})
+
+    with account.cursor() as cur:
+        rows = dict(cur.execute("select NAME, STATUS from ML_JOBS").fetchall())
+    assert rows == {"RUNNING_0": "FAILED", "PENDING_0": "FAILED", "DONE_0": "DONE", live.name: "RUNNING"}
+
+
 def test_a_job_finished_while_its_status_is_read_is_not_taken_for_an_orphan(
     runner: SimJobRunner, account: LocalAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +151,24 @@ def test_a_job_finished_while_its_status_is_read_is_not_taken_for_an_orphan(
     assert runner.status(job) is JobStatus.DONE
     monkeypatch.setattr(jobs_module, "_LIVE_LOCK", real_lock)
     assert runner.function_result(job) == 42
+
+
+def test_training_jobs_finished_before_the_cutoff_go_with_their_folder_and_run_model_file(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    old = runner.submit_training(request_for(account.files, model_version="v20260101_000000"))
+    assert runner.wait(old, timeout=60) is JobStatus.DONE
+    artifact = Path(runner.result(old).artifact.uri)
+    cutoff = datetime.now(UTC)
+    new = runner.submit_training(request_for(account.files, model_version="v20260102_000000"))
+    assert runner.wait(new, timeout=60) is JobStatus.DONE
+
+    assert runner.delete_jobs(cutoff) == [old.id]
+
+    assert not (account.files / "jobs" / old.name).exists() and not artifact.parent.exists()
+    assert (account.files / "jobs" / new.name).is_dir() and Path(runner.result(new).artifact.uri).is_file()
+    with pytest.raises(NotFound):
+        runner.status(old)
 
 
 def test_a_quoted_job_name_cannot_leave_the_jobs_folder(runner: SimJobRunner, account: LocalAccount) -> None:
@@ -220,6 +257,17 @@ def test_a_worker_killed_by_a_signal_fails_the_job(runner: SimJobRunner) -> None
     assert runner.wait(job, timeout=30) is JobStatus.FAILED
     with pytest.raises(JobFailed, match="instance 0 exited with signal SIGKILL"):
         runner.function_result(job)
+
+
+def test_a_worker_that_cannot_write_its_error_on_a_full_disk_fails_the_job_saying_so(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    job = runner.submit_function(fail_on_a_full_disk, compute_pool="DEMO_POOL")
+    assert runner.wait(job, timeout=30) is JobStatus.FAILED
+    job_dir = account.files / "jobs" / job.name
+    with pytest.raises(JobFailed, match=re.escape(f"instance 0 failed: no space left on {job_dir}")):
+        runner.function_result(job)
+    assert [p.name for p in job_dir.iterdir() if p.name.startswith(".")] == []  # no partial files left
 
 
 def test_when_one_worker_dies_the_others_are_stopped_promptly(

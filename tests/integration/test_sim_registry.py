@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,7 @@ import pytest
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.jobs.training import run_training
 from adapters.simulator.registry import SimModelRegistry
-from domain.errors import AlreadyExists, Conflict, InvalidData, InvalidName, NotFound
+from domain.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidData, InvalidName, NotFound
 from domain.refs import DatasetRef, ModelArtifact
 from tests.support.training_data import request_for, write_dataset
 
@@ -158,6 +162,47 @@ def test_the_default_and_aliased_versions_cannot_be_deleted(
         registry.delete_version("mortgage_model", "v1")
 
 
+def test_an_aliased_version_is_deleted_with_its_alias_when_asked(
+    registry: SimModelRegistry, artifact: ModelArtifact
+) -> None:
+    for v in ("v1", "v2"):
+        log(registry, artifact, v)
+    registry.promote("mortgage_model", "v2")
+
+    registry.delete_version("mortgage_model", "v1", drop_aliases=True)
+
+    assert [v.version for v in registry.list_versions("mortgage_model")] == ["V2"]
+    assert registry.aliases("mortgage_model") == {"CHAMPION": "V2"}
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "says"),
+    [
+        (lambda f: f.write_bytes(b"\xe8" * 64 + f.read_bytes()[64:]), InvalidData, "is damaged"),
+        (lambda f: f.write_bytes(f.read_bytes()[:1000]), InvalidData, "is damaged"),
+        (lambda f: f.unlink(), NotFound, "is missing"),
+    ],
+)
+def test_a_damaged_or_missing_model_file_names_the_file_the_version_and_the_repair(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    damage: Callable[[Path], object],
+    error: type[Exception],
+    says: str,
+) -> None:
+    log(registry, artifact, "v1")
+    model_file = account.files / "registry" / "MORTGAGE_MODEL" / "V1" / "model.ubj"
+    damage(model_file)
+    dataset = write_dataset(account.files, "DS", "v3", rows=50)
+
+    with pytest.raises(error) as raised:
+        registry.score("mortgage_model", "v1", dataset)
+
+    assert f"the model file {model_file} of MORTGAGE_MODEL version V1 {says}" in str(raised.value)
+    assert "models --drop V1 --force" in str(raised.value)
+
+
 def test_deleting_a_version_removes_its_rows_and_file(
     registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
 ) -> None:
@@ -168,6 +213,64 @@ def test_deleting_a_version_removes_its_rows_and_file(
     assert not (account.files / "registry" / "MORTGAGE_MODEL" / "V2").exists()
     with pytest.raises(NotFound):
         registry.delete_version("mortgage_model", "v2")
+
+
+def test_version_folders_a_crash_left_unlogged_are_removed_on_the_next_open(
+    registry: SimModelRegistry, artifact: ModelArtifact, account: LocalAccount
+) -> None:
+    log(registry, artifact, "v1")
+    model_folder = account.files / "registry" / "MORTGAGE_MODEL"
+    (model_folder / "V2").mkdir()  # killed after making the folder
+    (model_folder / "V3").mkdir()  # killed after copying the file, before the commit
+    shutil.copyfile(artifact.uri, model_folder / "V3" / "model.ubj")
+
+    SimModelRegistry(account)
+
+    assert sorted(p.name for p in model_folder.iterdir()) == ["V1"]
+    assert (model_folder / "V1" / "model.ubj").is_file()
+
+
+def test_a_disk_full_while_logging_names_the_path_and_leaves_no_version_folder(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = account.files / "registry" / "MORTGAGE_MODEL" / "V1" / "model.ubj"
+
+    def disk_full(src: str, dst: str) -> None:
+        Path(dst).touch()  # the 0-byte file a full disk leaves
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(BackendUnavailable, match=re.escape(f"no space left on {target}")):
+        log(registry, artifact, "v1")
+
+    assert not target.parent.exists()
+    assert registry.list_versions("mortgage_model") == []
+
+
+def test_a_version_whose_files_cannot_be_deleted_is_dropped_with_a_warning_naming_them(
+    registry: SimModelRegistry,
+    artifact: ModelArtifact,
+    account: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log(registry, artifact, "v1")
+    log(registry, artifact, "v2")
+    real_unlink = os.unlink
+
+    def refuse(path: str, *args: object, **kwargs: object) -> None:
+        if str(path).endswith("model.ubj") or kwargs.get("dir_fd") is not None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    registry.delete_version("mortgage_model", "v2")
+
+    assert [v.version for v in registry.list_versions("mortgage_model")] == ["V1"]
+    assert "could not delete" in caplog.text and "of MORTGAGE_MODEL version V2" in caplog.text
 
 
 def test_an_unknown_model_lists_nothing_and_has_no_default(registry: SimModelRegistry) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -193,13 +194,33 @@ def test_a_failing_cleanup_fails_the_run_after_promotion(world: World) -> None:
     assert result.states[pipeline.PROMOTE_MODEL] == "SUCCEEDED"
 
 
-def test_a_failed_training_job_reports_its_logs(world: World) -> None:
+def test_a_failed_training_job_reports_its_error(world: World) -> None:
     world.jobs.error = "training data has one class"
 
     result = world.run(GOOD)
 
     assert result.states[pipeline.TRAIN_MODEL] == "FAILED"
     assert "one class" in result.error
+
+
+def test_a_killed_worker_is_reported_by_its_root_cause_not_the_heads_log(world: World) -> None:
+    world.jobs.error = "instance 1 exited with signal SIGKILL"
+    world.jobs.head_log = "Traceback ...\nXGBoostError: [allreduce] socket closed by peer"
+
+    result = world.run(GOOD)
+
+    assert "instance 1 exited with signal SIGKILL" in result.error
+    assert "allreduce" not in result.error
+
+
+def test_a_training_job_over_its_timeout_is_cancelled(world: World) -> None:
+    world.jobs.hangs = True
+
+    result = world.run(GOOD)
+
+    assert result.states[pipeline.TRAIN_MODEL] == "FAILED"
+    assert "did not complete within 3600 seconds" in result.error
+    assert world.jobs.cancelled == list(world.jobs.jobs)
 
 
 def test_promotion_rechecks_the_gate_against_the_current_champion(world: World) -> None:
@@ -263,6 +284,13 @@ def test_cleanup_removes_expired_versions_but_never_the_champion_or_its_data(wor
     assert "v20260210_092849" not in dataset_versions  # its model version expired and was removed
     assert {"v20260222_092849", "v20260222_092849_train", "v20260222_092849_test"} <= dataset_versions
     assert "v20260213_092849" not in dataset_versions  # never referenced, expired
+
+
+def test_cleanup_deletes_the_training_jobs_past_the_expiry(world: World) -> None:
+    world.run(GOOD)
+
+    assert world.jobs.jobs == {}
+    assert world.jobs.deleted_before == [world.clock() - timedelta(days=PipelineConfig().expiry_days)]
 
 
 def test_the_graph_is_the_guides_shape() -> None:

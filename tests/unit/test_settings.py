@@ -179,3 +179,25 @@ def test_an_empty_home_is_refused_not_read_as_the_default(
 def test_a_home_in_the_file_that_is_not_a_path_is_named(tmp_path: Path, text: str) -> None:
     with pytest.raises(InvalidConfig, match=r"home=.*must be a folder path"):
         load_settings(config_file=write(tmp_path, text), env={})
+
+
+def test_a_webhook_url_without_its_secret_in_the_environment_names_the_variable(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[webhook]\nurl = "https://hooks.example.com/x"\n')
+    with pytest.raises(InvalidConfig, match=r"\$APP_WEBHOOK_SECRET is empty or unset"):
+        load_settings(config_file=config, env={})
+
+
+def test_the_webhook_secret_never_shows_in_the_settings_repr(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[webhook]\nurl = "https://hooks.example.com/x"\n')
+    settings = load_settings(config_file=config, env={"APP_WEBHOOK_SECRET": "tok-123"})
+    assert settings.webhook is not None and settings.webhook.secret == "tok-123"
+    assert "tok-123" not in repr(settings)
+
+
+def test_the_webhook_secret_is_not_taken_from_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[webhook]\nurl = "https://hooks.example.com/x"\nsecret = "tok"\n')
+    with pytest.raises(InvalidConfig, match=r"takes only url \(the secret comes from \$APP_WEBHOOK_SECRET\)"):
+        load_settings(config_file=config, env={"APP_WEBHOOK_SECRET": "tok"})

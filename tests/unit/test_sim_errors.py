@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import duckdb
 import pytest
 
@@ -130,6 +132,46 @@ def test_translated_maps_an_os_error_by_its_source() -> None:
         translated("data file F could not be read", USER_INPUT),
     ):
         raise PermissionError("permission denied")
+
+
+def test_a_full_disk_is_the_backends_whoever_wrote_the_file() -> None:
+    exc = duckdb.IOException('IO Error: Could not write file "/home/x.parquet": No space left on device')
+    assert {classify(exc, source) for source in (ACCOUNT, USER_INPUT, ENGINE_STATE)} == {BackendUnavailable}
+
+
+def test_translated_names_the_path_a_full_disk_refused() -> None:
+    with (
+        pytest.raises(
+            BackendUnavailable, match=r"writing dataset D: no space left on /home/d\.parquet; free"
+        ),
+        translated("writing dataset D", USER_INPUT),
+    ):
+        raise OSError(errno.ENOSPC, "No space left on device", "/home/d.parquet")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        duckdb.IOException(
+            'IO Error: Could not write file "/home/account.duckdb.wal": No space left on device'
+        ),
+        duckdb.IOException(
+            'IO Error: Async write failed for range [offset=0, size=27]: {"exception_type":"IO",'
+            '"exception_message":"Could not write file \\"/home/account.duckdb.wal\\": No space left on device",'
+            '"errno":"28"}'
+        ),
+        duckdb.TransactionException(
+            'TransactionContext Error: Failed to commit: Could not write file "/home/account.duckdb.wal": No '
+            "space left on device"
+        ),
+    ],
+)
+def test_a_full_disk_in_duckdb_names_the_file_it_could_not_write(exc: duckdb.Error) -> None:
+    error = translate(exc, "recording run R", USER_INPUT)
+    assert isinstance(error, BackendUnavailable)
+    assert str(error).startswith(
+        "recording run R: no space left on /home/account.duckdb.wal; free some space"
+    )
 
 
 def test_translated_lets_domain_errors_pass_unchanged() -> None:

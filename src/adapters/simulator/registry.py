@@ -12,26 +12,31 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
-from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, InvalidData, NotFound
 from domain.names import normalize_identifier
 from domain.refs import DatasetRef, ModelArtifact, ModelVersionInfo
 
+if TYPE_CHECKING:  # XGBoost is imported where a model file is read: listing versions never loads it
+    import xgboost as xgb
+
 CHAMPION = "CHAMPION"
 PREVIOUS_CHAMPION = "PREVIOUS_CHAMPION"
 MODEL_FORMAT = "xgboost-ubj"
+log = logging.getLogger(__name__)
 
 _DDL = (
     "create table if not exists REGISTRY_MODELS(MODEL_NAME VARCHAR, DEFAULT_VERSION VARCHAR, "
@@ -74,6 +79,25 @@ class SimModelRegistry:
         with _model_errors("creating the registry tables"), account.cursor() as cur:
             for ddl in _DDL:
                 cur.execute(ddl)
+        self._remove_unlogged_folders()
+
+    def _remove_unlogged_folders(self) -> None:
+        """Version folders no version row refers to: a crash between making the folder (or copying the file)
+        and the commit that logs the version left them; nothing can reach them, so they go. Under the account
+        lock, which ``log_version`` holds from making its folder to its commit, so no log in flight is swept."""
+        root = self.account.files / "registry"
+        with _model_errors(f"removing unlogged version folders under {root}"), self.account.cursor() as cur:
+            if not root.is_dir():
+                return
+            rows = cur.execute("select MODEL_NAME, VERSION, MODEL_PATH from REGISTRY_VERSIONS").fetchall()
+            logged = {
+                self._model_file(dict(zip(("MODEL_NAME", "VERSION", "MODEL_PATH"), r, strict=True))).parent
+                for r in rows
+            }
+            for folder in (v for m in root.iterdir() if m.is_dir() for v in m.iterdir() if v.is_dir()):
+                if folder not in logged:
+                    log.warning("removing registry folder %s: no model version was logged in it", folder)
+                    shutil.rmtree(folder)
 
     def log_version(
         self,
@@ -107,9 +131,9 @@ class SimModelRegistry:
             raise InvalidData(
                 f"metrics and evidence of {model} version {name} must be JSON values: {exc}"
             ) from exc
-        target = self.account.path(*_model_parts(model, name))
+        target = self.account.files.joinpath(*_model_parts(model, name))
         now = catalog_now()
-        copied = False
+        copying = False
         try:
             with _model_errors(f"logging {model} version {name}"), self.account.transaction() as cur:
                 if self._version_row(cur, model, name) is not None:
@@ -117,8 +141,10 @@ class SimModelRegistry:
                         f"Model {model} version {name} already existed; versions are immutable, "
                         f"log a new version name"
                     )
+                # The folder is made under the lock: see _remove_unlogged_folders.
+                self.account.path(*_model_parts(model, name))
+                copying = True  # from here the folder is this version's: a failure takes it back
                 shutil.copyfile(source, target)
-                copied = True
                 if (
                     cur.execute("select 1 from REGISTRY_MODELS where MODEL_NAME = ?", [model]).fetchone()
                     is None
@@ -144,8 +170,8 @@ class SimModelRegistry:
                     [model, name, dataset.name, dataset.version],
                 )
         except BaseException:
-            if copied:
-                target.unlink(missing_ok=True)
+            if copying:  # a partial (or 0-byte, on a full disk) copy goes with its folder
+                shutil.rmtree(target.parent, ignore_errors=True)
             raise
         return self._get(model, name)
 
@@ -234,16 +260,34 @@ class SimModelRegistry:
             row = self._version_row(cur, model, name)
         if row is None:
             raise NotFound(f"Unable to find version or alias with name {name} in model {model}")
-        import xgboost as xgb
-
         from adapters.simulator.account.labelled_data import evaluate, read_dataset
 
+        booster = self._load(model, name, self._model_file(row))
         with _model_errors(f"scoring {model} version {name} on {dataset.name} version {dataset.version}"):
-            booster = xgb.Booster(model_file=str(self._model_file(row)))
             return evaluate(booster, read_dataset(self.account.files, dataset))
 
-    def delete_version(self, model_name: str, version: str) -> None:
-        """Drop a version and its file; the default version and aliased versions are refused."""
+    @staticmethod
+    def _load(model: str, name: str, path: Path) -> xgb.Booster:
+        """A stored version's booster; a missing or damaged file names the file, the version and the repair."""
+        repair = (
+            f"set another default (models --set-default VERSION) or drop this version "
+            f"(models --drop {name} --force)"
+        )
+        if not path.is_file():
+            raise NotFound(f"the model file {path} of {model} version {name} is missing: {repair}")
+        import xgboost as xgb
+
+        try:
+            return xgb.Booster(model_file=str(path))
+        except (xgb.core.XGBoostError, UnicodeDecodeError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidData(
+                f"the model file {path} of {model} version {name} is damaged ({reason}): {repair}"
+            ) from exc
+
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None:
+        """Drop a version and its file; the default version is refused, and so is an aliased one unless
+        ``drop_aliases``."""
         model = normalize_identifier(model_name, "model")
         name = normalize_identifier(version, "model version")
         with _model_errors(f"deleting {model} version {name}"), self.account.transaction() as cur:
@@ -265,12 +309,12 @@ class SimModelRegistry:
                     [model, name],
                 ).fetchall()
             ]
-            if held:
+            if held and not drop_aliases:
                 raise Conflict(f"cannot drop version {name} of model {model}: it holds the aliases {held}")
-            for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE"):
+            for table in ("REGISTRY_VERSIONS", "REGISTRY_LINEAGE", "REGISTRY_ALIASES"):
                 cur.execute(f"delete from {table} where MODEL_NAME = ? and VERSION = ?", [model, name])
         # The rows are gone; the file is only reachable through them, so removing it last is safe.
-        shutil.rmtree(self._model_file(row).parent, ignore_errors=True)
+        remove_tree(self._model_file(row).parent, f"{model} version {name}")
 
     def delete_model(self, model_name: str) -> None:
         """Drop a model with every version, alias, tag and lineage row, then its files (``DROP MODEL``)."""
@@ -286,7 +330,7 @@ class SimModelRegistry:
                 "REGISTRY_MODELS",
             ):
                 cur.execute(f"delete from {table} where MODEL_NAME = ?", [model])
-        shutil.rmtree(self.account.files / "registry" / path_segment(model), ignore_errors=True)
+        remove_tree(self.account.files / "registry" / path_segment(model), f"model {model}")
 
     def _model_file(self, row: Mapping[str, Any]) -> Path:
         """The version's model file in THIS home. Rows written before paths were stored relative hold an

@@ -17,7 +17,10 @@ snowflake/ml/jobs/manager.py) would wipe the others'.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+
+import pandas as pd
 
 import adapters
 import domain
@@ -146,6 +149,31 @@ class SnowflakeJobRunner:
     def logs(self, job: JobRef, instance: int = 0) -> str:
         with vendor_errors(f"logs of job {job.id} instance {instance}"):
             return str(self._job(job).get_logs(instance_id=instance))
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]:
+        """``snowflake.ml.jobs.delete_job`` (DROP SERVICE, and REMOVE of its payload folder) for each training job
+        of this schema that ``list_jobs`` reports finished before ``finished_before`` (its ``completed_time``:
+        snowflake/ml/jobs/manager.py ``_get_job_history_spcs`` / ``_get_job_services``)."""
+        from snowflake.ml.jobs import delete_job, list_jobs
+
+        with vendor_errors(f"listing ML jobs in {self.names.schema_fqn}"):
+            frame = list_jobs(
+                limit=-1, database=self.names.database, schema=self.names.schema, session=self._session
+            )
+        cutoff = pd.Timestamp(finished_before)
+        gone = []
+        for row in frame.to_dict("records"):
+            completed = row.get("completed_time")
+            if not str(row["name"]).startswith("TRAIN_MODEL") or completed is None or pd.isna(completed):
+                continue
+            when = pd.Timestamp(completed)
+            if (when if when.tzinfo else when.tz_localize("UTC")) >= cutoff:
+                continue
+            job_id = f"{row['database_name']}.{row['schema_name']}.{row['name']}"
+            with vendor_errors(f"deleting job {job_id}"):
+                delete_job(job_id, session=self._session)
+            gone.append(job_id)
+        return gone
 
     def cancel(self, job: JobRef) -> None:
         handle = self._job(job)

@@ -284,7 +284,7 @@ class SnowflakeModelRegistry:
         ):
             self.registry.delete_model(sql(name))
 
-    def delete_version(self, model_name: str, version: str) -> None:
+    def delete_version(self, model_name: str, version: str, *, drop_aliases: bool = False) -> None:
         model = self._model(model_name)
         target = normalize_identifier(version, "model version")
         rows = [] if model is None else [r for r in self._rows(model) if str(r["name"]) == target]
@@ -296,7 +296,9 @@ class SnowflakeModelRegistry:
                 f"model {model_name} version {target} is the default version; promote another first"
             )
         named = _user_aliases(row)
-        if named:
+        if named and not drop_aliases:
             raise Conflict(f"model {model_name} version {target} carries aliases {sorted(named)}")
         with vendor_errors(f"model {model_name} version {target}"):
+            for alias in sorted(named):  # ModelVersion.unset_alias: ALTER MODEL … VERSION … UNSET ALIAS
+                model.version(sql(target)).unset_alias(alias)
             model.delete_version(sql(target))

@@ -75,6 +75,8 @@ class FakeModel:
             self.default_version = statement[1]
         elif statement[0] == "unset_alias":
             self.alias_of.pop(statement[1], None)
+        elif statement[0] == "drop_version":
+            pass  # recorded in calls; delete_version forgets the version
         else:
             _, version, alias = statement
             if version in self.alias_of:
@@ -124,6 +126,14 @@ class FakeModel:
     def aliases(self) -> dict[str, str]:
         return {alias: version for version, alias in self.alias_of.items()}
 
+    def delete_version(self, version_name: str) -> None:
+        """``Model.delete_version``: ``ALTER MODEL m DROP VERSION v``; Snowflake refuses the default version."""
+        version = self.resolve(version_name)
+        if version == self.default_version:
+            raise SnowparkSQLException(f"cannot drop the default version {version} of model {self.name}")
+        self.alter(("drop_version", version))
+        del self.created[version]
+
 
 class FakeRegistry:
     def __init__(self, model: FakeModel) -> None:
@@ -144,7 +154,15 @@ def test_the_fakes_take_the_arguments_of_the_real_classes() -> None:
     from snowflake.ml.model._client.model.model_version_impl import ModelVersion
 
     for fake, real in ((FakeModel, Model), (FakeVersion, ModelVersion)):
-        for name in ("version", "set_alias", "unset_alias", "show_versions", "show_metrics", "lineage"):
+        for name in (
+            "version",
+            "set_alias",
+            "unset_alias",
+            "show_versions",
+            "show_metrics",
+            "lineage",
+            "delete_version",
+        ):
             if hasattr(fake, name):
                 fake_params = list(inspect.signature(getattr(fake, name)).parameters)
                 assert fake_params == list(inspect.signature(getattr(real, name)).parameters)
@@ -237,3 +255,17 @@ def test_the_gate_evidence_stored_as_a_metric_is_read_back_as_evidence_not_as_a_
     (info,) = _registry(model).list_versions("M")
     assert info.metrics == {"test_roc_auc": 0.91}
     assert info.evidence == {"gate": '{"outcome": "promote"}'}
+
+
+def test_an_aliased_version_is_dropped_after_its_alias_is_unset_when_asked() -> None:
+    model = FakeModel(["V1", "V2"])
+    registry = _registry(model)
+    for version in ("v1", "v2"):
+        registry.promote("M", version)
+
+    with pytest.raises(Conflict, match="carries aliases"):
+        registry.delete_version("M", "v1")
+    registry.delete_version("M", "v1", drop_aliases=True)
+
+    assert model.calls[-2:] == [("unset_alias", "V1"), ("drop_version", "V1")]
+    assert list(model.created) == ["V2"] and model.aliases() == {"CHAMPION": "V2"}

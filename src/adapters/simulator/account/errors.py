@@ -14,6 +14,8 @@ unchanged. The table (``_RULES``) classifies each DuckDB exception once. What it
 
 from __future__ import annotations
 
+import errno
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +55,8 @@ class _Rule:
     says: str = ""  # a phrase the (lower-cased) message must contain; "" matches any
 
 
+_NO_SPACE = "no space left on device"
+
 # First match wins: message-specific rules come before their class's general one.
 _RULES: tuple[_Rule, ...] = (
     # The home's database file itself: another process holds its lock, or it is damaged (a checksum mismatch
@@ -62,6 +66,9 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(duckdb.Error, BackendUnavailable, "corrupt database file"),
     _Rule(duckdb.Error, BackendUnavailable, "corrupt wal file"),
     _Rule(duckdb.Error, BackendUnavailable, "database file appears to be corrupted"),
+    # A full disk is the backend's, whoever's file it was ('Could not write file "…": No space left on device', as
+    # an IOException, or a TransactionException when a commit finds the disk full).
+    _Rule(duckdb.Error, BackendUnavailable, _NO_SPACE),
     # Whose file or transaction failed is the Source's to say (the home's, or a user's SQL or data file's).
     _Rule(duckdb.IOException, None),
     _Rule(duckdb.PermissionException, None),
@@ -100,9 +107,21 @@ def classify(exc: duckdb.Error, source: Source = ACCOUNT) -> type[DomainError]:
     return domain
 
 
+_WRITING = re.compile(r'Could not write file \\?"(.+?)\\?"')
+
+
+def no_space(doing: str, path: object) -> BackendUnavailable:
+    """A full disk, said the one way: what was being done and the path it could not write."""
+    return BackendUnavailable(f"{doing}: no space left on {path}; free some space and run again")
+
+
 def translate(exc: duckdb.Error, doing: str, source: Source = ACCOUNT) -> DomainError:
     """The domain error for a DuckDB error raised while ``doing`` something (e.g. "loading table X")."""
-    return classify(exc, source)(f"{doing}: {exc}")
+    text = str(exc)
+    if _NO_SPACE in text.lower():
+        written = _WRITING.search(text)
+        return no_space(doing, written.group(1) if written else "the device")
+    return classify(exc, source)(f"{doing}: {text}")
 
 
 @contextmanager
@@ -113,4 +132,6 @@ def translated(doing: str, source: Source = ACCOUNT) -> Iterator[None]:
     except duckdb.Error as exc:
         raise translate(exc, doing, source) from exc
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # the backend's, whoever's file it was
+            raise no_space(doing, exc.filename if exc.filename is not None else "the device") from exc
         raise source.unclassified(f"{doing}: {exc}") from exc

@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +31,12 @@ import cloudpickle
 
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import translated
-from adapters.simulator.account.folders import path_segment
+from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
 from adapters.simulator.jobs.worker import (
+    NO_SPACE_EXIT,
     RESULT_FILE,
     SPEC_FILE,
     THREADS_VARIABLE,
@@ -84,6 +86,9 @@ class _Supervisor(threading.Thread):
         self.cancelled = threading.Event()
         self.finished = threading.Event()
         self.procs: list[subprocess.Popen[bytes]] = []
+        # The thread that submitted the job (a task's thread): a task that times out or is cancelled is
+        # abandoned by the engine, and its jobs are cancelled with it (``cancel_submitted_by``).
+        self.submitter = threading.get_ident()
 
     def run(self) -> None:
         import xgboost as xgb
@@ -180,6 +185,8 @@ class _Supervisor(threading.Thread):
         error = self.job_dir / error_file(i)
         if error.exists():
             return f"instance {i} failed: {json.loads(error.read_text())['error']}"
+        if code == NO_SPACE_EXIT:
+            return f"instance {i} failed: no space left on {self.job_dir}; free some space and run again"
         return f"instance {i} exited with code {code}"
 
     def _kill_all(self) -> None:
@@ -232,6 +239,9 @@ class SimJobRunner:
             cur.execute(_DDL)
             for pool, max_nodes in pools.items():
                 ensure_compute_pool(cur, pool, max_nodes)
+        with _LIVE_LOCK:  # jobs this process supervises are live; any other unfinished one is an orphan
+            live = list(_LIVE)
+        self._settle_orphans(live=live)
 
     # --- submission ---
 
@@ -399,6 +409,35 @@ class SimJobRunner:
             supervisor.cancelled.set()
             supervisor.finished.wait()
 
+    def cancel_submitted_by(self, thread_id: int) -> None:
+        """Cancel, without waiting, the unfinished jobs the thread ``thread_id`` submitted (an abandoned task's)."""
+        with _LIVE_LOCK:
+            theirs = [
+                s for s in _LIVE.values() if s.runner.account is self.account and s.submitter == thread_id
+            ]
+        for supervisor in theirs:
+            supervisor.cancelled.set()
+
+    def delete_jobs(self, finished_before: datetime) -> list[str]:
+        """Training jobs that ended before ``finished_before`` go: row, job folder and the run's model file (the
+        registry keeps its own copy). A folder that cannot be deleted is a warning, never a failed cleanup."""
+        finished = [s.value for s in JobStatus if s.is_terminal]
+        with translated("listing finished jobs"), self.account.cursor() as cur:
+            rows = cur.execute(
+                "select ID, NAME, RESULT from ML_JOBS where KIND = 'training' and COMPLETED_ON < ? "
+                f"and STATUS in ({', '.join('?' for _ in finished)})",
+                [finished_before.astimezone(UTC).replace(tzinfo=None), *finished],
+            ).fetchall()
+        for job_id, name, result in rows:
+            folders = [self.account.files.joinpath(*_job_folder(name))]
+            if result:  # a DONE job's outcome names its run's model file
+                folders.append(Path(TrainingOutcome.from_json(result).artifact.uri).parent)
+            with translated(f"deleting job {job_id}"), self.account.cursor() as cur:
+                cur.execute("delete from ML_JOBS where ID = ?", [job_id])
+            for folder in folders:
+                remove_tree(folder, f"job {job_id}")
+        return [job_id for job_id, _, _ in rows]
+
     def close(self) -> None:
         """Cancel this account's running jobs and wait for their workers to exit."""
         with _LIVE_LOCK:
@@ -415,18 +454,39 @@ class SimJobRunner:
             with _LIVE_LOCK:
                 orphaned = row["ID"] not in _LIVE
             if orphaned:
-                # Jobs are supervised by the process that submitted them; that process is gone — or its
-                # supervisor finished the job since the row was read, so only a still unfinished job is failed.
-                message = "the process that supervised this job exited before the job finished"
-                unfinished = [s.value for s in JobStatus if not s.is_terminal]
-                with translated(f"updating job {row['ID']}"), self.account.cursor() as cur:
-                    cur.execute(
-                        "update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where ID = ? "
-                        f"and STATUS in ({', '.join('?' for _ in unfinished)})",
-                        [JobStatus.FAILED.value, catalog_now(), message, row["ID"], *unfinished],
-                    )
+                self._settle_orphans(row["ID"])
                 row = self._select(job)
         return row
+
+    def _settle_orphans(self, job_id: str | None = None, live: Collection[str] = ()) -> None:
+        """Unfinished jobs (``job_id``, else all but the ``live`` ones) become FAILED: their supervisor is gone.
+
+        Jobs are supervised by the process that submitted them, and DuckDB lets one process open a home: an
+        unfinished row without a supervisor here belongs to a process that is gone (kill -9, a crash) — or its
+        supervisor finished the job since the row was read, so only a still unfinished row is changed.
+        """
+        message = "the process that supervised this job exited before the job finished"
+        unfinished = [s.value for s in JobStatus if not s.is_terminal]
+        where = f"STATUS in ({', '.join('?' for _ in unfinished)})"
+        if live:
+            where += f" and ID not in ({', '.join('?' for _ in live)})"
+        if job_id is not None:
+            where += " and ID = ?"
+        with (
+            translated(f"settling jobs left unfinished in {self.account.home}"),
+            self.account.cursor() as cur,
+        ):
+            cur.execute(
+                f"update ML_JOBS set STATUS = ?, COMPLETED_ON = ?, MESSAGE = ? where {where}",
+                [
+                    JobStatus.FAILED.value,
+                    catalog_now(),
+                    message,
+                    *unfinished,
+                    *live,
+                    *([job_id] if job_id else []),
+                ],
+            )
 
     def _select(self, job: JobRef) -> dict[str, Any]:
         with translated(f"reading job {job.id}"), self.account.cursor() as cur:

@@ -9,6 +9,8 @@ instance writes ``error-<i>.json``; every instance records its peak memory in ``
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import resource
@@ -41,11 +43,19 @@ def stats_file(instance: int) -> str:
     return f"stats-{instance}.json"
 
 
+# The exit code of an instance that failed and could not even record why: the disk is full (errno ENOSPC).
+NO_SPACE_EXIT = errno.ENOSPC
+
+
 def write_json(path: Path, value: Any) -> None:
-    """Write atomically, so the supervisor never reads half a file."""
+    """Write atomically, so the supervisor never reads half a file; a failed write leaves no partial file."""
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps(value, default=_jsonable))
-    partial.replace(path)
+    try:
+        partial.write_text(json.dumps(value, default=_jsonable))
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _jsonable(value: Any) -> Any:
@@ -105,13 +115,20 @@ def main(argv: list[str]) -> int:
         if instance == 0:
             write_json(job_dir / RESULT_FILE, {"value": value})
     except BaseException as exc:
-        traceback.print_exc()
-        write_json(job_dir / error_file(instance), {"error": f"{type(exc).__name__}: {exc}"})
+        with contextlib.suppress(OSError):  # the log may be on the full disk too
+            traceback.print_exc()
+        try:
+            write_json(job_dir / error_file(instance), {"error": f"{type(exc).__name__}: {exc}"})
+        except OSError as unwritten:
+            if unwritten.errno == errno.ENOSPC:
+                return NO_SPACE_EXIT  # the exit code is all that can still reach the supervisor
+            raise
         code = 1
     finally:
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        write_json(job_dir / stats_file(instance), {"max_rss_kib": peak_kib})
-        print(f"ML job finished: instance {instance}, peak memory {peak_kib / 1024:.1f} MiB", flush=True)
+        with contextlib.suppress(OSError):  # statistics only: never the reason a job fails
+            write_json(job_dir / stats_file(instance), {"max_rss_kib": peak_kib})
+            print(f"ML job finished: instance {instance}, peak memory {peak_kib / 1024:.1f} MiB", flush=True)
     return code
 
 

@@ -412,10 +412,13 @@ class Attempt:
         self._finish(name, TaskState.FAILED, None, message, TIMEOUT_ERROR_CODE, started, utc_now(), log=log)
 
     def _abandon(self, scope: TaskScope) -> None:
-        """Ignore the task's thread from now on, and stop its DuckDB work (set first: see ``_work``)."""
+        """Ignore the task's thread from now on, and stop its DuckDB work and its ML Jobs (set first: see
+        ``_work``) — a timed-out or cancelled task's job must not train on in the background."""
         scope.abandoned = True
         if scope.thread_id is not None:
             self.engine.account.interrupt(scope.thread_id)
+            if self.engine.job_runner is not None:
+                self.engine.job_runner.cancel_submitted_by(scope.thread_id)
         if (handle := self._sessions.get(id(scope))) is not None:  # its statements run on the SQL server
             handle.interrupt()
 

@@ -10,8 +10,9 @@ RETRY LAST while a run of the graph is executing or queued is refused with ``Con
 Run ids are unique per graph: launches are serialised, so allocating an id and registering its run are one
 step. Each run group executes on its own thread; after it ends, SUSPEND_TASK_AFTER_NUM_FAILURES is applied.
 
-The launcher owns the live run groups of this process (``_live``, and ``_dropped`` for those cancelled while
-queued, kept so ``wait`` still finds them) and each group's ``queued``/``dropped`` flags, all under ``_changed``.
+The launcher owns the live run groups of this process (``_live``, and ``_kept`` for ended ones the store may not
+hold — cancelled while queued, or ended by an engine error such as a full disk — so ``wait`` still finds them and
+re-raises that error) and each group's ``queued``/``dropped`` flags, all under ``_changed``.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ class Launcher:
         self._clock = clock
         self._changed = threading.Condition()
         self._live: dict[str, list[RunGroup]] = {}
-        self._dropped: dict[
-            tuple[str, int], RunGroup
-        ] = {}  # cancelled while queued: no row, so kept for wait
+        self._kept: dict[tuple[str, int], RunGroup] = {}  # ended without a (final) row: kept for wait
         self._threads: list[threading.Thread] = []
         # One launch at a time: checking live runs, allocating a run id and registering the run are one step.
         self._launching = threading.Lock()
@@ -104,10 +103,11 @@ class Launcher:
         return group
 
     def find(self, name: str, run_id: int) -> RunGroup | None:
-        """The run group of this process with that id, executing, queued or dropped while queued."""
+        """The run group of this process with that id: executing, queued, dropped while queued or ended by an
+        engine error."""
         with self._changed:
             group = next((r for r in self._live.get(name, []) if r.meta.run_id == run_id), None)
-            return group or self._dropped.get((name, run_id))
+            return group or self._kept.get((name, run_id))
 
     def cancel(self, name: str) -> list[int]:
         """Cancel the graph's executing run groups and drop its queued ones; returns their run ids at once."""
@@ -205,8 +205,8 @@ class Launcher:
         finally:
             with self._changed:
                 self._live[group.meta.graph.name].remove(group)
-                if group.dropped:
-                    self._dropped[(group.meta.graph.name, group.meta.run_id)] = group
+                if group.dropped or group.error is not None:
+                    self._kept[(group.meta.graph.name, group.meta.run_id)] = group
                 self._changed.notify_all()
             group.done.set()
 

@@ -66,11 +66,12 @@ class LocalDAGOperation:
     ) -> None:
         """``home=None``: a temporary in-memory account; a path: that home; or an open ``account=``.
 
-        ``notifier`` delivers ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION``; ``job_runner`` (``submit_function`` and
-        ``function_result``) runs ML Job task definitions; when not given, ``_default_notifier`` and
-        ``_default_job_runner`` supply them (none here: the engine knows no other port; the public
-        ``adapters.simulator.LocalDAGOperation`` wires the account's). ``session_factory`` receives each
-        task's session and returns the object handed to the task (to attach adapters to it).
+        ``notifier`` delivers ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION``; ``job_runner`` (``submit_function``,
+        ``function_result`` and ``cancel_submitted_by``, called for a task that times out or is cancelled) runs ML
+        Job task definitions; when not given, ``_default_notifier`` and ``_default_job_runner`` supply them (none
+        here: the engine knows no other port; the public ``adapters.simulator.LocalDAGOperation`` wires the
+        account's). ``session_factory`` receives each task's session and returns the object handed to the task
+        (to attach adapters to it).
         """
         if account is not None and home is not None:
             raise InvalidConfig("pass either home= or account= to LocalDAGOperation, not both")

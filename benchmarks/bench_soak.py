@@ -1,0 +1,68 @@
+"""Soak: many graph runs on one simulator home — run time stays flat and the home stops growing.
+
+Deploys the pipeline once with ``expiry_days=0`` (so cleanup may delete everything not in use at once) and runs
+it ``--runs`` times (default 30), one after the other, as a schedule would. After each run it measures the
+run's wall time and the home's size on disk. It prints the median run time of the first and the last ten runs
+(goal: the last within 1.25× the first) and the home's growth per run over the last ten (goal: bounded — well
+under the ~266 KB per run that leftover job folders and run model files once cost).
+Usage: python benchmarks/bench_soak.py [--runs N] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from app.container import build_container
+from app.settings import load_settings, with_pipeline_overrides
+from domain import pipeline as p
+
+
+def home_bytes(home: Path) -> int:
+    return sum(f.stat().st_blocks * 512 for f in home.rglob("*") if f.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=20_000)
+    args = parser.parse_args()
+    if args.runs < 20:
+        parser.error(f"--runs {args.runs}: at least 20, to compare the first ten runs with the last ten")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        settings = with_pipeline_overrides(load_settings(env={}, home=home), {"expiry_days": 0})
+        c = build_container(settings)
+        try:
+            c.setup(rows=args.rows)
+            spec = p.pipeline_graph(settings.pipeline, name=settings.graph.name)
+            scheduler = c.scheduler()
+            p.deploy_graph(c.jobs(), scheduler, spec, settings.pipeline)
+            times: list[float] = []
+            sizes: list[int] = []
+            for i in range(args.runs):
+                start = time.perf_counter()
+                run = scheduler.wait(spec.name, scheduler.run(spec.name), timeout=600)
+                times.append(time.perf_counter() - start)
+                assert str(run.state) == "SUCCEEDED", run
+                sizes.append(home_bytes(home))
+                print(f"run {i + 1:3d}: {times[-1]:6.2f} s, home {sizes[-1] / 1024:9.0f} KiB", flush=True)
+                time.sleep(max(0.0, 1.0 - times[-1]))  # model versions are named by the second
+        finally:
+            c.shutdown_resources()
+    first, last = statistics.median(times[:10]), statistics.median(times[-10:])
+    growth = (sizes[-1] - sizes[-11]) / 10
+    print(
+        f"median run time: first ten {first:.2f} s, last ten {last:.2f} s, ratio {last / first:.3f} (goal <= 1.25)"
+    )
+    print(
+        f"home size: after run 1 {sizes[0] / 1024:.0f} KiB, after run 10 {sizes[9] / 1024:.0f} KiB, "
+        f"after run {args.runs} {sizes[-1] / 1024:.0f} KiB; growth over the last ten {growth / 1024:.1f} KiB/run"
+    )
+
+
+if __name__ == "__main__":
+    main()
