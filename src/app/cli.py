@@ -46,6 +46,7 @@ from domain.readiness import ready
 from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+REPORT_RUNS = 10  # runs a report shows unless `report --runs` says otherwise
 
 log = logging.getLogger("app")
 
@@ -179,7 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         "values, errors and job logs, the gate's evidence and the models (e.g. report --out run-report.html)",
     )
     rp.add_argument("--out", type=Path, default=Path("run-report.html"), metavar="PATH")
-    rp.add_argument("--runs", type=_count, default=10, help="how many of the last runs to show (default 10)")
+    rp.add_argument(
+        "--runs",
+        type=_count,
+        default=REPORT_RUNS,
+        help=f"how many of the last runs to show (default {REPORT_RUNS})",
+    )
 
     pl = sub.add_parser(
         "plan",
@@ -340,7 +346,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
         raise
     finally:
         if args.report is not None:
-            _write_report(args.report, 10, graph, settings, c, out)
+            _write_report(args.report, REPORT_RUNS, graph, settings, c, out)
     return _report_run(run, out)
 
 
@@ -404,7 +410,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
     report = (
         None
         if args.report is None
-        else report_file(args.report, runs=10, graph=graph, settings=settings, c=c)
+        else report_file(args.report, runs=REPORT_RUNS, graph=graph, settings=settings, c=c)
     )
     loop.run(stop, args.poll, after_tick=None if report is None else report.refresh)
     if report is not None:
