@@ -56,6 +56,7 @@ from domain.schedule import Schedule, parse_schedule
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_BACKEND, EXIT_TIMEOUT = 0, 1, 2, 3, 124
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+REPORT_RUNS = 10  # runs a report shows unless `report --runs` says otherwise
 
 log = logging.getLogger("app")
 
@@ -302,7 +303,12 @@ def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
         "values, errors and job logs, the gate's evidence and the models (e.g. report --out run-report.html)",
     )
     rp.add_argument("--out", type=Path, default=Path("run-report.html"), metavar="PATH")
-    rp.add_argument("--runs", type=_count, default=10, help="how many of the last runs to show (default 10)")
+    rp.add_argument(
+        "--runs",
+        type=_count,
+        default=REPORT_RUNS,
+        help=f"how many of the last runs to show (default {REPORT_RUNS})",
+    )
 
     pl = _command(
         sub,
@@ -513,7 +519,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, c: Container, out: 
         return _follow(c, graph.name, run_id, args.timeout, out)
     finally:
         if args.report is not None:
-            _write_report(args.report, 10, graph, settings, c, out)
+            _write_report(args.report, REPORT_RUNS, graph, settings, c, out)
 
 
 def _attached(c: Container, settings: Settings) -> str:
@@ -773,7 +779,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
     report = (
         None
         if args.report is None
-        else report_file(args.report, runs=10, graph=graph, settings=settings, c=c)
+        else report_file(args.report, runs=REPORT_RUNS, graph=graph, settings=settings, c=c)
     )
 
     def started(run: GraphRun) -> None:
