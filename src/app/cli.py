@@ -792,6 +792,8 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings, c: Container, ou
         if report is not None:
             report.refresh()
 
+    if report is not None:
+        report.refresh()  # the page exists from the start, showing the runs so far
     loop.run(stop, args.poll, on_start=started, on_end=ended)
     out.write("Scheduler stopped.\n")
     return EXIT_OK
