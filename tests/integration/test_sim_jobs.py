@@ -171,6 +171,20 @@ def test_training_jobs_finished_before_the_cutoff_go_with_their_folder_and_run_m
         runner.status(old)
 
 
+def test_a_run_model_file_a_kept_job_of_a_retried_run_names_is_not_deleted(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    first = runner.submit_training(request_for(account.files, model_version="v20260101_000000"))
+    assert runner.wait(first, timeout=60) is JobStatus.DONE
+    cutoff = datetime.now(UTC)
+    retried = runner.submit_training(request_for(account.files, model_version="v20260101_000000"))
+    assert runner.wait(retried, timeout=60) is JobStatus.DONE
+
+    assert runner.delete_jobs(cutoff) == [first.id]
+
+    assert Path(runner.result(retried).artifact.uri).is_file()
+
+
 def test_a_quoted_job_name_cannot_leave_the_jobs_folder(runner: SimJobRunner, account: LocalAccount) -> None:
     job = runner.submit_function(sleeper, args=(0,), compute_pool="DEMO_POOL", name='"../../escape/x"')
     assert runner.wait(job, timeout=30) is JobStatus.DONE

@@ -202,6 +202,11 @@ def _job_folder(name: str) -> tuple[str, str]:
     return "jobs", path_segment(name)
 
 
+def _run_folder(result: str) -> Path:
+    """The folder of the run model file a DONE training job's result names."""
+    return Path(TrainingOutcome.from_json(result).artifact.uri).parent
+
+
 _LIVE: dict[str, _Supervisor] = {}
 _LIVE_LOCK = threading.Lock()
 
@@ -423,15 +428,18 @@ class SimJobRunner:
         registry keeps its own copy). A folder that cannot be deleted is a warning, never a failed cleanup."""
         finished = [s.value for s in JobStatus if s.is_terminal]
         with translated("listing finished jobs"), self.account.cursor() as cur:
-            rows = cur.execute(
-                "select ID, NAME, RESULT from ML_JOBS where KIND = 'training' and COMPLETED_ON < ? "
-                f"and STATUS in ({', '.join('?' for _ in finished)})",
+            listed = cur.execute(
+                "select ID, NAME, RESULT, KIND = 'training' and COMPLETED_ON < ? "
+                f"and STATUS in ({', '.join('?' for _ in finished)}) from ML_JOBS",
                 [finished_before.astimezone(UTC).replace(tzinfo=None), *finished],
             ).fetchall()
+        rows = [(job_id, name, result) for job_id, name, result, expired in listed if expired]
+        # A retried run trains again into its version's folder: a model file a kept job names stays.
+        kept = {_run_folder(result) for _, _, result, expired in listed if not expired and result}
         for job_id, name, result in rows:
             folders = [self.account.files.joinpath(*_job_folder(name))]
-            if result:  # a DONE job's outcome names its run's model file
-                folders.append(Path(TrainingOutcome.from_json(result).artifact.uri).parent)
+            if result and _run_folder(result) not in kept:  # a DONE job's outcome names its run's model file
+                folders.append(_run_folder(result))
             with translated(f"deleting job {job_id}"), self.account.cursor() as cur:
                 cur.execute("delete from ML_JOBS where ID = ?", [job_id])
             for folder in folders:
