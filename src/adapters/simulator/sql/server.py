@@ -48,6 +48,7 @@ from starlette.routing import Route
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql import hooks, patches
 from adapters.simulator.sql.hooks import SqlError
+from adapters.simulator.sql.identifiers import check_exact_names
 from adapters.simulator.sql.system import SystemFunctions
 from domain.errors import BackendUnavailable, DomainError
 
@@ -141,6 +142,12 @@ class _AccountCursor(FakeSnowflakeCursor):
 
     def _describe_only(self, command: str) -> list[Any] | None:
         return super()._describe_only(hooks.describable(command))
+
+    def check_db_and_schema(self, expression: exp.Expr) -> None:
+        # fakesnow/cursor.py ``execute`` calls this with each parsed statement before it runs
+        super().check_db_and_schema(expression)
+        with self._conn.login.statement():
+            check_exact_names(expression, self._duck_conn, self._conn.database, self._conn.schema)
 
     def _execute(self, transformed: exp.Expr, params: Any = None) -> None:
         # fakesnow/cursor.py ``_execute`` is where every statement, also its own describes, reaches DuckDB.
