@@ -249,18 +249,24 @@ def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
         "--since", type=_since, help="only runs started since: an ISO date/time or an age (30m, 12h, 7d)"
     )
     ru_sub = ru.add_subparsers(dest="runs_command", metavar="show")
-    rs = ru_sub.add_parser(
+    rs = _command(
+        ru_sub,
+        common,
         "show",
-        parents=[common],
-        help="one graph run: each task's state, attempt, duration, return value, error and traceback",
+        "one graph run: each task's state, attempt, duration, return value, error and traceback",
+        "runs show 1796173200000",
+        "runs show 1796173200000 --format json",
     )
     rs.add_argument("run_id", metavar="RUN_ID", help="the graph run's id (as `runs` lists it)")
     rs.add_argument("--format", choices=["text", "json"], default="text")
 
-    lg = sub.add_parser(
+    lg = _command(
+        sub,
+        common,
         "logs",
-        parents=[common],
-        help="what a task logged and printed, its error and traceback; or its ML Job's log",
+        "what a task logged and printed, its error and traceback; or its ML Job's log",
+        "logs train_model",
+        "logs train_model --run 1796173200000 --instance 1",
     )
     lg.add_argument("task", metavar="TASK", help="task name, e.g. train_model")
     lg.add_argument("--run", metavar="RUN_ID", dest="run_id", help="graph run id (default the latest run)")
@@ -296,11 +302,14 @@ def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
         "--report", type=Path, metavar="PATH", help="refresh the HTML run report here after each run"
     )
 
-    rp = sub.add_parser(
+    rp = _command(
+        sub,
+        common,
         "report",
-        parents=[common],
-        help="write one self-contained HTML page: a grid of tasks x the last runs, each run's graph, task "
-        "values, errors and job logs, the gate's evidence and the models (e.g. report --out run-report.html)",
+        "write one self-contained HTML page: a grid of tasks x the last runs, each run's graph, task "
+        "values, errors and job logs, the gate's evidence and the models",
+        "report --out run-report.html",
+        "report --runs 30",
     )
     rp.add_argument("--out", type=Path, default=Path("run-report.html"), metavar="PATH")
     rp.add_argument(
@@ -332,16 +341,21 @@ def build_parser(prog: str = "python -m app") -> argparse.ArgumentParser:
     )
     dr.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="as for deploy")
 
-    rt = sub.add_parser(
+    rt = _command(
+        sub,
+        common,
         "retry",
-        parents=[common],
-        help="re-run the last run's failed and cancelled tasks and what follows them (EXECUTE TASK … RETRY LAST)",
+        "re-run the last run's failed and cancelled tasks and what follows them (EXECUTE TASK … RETRY LAST)",
+        "retry",
+        "retry --timeout 1800",
     )
-    ex = sub.add_parser(
+    ex = _command(
+        sub,
+        common,
         "execute",
-        parents=[common],
-        help="run the deployed graph once, optionally with config values for this run only "
+        "run the deployed graph once, optionally with config values for this run only "
         "(EXECUTE TASK … USING CONFIG; nothing is redeployed)",
+        "execute --config n_estimators=200",
     )
     ex.add_argument(
         "--config",

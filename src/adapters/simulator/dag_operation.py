@@ -83,6 +83,12 @@ class _DefaultJobRunner:
     def function_result(self, job: JobRef, timeout: float | None = None) -> Any:
         return self._get().function_result(job, timeout)
 
+    def cancel_submitted_by(self, thread_id: int) -> None:
+        with self._lock:
+            runner = self._runner
+        if runner is not None:  # not built: nothing was submitted, so nothing to cancel
+            runner.cancel_submitted_by(thread_id)
+
     def close(self) -> None:
         with self._lock:
             runner = self._runner

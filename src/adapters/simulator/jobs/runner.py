@@ -35,13 +35,12 @@ from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
 from adapters.simulator.jobs import worker
+from adapters.simulator.jobs.cores import THREADS_VARIABLE, threads_per_instance
 from adapters.simulator.jobs.worker import (
     NO_SPACE_EXIT,
     RESULT_FILE,
     SPEC_FILE,
-    THREADS_VARIABLE,
     error_file,
-    threads_per_instance,
     write_json,
 )
 from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound

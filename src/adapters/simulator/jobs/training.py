@@ -19,7 +19,7 @@ import xgboost as xgb
 from xgboost import collective
 
 from adapters.simulator.account.labelled_data import evaluate, read_dataset
-from adapters.simulator.jobs.worker import threads_per_instance
+from adapters.simulator.jobs.cores import threads_per_instance
 from domain.errors import InvalidConfig, InvalidData
 from domain.metrics import prefixed
 from domain.names import validate_version

@@ -23,18 +23,9 @@ from typing import Any
 
 RESULT_FILE = "result.json"
 SPEC_FILE = "spec.json"
+
+
 # OpenMP's thread count (XGBoost's default nthread, and its predict/DMatrix threads), set for every instance.
-THREADS_VARIABLE = "OMP_NUM_THREADS"
-
-
-def threads_per_instance(instances: int) -> int:
-    """This machine's cores shared among a job's instances: on Snowflake each instance has a node of its own,
-    here they all run on the cores this process may use (its affinity, which a container may restrict)."""
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
-    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return max(1, cores // instances)
-
-
 def error_file(instance: int) -> str:
     return f"error-{instance}.json"
 
