@@ -49,6 +49,19 @@ def endless(session: Any) -> None:
     time.sleep(120)
 
 
+@remote("DEMO_POOL", stage_name="JOB_STAGE", target_instances=1)
+def count_loans() -> None:
+    from snowflake.snowpark import Session
+    from snowflake.snowpark.context import get_active_session
+
+    session = get_active_session()  # no parameter: the job's active session
+    loans = session.table("SIMULATOR.PUBLIC.LOANS").filter("AMOUNT > 10").count()
+    upstream = session.sql("select system$get_predecessor_return_value('JOBS$PREPARE')").collect()[0][0]
+    TaskContext(session).set_return_value(
+        f"{type(session) is Session} {loans} loans after {upstream} in pid {os.getpid()}"
+    )
+
+
 def run_graph(account: LocalAccount, job: Any, timeout_ms: int | None = None) -> tuple[Any, dict[str, Any]]:
     runner = SimJobRunner(account)
     with (
@@ -74,6 +87,24 @@ def test_the_job_runs_in_its_own_processes_and_sets_its_tasks_return_value(accou
     with account.cursor() as cur:
         ((status, instances),) = cur.execute("select STATUS, TARGET_INSTANCES from ML_JOBS").fetchall()
     assert (JobStatus(status), instances) == (JobStatus.DONE, 2)
+
+
+def test_a_remote_function_gets_a_snowpark_session_of_its_task_in_its_own_process(
+    account: LocalAccount,
+) -> None:
+    from adapters.simulator.sql.session import open_session
+
+    session = open_session(account)
+    session.sql("create table LOANS (ID int, AMOUNT int)").collect()
+    session.sql("insert into LOANS values (1, 10), (2, 20), (3, 30)").collect()
+    session.close()
+
+    run, history = run_graph(account, count_loans)
+
+    assert run.state == "SUCCEEDED", run.first_error_message
+    value = history["JOBS$TRAIN"].return_value
+    assert value.startswith("True 2 loans after dataset-v1 in pid ")
+    assert not value.endswith(f" {os.getpid()}")
 
 
 def test_a_failing_job_fails_its_task_with_the_remote_error(account: LocalAccount) -> None:

@@ -41,8 +41,15 @@ class InlineJobRunner:
         target_instances: int = 1,
         min_instances: int | None = None,
         name: str | None = None,
+        session: dict[str, Any] | None = None,
+        session_argument: bool = False,
     ) -> JobRef:
+        from snowflake.snowpark import Session
+        from snowflake.snowpark._internal.server_connection import ServerConnection
+
         self.submitted.append({"pool": compute_pool, "instances": target_instances, "name": name})
+        if session_argument and session is not None:  # the job's own session, as SimJobRunner's worker opens
+            args = (Session(ServerConnection(session), session), *args)
         job = JobRef(f"SIMULATOR.PUBLIC.JOB_{len(self.submitted)}")
         self._results[job.id] = func(*args, **(kwargs or {}))
         return job

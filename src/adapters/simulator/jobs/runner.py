@@ -275,8 +275,15 @@ class SimJobRunner:
         target_instances: int = 1,
         min_instances: int | None = None,
         name: str | None = None,
+        session: Mapping[str, Any] | None = None,
+        session_argument: bool = False,
     ) -> JobRef:
-        """Run ``func(*args, **kwargs)`` once on the head; its return value (JSON) is the result."""
+        """Run ``func(*args, **kwargs)`` once on the head; its return value (JSON) is the result.
+
+        ``session``: the options of a Snowpark session (``sql.session.session_options``) the head opens and makes
+        active (``get_active_session()``), passed first to ``func`` when ``session_argument``."""
+        if session_argument and session is None:
+            raise InvalidConfig(f"the function {name or func!r} takes a session: pass session=... options")
         base = name if name is not None else getattr(func, "__name__", "")
         if name is None and not base.isidentifier():
             base = "JOB"  # lambdas and callables without a usable name
@@ -293,7 +300,10 @@ class SimJobRunner:
             compute_pool=compute_pool,
             target_instances=target_instances,
             min_instances=min_instances,
-            extra={},
+            extra={
+                "session": None if session is None else dict(session),
+                "session_argument": session_argument,
+            },
             payload=payload,
         )
 

@@ -92,7 +92,25 @@ def _run(spec: dict[str, Any], instance: int) -> Any:
     # The function was pickled by the submitting process moments ago and comes through a pipe: it is code
     # being shipped, never data read back from storage.
     func, args, kwargs = cloudpickle.loads(sys.stdin.buffer.read())
-    return func(*args, **kwargs)
+    if spec.get("session") is None:
+        return func(*args, **kwargs)
+    session = _active_session(spec["session"])
+    try:
+        return func(*((session,) if spec.get("session_argument") else ()), *args, **kwargs)
+    finally:
+        session.close()
+
+
+def _active_session(options: dict[str, Any]) -> Any:
+    """A Snowpark session on the account's SQL server, logged in with the task's key, made the process's active
+    one (snowflake/snowpark/session.py ``_add_session``, which ``Session.builder.create()`` calls), so
+    ``get_active_session()`` in the job function returns it."""
+    import snowflake.snowpark.session as snowpark_session
+    from snowflake.snowpark._internal.server_connection import ServerConnection
+
+    session = snowpark_session.Session(ServerConnection(options), options)
+    snowpark_session._add_session(session)
+    return session
 
 
 def main(argv: list[str]) -> int:

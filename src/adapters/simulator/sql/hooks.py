@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
@@ -23,6 +24,9 @@ from sqlglot.errors import SqlglotError
 
 from adapters.simulator.sql.system import SystemFunctions, literal
 from domain.errors import DomainError, Unsupported
+
+if TYPE_CHECKING:
+    from adapters.simulator.account.home import LocalAccount
 
 UNSUPPORTED_CODE = 2  # Snowflake's "Unsupported feature" error (000002, SQL state 0A000)
 PROCEDURE_ERROR_CODE = 100132  # an error raised while running the statement's procedure
@@ -45,6 +49,11 @@ class SessionState:
     ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
 
     query_tag: str = ""
+    # the account, the task key of its login and its current database and schema: what procedures need
+    account: LocalAccount | None = None
+    task_key: str | None = None
+    location: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
+    procedures: dict[Any, Any] = field(default_factory=dict)  # its TEMPORARY procedures (procedures.py)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,10 @@ def _is_system_call(node: exp.Expr) -> bool:
 # client can send this one, nothing of that session is running.
 _SESSION_FUNCTIONS: dict[str, Callable[..., str]] = {
     "SYSTEM$CANCEL_ALL_QUERIES": lambda *_: "0 queries cancelled",
+    # asked by sproc.register (snowflake/snowpark/session.py ``_get_default_artifact_repository``): the fallback
+    "SYSTEM$GET_DEFAULT_PYTHON_ARTIFACT_REPOSITORY": lambda *_: (
+        "snowflake.snowpark.anaconda_shared_repository"
+    ),
 }
 
 
@@ -360,15 +373,22 @@ def _put_target_unquoted(statement: Statement) -> str | None:
 # fakesnow gaps in statements a describe request sends too (fakesnow/server.py ``query_request``, describeOnly)
 _DESCRIBED_GAPS: tuple[Rule, ...] = (_positional_values_columns,)
 
+from adapters.simulator.sql import procedures  # noqa: E402  (its rules use this module's errors)
+
 RULES: tuple[Rule, ...] = (
     _execute_immediate,  # first: the statement it runs goes through the rules below
     _cannot_honour,
+    procedures.create_procedure,  # before any rule reads the handler's code as SQL
+    procedures.python_function,
+    procedures.packages_table,
+    procedures.scoped_temporary,
     _query_tag,
     _ctas_column_names,
     _put_target_unquoted,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
+    procedures.call_procedure,  # after SYSTEM$ arguments have their values
 )
 
 

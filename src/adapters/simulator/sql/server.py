@@ -69,7 +69,7 @@ warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", cat
 class _Login:
     """One client session: its own DuckDB cursor (its current database/schema and temporary tables live on it)."""
 
-    def __init__(self, account: LocalAccount, functions: SystemFunctions | None) -> None:
+    def __init__(self, account: LocalAccount, functions: SystemFunctions | None, key: str | None) -> None:
         self.account = account
         self.functions = functions
         # Every statement on the session's cursor runs inside account.cursor()'s lock, see ``statement``.
@@ -78,7 +78,7 @@ class _Login:
         self._running = False
         self._refused = False
         self.session_id = 0  # CURRENT_SESSION(): numbered by the server at login
-        self.state = hooks.SessionState()
+        self.state = hooks.SessionState(account=account, task_key=key)
 
     @contextlib.contextmanager
     def statement(self) -> Iterator[None]:
@@ -167,6 +167,7 @@ class _AccountConnection(FakeSnowflakeConnection):
                 db_path=login.account.databases,
                 autocommit=autocommit,
             )
+        login.state.location = lambda: (self.database, self.schema)  # fakesnow keeps them current on USE
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> FakeSnowflakeCursor:
         return _AccountCursor(
@@ -271,7 +272,9 @@ class SqlServer:
             if functions is None:
                 return _failure("390100", f"{TASK_PARAMETER}={key!r} names no running task of this account")
         try:
-            conn = await run_in_threadpool(self._connect, functions, database, schema, autocommit)
+            conn = await run_in_threadpool(
+                self._connect, functions, None if key is None else str(key), database, schema, autocommit
+            )
         except ProgrammingError as exc:
             return _failure(f"{exc.errno:06d}", exc.msg or str(exc))
         token = secrets.token_urlsafe(32)
@@ -303,9 +306,14 @@ class SqlServer:
         )
 
     def _connect(
-        self, functions: SystemFunctions | None, database: str | None, schema: str | None, autocommit: bool
+        self,
+        functions: SystemFunctions | None,
+        key: str | None,
+        database: str | None,
+        schema: str | None,
+        autocommit: bool,
     ) -> _AccountConnection:
-        login = _Login(self._account, functions)
+        login = _Login(self._account, functions, key)
         try:
             return _AccountConnection(login, database, schema, autocommit)
         except BaseException:

@@ -30,10 +30,17 @@ _bound = threading.local()
 _patch_lock = threading.Lock()
 
 
-def open_session(account: LocalAccount, key: str | None = None) -> Session:
-    """A Snowpark session on ``account``, in SIMULATOR.PUBLIC; ``key`` (from ``bind_task``) makes it a task's."""
+def session_options(account: LocalAccount, key: str | None = None) -> dict[str, Any]:
+    """What a Snowpark session on ``account`` is made from (in SIMULATOR.PUBLIC), also in another process;
+    ``key`` (from ``bind_task``) makes it a task's."""
     options = {**server_for(account).connection_options(key), "database": DATABASE, "schema": SCHEMA}
     options["paramstyle"] = "qmark"  # Snowpark's default (session.py ``SessionBuilder._create_internal``)
+    return options
+
+
+def open_session(account: LocalAccount, key: str | None = None) -> Session:
+    """A Snowpark session on ``account``, in SIMULATOR.PUBLIC; ``key`` (from ``bind_task``) makes it a task's."""
+    options = session_options(account, key)
     # Not through Session.builder: that would add it to Snowpark's process-wide active sessions.
     return Session(ServerConnection(options), options)
 

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql.system import SystemFunctions
-from adapters.simulator.taskgraph.bridge import session_bridge
 from adapters.simulator.taskgraph.capture import MAX_TRACEBACK_CHARS, bounded, captured_output
 from adapters.simulator.taskgraph.conditions import Condition
 from adapters.simulator.taskgraph.model import ROOT, JobBody, PythonBody, SqlBody, TaskDef
@@ -82,25 +81,26 @@ class EngineServices:
     max_workers: int
     cancel_graph: Callable[[str], list[int]]  # SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS from task SQL
 
-    def run_job(self, body: JobBody, session: Any, task: TaskDef) -> None:
+    def run_job(self, body: JobBody, handle: TaskSession, task: TaskDef) -> None:
         if self.job_runner is None:
             raise Unsupported(
                 f"task {task.full_name} is an ML Job definition; pass job_runner=... (with submit_function and "
                 "function_result) to LocalDAGOperation to run it"
             )
-        # A function with a parameter gets the task's session — through a bridge, as the job runs in its own
-        # processes — so TaskContext works inside the job as it does in Snowflake.
-        with session_bridge(session) as remote:
-            args = (remote,) if inspect.signature(body.func).parameters else ()
-            job = self.job_runner.submit_function(
-                body.func,
-                args=args,
-                compute_pool=body.compute_pool,
-                target_instances=body.target_instances,
-                min_instances=body.min_instances,
-                name=body.name,
-            )
-            self.job_runner.function_result(job)
+        from adapters.simulator.sql.session import session_options
+
+        # The job's processes log in to the account's server with the task's key: get_active_session() there
+        # is a Snowpark session of this task, and a function with a parameter receives it, as in Snowflake.
+        job = self.job_runner.submit_function(
+            body.func,
+            compute_pool=body.compute_pool,
+            target_instances=body.target_instances,
+            min_instances=body.min_instances,
+            name=body.name,
+            session=session_options(self.account, handle.key),
+            session_argument=bool(inspect.signature(body.func).parameters),
+        )
+        self.job_runner.function_result(job)
 
 
 class Attempt:
@@ -384,7 +384,7 @@ class Attempt:
                         for cursor in handle.session.connection.execute_string(body.text):
                             cursor.close()
                     else:
-                        engine.run_job(body, session, task)
+                        engine.run_job(body, handle, task)
             except BaseException as exc:  # task code may raise anything; it fails the task, never the engine
                 error = _describe(exc)
                 trace = bounded(traceback.format_exc(), MAX_TRACEBACK_CHARS)

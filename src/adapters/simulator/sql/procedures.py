@@ -1,0 +1,528 @@
+"""User stored procedures: ``CREATE PROCEDURE … LANGUAGE PYTHON`` kept in the account, ``CALL`` running them.
+
+Docs: sql/create-procedure (Python handler: ``HANDLER='fn'``, ``AS $$…$$`` inline code or ``IMPORTS`` of stage
+files), sql/call (one row, its column named after the procedure). Snowpark's ``session.sproc.register`` sends the
+same statement with an inline handler that unpickles the function (snowflake/snowpark/_internal/udf_utils.py
+``create_python_udf_or_sp``, ``generate_python_code``) after reading ``INFORMATION_SCHEMA.PACKAGES``
+(snowflake/snowpark/session.py ``_get_available_versions_for_packages``), served here as the packages installed
+in the simulator's own environment. ``session.call`` sends ``CALL name(1 :: INT, …)``
+(udf_utils.py ``generate_call_python_sp_sql``).
+
+How they run here:
+- a permanent procedure is a row of the account's ``SQL_PROCEDURES`` table (it survives restarts); a TEMPORARY
+  one (``sproc.register``'s default) lives in its session, as Snowflake scopes it;
+- procedures are told apart by schema, name and number of arguments (Snowflake overloads by argument types);
+- ``CALL`` evaluates the arguments as a ``SELECT`` on a new Snowpark session of the same account — logged in as
+  the calling task when the caller is one, so ``SYSTEM$`` functions and ``TaskContext`` work inside — in the
+  procedure's schema, and calls ``handler(session, *args)`` in the simulator's process and Python;
+- ``EXECUTE AS CALLER|OWNER`` is accepted and not enforced (the simulator has one role); ``RUNTIME_VERSION`` is
+  not checked (the local interpreter runs it); ``PACKAGES`` must be installed locally;
+- ``IMPORTS`` of stage files are read from the stage folders (``.py`` modules and ``.zip`` archives);
+- ``RETURNS TABLE(…)`` procedures, other languages and Python UDFs (``CREATE FUNCTION … LANGUAGE PYTHON``, which
+  ``session.udf.register`` sends) fail as ``Unsupported``, naming what would run on Snowflake.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gzip
+import importlib.metadata
+import json
+import re
+import shutil
+import sys
+import tempfile
+import types
+import zipimport
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from adapters.simulator.sql import hooks
+from adapters.simulator.sql.system import literal
+
+if TYPE_CHECKING:
+    pass
+
+TABLE = "SQL_PROCEDURES"
+_DDL = (
+    f"create table if not exists {TABLE} (DATABASE_NAME varchar, SCHEMA_NAME varchar, NAME varchar, "
+    "ARITY integer, DEFINITION varchar, primary key (DATABASE_NAME, SCHEMA_NAME, NAME, ARITY))"
+)
+_NAME = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
+_QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME}){{0,2}}"
+_CREATE = re.compile(
+    r"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?P<temporary>(?:TEMP|TEMPORARY)\s+)?(?:SECURE\s+)?"
+    rf"PROCEDURE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QUALIFIED})\s*\(",
+    re.IGNORECASE,
+)
+_CREATE_FUNCTION = re.compile(
+    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?((TEMP|TEMPORARY)\s+)?(SECURE\s+)?(AGGREGATE\s+)?FUNCTION\b(?=.*\bLANGUAGE\s+"
+    r"(?P<language>PYTHON|JAVA|SCALA|JAVASCRIPT)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+_CALL = re.compile(rf"^\s*CALL\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
+_CLAUSES = {
+    "language": re.compile(r"\bLANGUAGE\s+(\w+)", re.IGNORECASE),
+    "runtime_version": re.compile(r"\bRUNTIME_VERSION\s*=\s*'?([\d.]+)'?", re.IGNORECASE),
+    "handler": re.compile(r"\bHANDLER\s*=\s*'([^']+)'", re.IGNORECASE),
+    "execute_as": re.compile(r"\bEXECUTE\s+AS\s+(RESTRICTED\s+CALLER|CALLER|OWNER)\b", re.IGNORECASE),
+    "packages": re.compile(r"\bPACKAGES\s*=\s*\(([^)]*)\)", re.IGNORECASE),
+    "imports": re.compile(r"\bIMPORTS\s*=\s*\(([^)]*)\)", re.IGNORECASE),
+}
+_RETURNS = re.compile(r"\bRETURNS\s+(?P<type>TABLE\b|\w+(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?)", re.IGNORECASE)
+_JSON_TYPES = ("VARIANT", "OBJECT", "ARRAY")
+UNKNOWN_CODE = 2140  # "SQL compilation error: Unknown function"
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """One stored procedure's definition, as CREATE PROCEDURE gave it."""
+
+    database: str
+    schema: str
+    name: str
+    arguments: tuple[str, ...]  # the arguments' names, in order
+    returns: str
+    handler: str
+    code: str | None
+    imports: tuple[str, ...]
+    packages: tuple[str, ...]
+    execute_as: str
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return self.database, self.schema, self.name, len(self.arguments)
+
+    @property
+    def qualified(self) -> str:
+        return ".".join(_quoted(p) for p in (self.database, self.schema, self.name))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Procedure:
+        fields: dict[str, Any] = json.loads(text)
+        kept: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        return cls(**kept)
+
+
+def create_procedure(statement: hooks.Statement) -> str | None:
+    """``CREATE [OR REPLACE] [TEMPORARY] PROCEDURE`` of a Python handler: kept, answered as Snowflake does."""
+    match = _CREATE.match(statement.text)
+    if match is None:
+        return None
+    arguments_text, rest = _parenthesised(statement.text, match.end() - 1)
+    database, schema, name = _resolve(match["name"], statement.session)
+    body, header = _body(rest)
+    clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
+    language = (clauses["language"] or "SQL").upper()
+    if language != "PYTHON":
+        raise hooks.unsupported(
+            f"procedure {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
+            "simulator runs Python handlers only — write it as LANGUAGE PYTHON"
+        )
+    returns = _RETURNS.search(header)
+    if returns is None:
+        raise hooks.SqlError(f"SQL compilation error: procedure {name} has no RETURNS clause", 1003, "42000")
+    if returns["type"].upper() == "TABLE":
+        raise hooks.unsupported(
+            f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
+            "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
+        )
+    if clauses["handler"] is None:
+        raise hooks.SqlError(f"SQL compilation error: procedure {name} needs HANDLER='…'", 1003, "42000")
+    imports = tuple(_strings(clauses["imports"]))
+    if body is None and not imports:
+        raise hooks.SqlError(
+            f"SQL compilation error: procedure {name} has neither an AS $$…$$ body nor IMPORTS for its handler",
+            1003,
+            "42000",
+        )
+    packages = tuple(_strings(clauses["packages"]))
+    _check_packages(name, packages)
+    procedure = Procedure(
+        database=database,
+        schema=schema,
+        name=name,
+        arguments=tuple(_argument_names(arguments_text)),
+        returns=" ".join(returns["type"].upper().split()),
+        handler=clauses["handler"],
+        code=body,
+        imports=imports,
+        packages=packages,
+        execute_as=" ".join((clauses["execute_as"] or "OWNER").upper().split()),
+    )
+    replace, exists = bool(match["replace"]), bool(match["exists"])
+    if match["temporary"]:
+        kept = statement.session.procedures
+        if procedure.key in kept and not (replace or exists):
+            raise _already_exists(procedure)
+        if not (exists and procedure.key in kept):
+            kept[procedure.key] = procedure
+    else:
+        _store(statement.session, procedure, replace=replace, if_not_exists=exists)
+    return _status(f"Procedure {name} successfully created.")
+
+
+def python_function(statement: hooks.Statement) -> str | None:
+    """``CREATE FUNCTION … LANGUAGE PYTHON`` (``session.udf.register``): the simulator runs no UDFs."""
+    match = _CREATE_FUNCTION.match(statement.text)
+    if match is None:
+        return None
+    raise hooks.unsupported(
+        f"{hooks._short(statement.text)!r}: on Snowflake this creates a {match['language'].upper()} user-defined "
+        "function that SQL calls row by row; the simulator runs no UDFs — compute the column with DataFrame "
+        "functions, or in a stored procedure or Python task"
+    )
+
+
+def call_procedure(statement: hooks.Statement) -> str | None:
+    """``CALL name(args)`` of a stored procedure: its one row, the column named after the procedure."""
+    match = _CALL.match(statement.text)
+    if match is None or match["name"].upper().startswith("SYSTEM$"):
+        return None
+    arguments, rest = _parenthesised(statement.text, match.end() - 1)
+    if rest.strip().rstrip(";").strip():
+        return None  # CALL … INTO, or more: not a form this rule serves
+    if "=>" in arguments:
+        raise hooks.unsupported(
+            f"{hooks._short(statement.text)!r}: named arguments (name => value); pass them by position"
+        )
+    values = _split_arguments(arguments)
+    procedure = _find(statement.session, match["name"], len(values))
+    value = _run(procedure, values, statement.session)
+    return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
+        dialect="snowflake"
+    )
+
+
+_SCOPED = re.compile(r"^(\s*CREATE\s+(?:OR\s+REPLACE\s+)?)SCOPED\s+(?=TEMP(?:ORARY)?\s)", re.IGNORECASE)
+
+
+def scoped_temporary(statement: hooks.Statement) -> str | None:
+    """``CREATE SCOPED TEMPORARY STAGE|TABLE …``: a temporary object, which fakesnow's parser refuses at "SCOPED".
+    Snowpark names its session stage so before registering a procedure (snowflake/snowpark/session.py
+    ``get_session_stage``); scoped to a procedure's session on Snowflake, to the session here."""
+    replaced = _SCOPED.sub(r"\1", statement.text, count=1)
+    return replaced if replaced != statement.text else None
+
+
+def packages_table(statement: hooks.Statement) -> str | None:
+    """``INFORMATION_SCHEMA.PACKAGES`` (docs: info-schema/packages) as the Python packages installed here:
+    what a procedure's PACKAGES can name in the simulator."""
+    if "PACKAGES" not in statement.text.upper():
+        return None
+    parsed = statement.parsed()
+    if parsed is None:
+        return None
+    changed = False
+    for table in list(parsed.find_all(exp.Table)):
+        if table.name.upper() == "PACKAGES" and table.db.upper() == "INFORMATION_SCHEMA":
+            alias = table.alias or "PACKAGES"
+            table.replace(_installed_packages().subquery(alias))
+            changed = True
+    return parsed.sql(dialect="snowflake") if changed else None
+
+
+def _installed_packages() -> exp.Select:
+    rows = sorted(
+        {
+            (_package_name(d.metadata["Name"]), d.version)
+            for d in importlib.metadata.distributions()
+            if d.metadata["Name"]
+        }
+    )
+    values = exp.values(
+        [(name, version, "python") for name, version in rows],
+        alias="P",
+        columns=["PACKAGE_NAME", "VERSION", "LANGUAGE"],
+    )
+    return exp.select("*").from_(values)
+
+
+def _package_name(name: str) -> str:
+    return re.sub(
+        r"[-_.]+", "-", name
+    ).lower()  # PEP 503 normalised, as Snowflake's Anaconda channel names them
+
+
+def _check_packages(procedure: str, packages: tuple[str, ...]) -> None:
+    installed = {
+        _package_name(d.metadata["Name"]) for d in importlib.metadata.distributions() if d.metadata["Name"]
+    }
+    for package in packages:
+        name = _package_name(re.split(r"[=<>!~\s\[]", package.strip(), maxsplit=1)[0])
+        if name not in installed:
+            raise hooks.SqlError(
+                f"SQL compilation error: procedure {procedure}: package {package!r} is not installed in the "
+                "simulator's Python environment (on Snowflake it comes from the Anaconda channel); install it "
+                "there or drop it from PACKAGES",
+                1003,
+                "42000",
+            )
+
+
+def _run(procedure: Procedure, arguments: list[str], state: hooks.SessionState) -> Any:
+    from adapters.simulator.sql.session import open_session
+
+    if state.account is None:
+        raise hooks.SqlError(
+            "CALL needs a session of a simulator account", hooks.PROCEDURE_ERROR_CODE, "P0000"
+        )
+    session = open_session(state.account, state.task_key)
+    try:
+        session.use_schema(f"{_quoted(procedure.database)}.{_quoted(procedure.schema)}")
+        values = list(session.sql(f"select {', '.join(arguments)}").collect()[0]) if arguments else []
+        handler = _handler(procedure)
+        try:
+            return handler(session, *values)
+        except Exception as exc:  # the handler's own error is the CALL's error, as on Snowflake
+            raise hooks.SqlError(
+                f"Python Interpreter Error:\n{type(exc).__name__}: {exc} in function {procedure.name} with "
+                f"handler {procedure.handler}",
+                hooks.PROCEDURE_ERROR_CODE,
+                "P0000",
+            ) from exc
+    finally:
+        session.close()
+        # Session() registers its close at interpreter exit and close() leaves it registered (session.py
+        # ``_close_at_exit``), so each call's session would be kept alive until exit
+        atexit.unregister(session._close_at_exit)
+
+
+def _handler(procedure: Procedure) -> Callable[..., Any]:
+    """The handler function: ``fn`` of the inline code, or ``module.fn`` of an imported file."""
+    module_name, _, function = procedure.handler.rpartition(".")
+    if procedure.code is not None and not module_name:
+        namespace: dict[str, Any] = {"__name__": f"procedure_{procedure.name.lower()}"}
+        exec(compile(procedure.code, f"<procedure {procedure.qualified}>", "exec"), namespace)
+        found = namespace.get(function)
+    else:
+        found = getattr(_imported_module(procedure, module_name or function), function, None)
+    if not callable(found):  # also None: the handler is missing
+        raise hooks.SqlError(
+            f"Python Interpreter Error: handler {procedure.handler!r} of procedure {procedure.name} is not a "
+            "function of its code",
+            hooks.PROCEDURE_ERROR_CODE,
+            "P0000",
+        )
+    handler: Callable[..., Any] = found
+    return handler
+
+
+def _imported_module(procedure: Procedure, module: str) -> types.ModuleType:
+    """``module`` from the procedure's IMPORTS: a ``module.py`` file or a ``.zip`` archive holding it."""
+    for source in procedure.imports:
+        path = _stage_file(source, procedure)
+        if path.suffix == ".py" and path.stem == module:
+            spec_module = types.ModuleType(module)
+            spec_module.__file__ = str(path)
+            exec(compile(path.read_text(), str(path), "exec"), spec_module.__dict__)
+            return spec_module
+        if path.suffix == ".zip":
+            importer = zipimport.zipimporter(str(path))
+            spec = importer.find_spec(module)
+            if spec is not None and spec.loader is not None:
+                loaded = types.ModuleType(module)
+                loaded.__spec__, loaded.__loader__ = spec, spec.loader
+                sys.modules.setdefault(module, loaded)  # what a pickled function's module lookup needs
+                spec.loader.exec_module(loaded)
+                return loaded
+    raise hooks.SqlError(
+        f"Python Interpreter Error: handler module {module!r} of procedure {procedure.name} is in none of its "
+        f"IMPORTS {list(procedure.imports)}",
+        hooks.PROCEDURE_ERROR_CODE,
+        "P0000",
+    )
+
+
+def _stage_file(source: str, procedure: Procedure) -> Path:
+    """The local file of a stage path ``@[DB.SCHEMA.]STAGE/path`` (fakesnow/transforms/stage.py ``internal_dir``),
+    unzipped when PUT compressed it."""
+    from fakesnow.transforms.stage import internal_dir
+
+    if not source.startswith("@"):
+        raise hooks.unsupported(
+            f"import {source!r} of procedure {procedure.name}: the simulator imports files of internal stages "
+            "(@STAGE/path) only"
+        )
+    stage, _, inner = source[1:].partition("/")
+    parts = [_normal(p) for p in _split_name(stage)]
+    qualified = [procedure.database, procedure.schema, *parts][-3:]
+    path = Path(internal_dir(".".join(qualified), inner))
+    if path.exists():
+        return path
+    packed = path.with_name(path.name + ".gz")
+    if packed.exists():
+        unpacked = Path(tempfile.mkdtemp(prefix="procedure_import_")) / path.name
+        with gzip.open(packed) as source_file, unpacked.open("wb") as target:
+            shutil.copyfileobj(source_file, target)
+        return unpacked
+    raise hooks.unsupported(
+        f"import {source!r} of procedure {procedure.name}: no such file on the stage ({path}); PUT it there first"
+    )
+
+
+def _returned(value: Any, returns: str) -> exp.Expr:
+    """The handler's value as the procedure's RETURNS type."""
+    if value is None:
+        return exp.cast(exp.null(), exp.DataType.build(returns, dialect="snowflake"))
+    if returns.split("(", maxsplit=1)[0] in _JSON_TYPES:
+        return exp.func("PARSE_JSON", exp.Literal.string(json.dumps(value, default=str)), dialect="snowflake")
+    return exp.cast(literal(value), exp.DataType.build(returns, dialect="snowflake"))
+
+
+def _find(state: hooks.SessionState, name: str, arity: int) -> Procedure:
+    key = (*_resolve(name, state), arity)
+    if key in state.procedures:
+        return state.procedures[key]  # type: ignore[no-any-return]
+    if state.account is not None:
+        with state.account.cursor() as cur:
+            cur.execute(_DDL)
+            row = cur.execute(
+                f"select DEFINITION from {TABLE} where DATABASE_NAME = ? and SCHEMA_NAME = ? and NAME = ? "
+                "and ARITY = ?",
+                list(key),
+            ).fetchone()
+        if row is not None:
+            return Procedure.from_json(row[0])
+    raise hooks.SqlError(
+        f"SQL compilation error:\nUnknown user-defined procedure {'.'.join(_quoted(p) for p in key[:3])} with "
+        f"{arity} argument(s)",
+        UNKNOWN_CODE,
+        "42601",
+    )
+
+
+def _store(state: hooks.SessionState, procedure: Procedure, *, replace: bool, if_not_exists: bool) -> None:
+    if state.account is None:
+        raise hooks.SqlError(
+            "CREATE PROCEDURE needs a session of a simulator account", hooks.PROCEDURE_ERROR_CODE, "P0000"
+        )
+    with state.account.transaction() as cur:
+        cur.execute(_DDL)
+        key = list(procedure.key)
+        where = "DATABASE_NAME = ? and SCHEMA_NAME = ? and NAME = ? and ARITY = ?"
+        exists = cur.execute(f"select count(*) from {TABLE} where {where}", key).fetchone()
+        if exists and exists[0]:
+            if if_not_exists:
+                return
+            if not replace:
+                raise _already_exists(procedure)
+            cur.execute(f"delete from {TABLE} where {where}", key)
+        cur.execute(f"insert into {TABLE} values (?, ?, ?, ?, ?)", [*key, procedure.to_json()])
+
+
+def _already_exists(procedure: Procedure) -> hooks.SqlError:
+    return hooks.SqlError(
+        f"SQL compilation error:\nObject '{procedure.qualified}' already exists.", 2002, "42710"
+    )
+
+
+def _resolve(name: str, state: hooks.SessionState) -> tuple[str, str, str]:
+    parts = [_normal(p) for p in _split_name(name)]
+    database, schema = state.location()
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        if database is None:
+            raise hooks.SqlError(
+                f"SQL compilation error: {name}: this session has no current database", 90105, "22000"
+            )
+        return database, parts[0], parts[1]
+    if database is None or schema is None:
+        raise hooks.SqlError(
+            f"SQL compilation error: {name}: this session has no current schema; use a qualified name",
+            90106,
+            "22000",
+        )
+    return database, schema, parts[0]
+
+
+def _split_name(name: str) -> list[str]:
+    return re.findall(_NAME, name)
+
+
+def _normal(part: str) -> str:
+    return part[1:-1] if part.startswith('"') else part.upper()
+
+
+def _quoted(part: str) -> str:
+    return f'"{part}"'
+
+
+def _parenthesised(text: str, start: int) -> tuple[str, str]:
+    """The text inside the parentheses opening at ``start`` (nested ones and quoted strings skipped), and what
+    follows them."""
+    depth, i, quote = 0, start, ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], text[i + 1 :]
+        i += 1
+    raise hooks.SqlError(
+        f"SQL compilation error: unbalanced parentheses in {hooks._short(text)!r}", 1003, "42000"
+    )
+
+
+def _split_arguments(text: str) -> list[str]:
+    """Top-level comma-separated parts of an argument list."""
+    parts, depth, quote, current = [], 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    if current.strip():
+        parts.append(current)
+    return [p.strip() for p in parts]
+
+
+def _argument_names(text: str) -> list[str]:
+    return [_normal(part.split()[0]) for part in _split_arguments(text)]
+
+
+def _body(rest: str) -> tuple[str | None, str]:
+    """The handler code after ``AS`` (``$$…$$`` or a '…' literal), and the clauses before it."""
+    dollar = re.search(r"\bAS\s+\$\$", rest, re.IGNORECASE)
+    if dollar is not None:
+        end = rest.rfind("$$")
+        if end < dollar.end():
+            raise hooks.SqlError(
+                "SQL compilation error: the procedure's $$ body is not closed", 1003, "42000"
+            )
+        return rest[dollar.end() : end], rest[: dollar.start()]
+    quoted = re.search(r"\bAS\s+'((?:[^']|'')*)'", rest, re.IGNORECASE | re.DOTALL)
+    if quoted is not None:
+        return quoted[1].replace("''", "'"), rest[: quoted.start()]
+    return None, rest
+
+
+def _strings(text: str | None) -> list[str]:
+    return re.findall(r"'([^']*)'", text or "")
+
+
+def _status(message: str) -> str:
+    return exp.select(exp.Literal.string(message).as_("status", quoted=True)).sql(dialect="snowflake")
