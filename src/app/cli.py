@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
+import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -14,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from app import control
 from app.colour import write_states
-from app.container import Container, build_container
+from app.container import Container, build_container, build_guest_container
 from app.local_scheduler import StopRequest
 from app.monitor import FollowStopped, follow_run
 from app.render import (
@@ -43,6 +47,7 @@ from domain.errors import (
     BackendUnavailable,
     Conflict,
     DomainError,
+    HomeInUse,
     InvalidConfig,
     InvalidData,
     JobTimeout,
@@ -399,7 +404,8 @@ def completion_script(shell: str) -> str:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
     if args.command == "completion":  # needs no settings, backend or first line: stdout is the script only
         out.write(completion_script(args.shell))
         return EXIT_OK
@@ -435,7 +441,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         # On stderr, so stdout stays exactly what the command prints (JSON, mermaid, a table to pipe).
         err.write(f"[{container.context()}]\n")
-        return COMMANDS[args.command](args, settings, container, out)
+        return _outcome(lambda: _held(args, words, settings, container, out, err), err)
+    finally:
+        container.shutdown_resources()
+
+
+def _outcome(command: Callable[[], int], err: TextIO) -> int:
+    """Run a command; a domain error is one line on ``err`` and its exit code."""
+    try:
+        return command()
     except (InvalidConfig, InvalidData, AlreadyExists, Conflict) as exc:
         err.write(f"error: {exc}\n")
         return EXIT_BAD_INPUT
@@ -451,8 +465,58 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KeyboardInterrupt:  # Ctrl-C outside a followed run (deploy --run handles its own): no traceback
         err.write("Interrupted.\n")
         return EXIT_INTERRUPTED
-    finally:
-        container.shutdown_resources()
+
+
+# Commands that open no home: plan describes a deploy; doctor opens one only if it exists, and reports a home
+# in use as a check of its own.
+_NO_HOME = frozenset({"plan", "doctor"})
+
+
+def _held(
+    args: argparse.Namespace, argv: list[str], settings: Settings, c: Container, out: TextIO, err: TextIO
+) -> int:
+    """Run the command. On the simulator this process holds the home meanwhile and answers other processes'
+    commands on it (``app.control``); when another process holds it, that one runs the command instead."""
+    if settings.backend != "simulator" or args.command in _NO_HOME:
+        return COMMANDS[args.command](args, settings, c, out)
+    try:
+        account = c.account()
+    except HomeInUse as exc:
+        holder = control.read_holder(exc.home)
+        if holder is None:  # held by a process that serves no endpoint (or is just closing): say so
+            raise
+        code, stdout, stderr = control.forward(exc.home, holder, args.command, argv, settings, cwd=Path.cwd())
+        err.write(f"[answered by pid {holder.pid}, which holds the home: {holder.command}]\n")
+        out.write(stdout)
+        err.write(stderr)
+        return code
+    c.dag_operation()  # built before serving, as forwarded commands share it (build_guest_container)
+    command = "python -m app " + shlex.join(argv)
+    with control.serving(account.home, command, _guest_commands(c, command)):
+        return COMMANDS[args.command](args, settings, c, out)
+
+
+def _guest_commands(host: Container, holding: str) -> control.Handler:
+    """How this process runs a command another process forwarded: parsed as that process parsed it, with its
+    settings and its working folder, on adapters sharing this process's account and engine."""
+
+    def run(argv: list[str], settings: Settings, cwd: Path) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = build_parser().parse_args(argv)  # the caller parsed the same argv already
+        if args.command not in control.FORWARDED:
+            refusal = control.Holder(os.getpid(), 0, "", holding).refusal(host.account().home)
+            return EXIT_BACKEND, "", f"error: {refusal}\n"
+        for key, value in vars(args).items():  # paths (report --out) are the caller's, not this process's
+            if isinstance(value, Path):
+                setattr(args, key, cwd / value)
+        guest = build_guest_container(settings, host)
+        try:
+            code = _outcome(lambda: COMMANDS[args.command](args, settings, guest, out), err)
+        finally:
+            guest.shutdown_resources()
+        return code, out.getvalue(), err.getvalue()
+
+    return run
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:

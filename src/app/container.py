@@ -135,3 +135,15 @@ class Container(containers.DeclarativeContainer):
 def build_container(settings: Settings) -> Container:
     """Build the container; call ``container.shutdown_resources()`` when done (it closes only what was opened)."""
     return Container(settings=settings)
+
+
+def build_guest_container(settings: Settings, host: Container) -> Container:
+    """A container for a command another process forwarded to this one (``app.control``): its own adapters on
+    the host's open account and task-graph engine, whose in-memory runs a ``cancel`` must reach (a second engine
+    would also take the host's live runs for abandoned ones). The host builds its engine before it serves."""
+    guest = Container(settings=settings)
+    guest.account.override(providers.Object(host.account()))
+    guest.sim_jobs.override(providers.Object(host.sim_jobs()))
+    guest.sim_notifier.override(providers.Object(host.sim_notifier()))
+    guest.dag_operation.override(providers.Object(host.dag_operation()))
+    return guest

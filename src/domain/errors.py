@@ -6,6 +6,8 @@ errors whatever the backend. Messages name the offending value and, where it hel
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class DomainError(Exception):
     """Base of every error the domain and its ports raise."""
@@ -45,6 +47,14 @@ class JobTimeout(DomainError, TimeoutError):
 
 class BackendUnavailable(DomainError):
     """The backend cannot be reached or used: no connection, missing privilege, locked home…"""
+
+
+class HomeInUse(BackendUnavailable):
+    """Another process holds the simulator home at ``home`` (the CLI forwards commands to it: ``app.control``)."""
+
+    def __init__(self, message: str, home: Path) -> None:
+        super().__init__(message)
+        self.home = home
 
 
 class Unsupported(DomainError):

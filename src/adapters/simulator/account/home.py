@@ -33,7 +33,7 @@ from fakesnow import info_schema, macros
 from fakesnow.instance import GLOBAL_DATABASE_NAME
 from fakesnow.transforms import show
 
-from domain.errors import BackendUnavailable, InvalidName
+from domain.errors import BackendUnavailable, HomeInUse, InvalidName
 from domain.names import normalize_qualified
 
 CLOSE_WAIT_SECONDS = 10.0  # how long close waits for another thread's statement
@@ -138,9 +138,10 @@ class LocalAccount:
             self._con = _connect(database)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():  # the file lock is held by another process
-                raise BackendUnavailable(
+                raise HomeInUse(
                     f"the simulator home {self.home} is in use by another process; wait for it to finish "
-                    f"or use another --home ({exc})"
+                    f"or use another --home ({exc})",
+                    self.home,
                 ) from exc
             if "could not read enough bytes" in str(exc).lower():  # cut short, e.g. by a crash or full disk
                 raise BackendUnavailable(
