@@ -250,6 +250,34 @@ def notify_failure(ports: Ports, run: RunConfig, failures: Mapping[str, str | No
     )
 
 
+def reconcile_crashed_run(ports: Ports, run: RunConfig) -> dict[str, str]:
+    """A run whose process ended mid-way (killed): its finalizer never ran, so this sends its failure notice,
+    and says what its promotion had done — the registry's state stands, the history is told. Returns the
+    interrupted tasks with what each had done (``promote_model``, when the run's version is in the registry)."""
+    cfg = run.pipeline
+    interrupted: dict[str, str] = {}
+    try:
+        version: ModelVersionInfo | None = ports.registry.get_version(cfg.model_name, run.model_version)
+    except NotFound:
+        version = None
+    except DomainError as exc:
+        log.warning("could not read %s version %s: %s", cfg.model_name, run.model_version, exc)
+        version = None
+    if version is not None:
+        interrupted[PROMOTE_MODEL] = (
+            f"it had made {cfg.model_name} version {version.version} the default"
+            + (f" ({', '.join(sorted(version.aliases))})" if version.aliases else "")
+            if version.is_default
+            else f"it had logged {cfg.model_name} version {version.version}, which is not the default"
+        )
+    notify_failure(
+        ports,
+        run,
+        {"the run's process": "ended unexpectedly (killed or crashed); cleanup did not run", **interrupted},
+    )
+    return interrupted
+
+
 def _default_line(ports: Ports, model_name: str) -> str:
     """What the model's default version is now (read back, not assumed)."""
     try:
