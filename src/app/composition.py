@@ -14,10 +14,10 @@ from typing import Any
 
 from app.settings import Settings
 from app.tasks import definition_for, stage_task
-from domain.config import DEPLOYMENT_PREFIX
+from domain.config import DEPLOYMENT_PREFIX, RunConfig
 from domain.errors import Unsupported
 from domain.names import DEFAULT_NAMES, ObjectNames
-from domain.pipeline import Ports
+from domain.pipeline import Ports, reconcile_crashed_run
 from domain.schedule import Clock, utc_now
 
 
@@ -76,10 +76,17 @@ def sim_notifier(account: Any) -> Any:
     return SimNotifier(account)
 
 
-def dag_operation(account: Any, notifier: Any, jobs: Any) -> Any:
+def dag_operation(account: Any, notifier: Any, jobs: Any, ports: Callable[[], Ports]) -> Any:
     from adapters.simulator import LocalDAGOperation
 
-    return LocalDAGOperation(account=account, notifier=notifier, job_runner=jobs)
+    def reconcile(run: Any) -> Mapping[str, str]:
+        """A pipeline run whose process was killed: what it promoted, and its failure notice."""
+        if "model_name" not in run.config:  # not a pipeline graph
+            return {}
+        config = RunConfig.from_graph(run.config, run.scheduled_time, graph_run_id=str(run.run_id))
+        return reconcile_crashed_run(ports(), config)
+
+    return LocalDAGOperation(account=account, notifier=notifier, job_runner=jobs, on_recovered=reconcile)
 
 
 def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:

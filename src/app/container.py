@@ -41,7 +41,6 @@ class Container(containers.DeclarativeContainer):
     sim_jobs = providers.Singleton(build.sim_jobs, account, object_names)
     sim_registry = providers.Singleton(build.sim_registry, account)
     sim_notifier = providers.Singleton(build.sim_notifier, account)
-    dag_operation = providers.Singleton(build.dag_operation, account, sim_notifier, sim_jobs)
 
     # --- snowflake: the ports come from the function the deployed tasks call, one provider per port so
     # that one can be replaced ---
@@ -60,6 +59,8 @@ class Container(containers.DeclarativeContainer):
     notifier = providers.Selector(backend, simulator=sim_notifier, snowflake=sf_notifier)
     ports = providers.Singleton(Ports, feature_store, jobs, registry, notifier, clock)
 
+    # After the ports: a run a killed process left is reconciled with the registry when the engine opens.
+    dag_operation = providers.Singleton(build.dag_operation, account, sim_notifier, sim_jobs, ports.provider)
     sim_scheduler = providers.Singleton(build.sim_scheduler, dag_operation, ports.provider)
     deployed_definitions = providers.Callable(_deployed_definitions)
     sf_scheduler = providers.Singleton(build.sf_scheduler, session, sf_names, deployed_definitions)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
-from domain.errors import AlreadyExists, Conflict, DomainError, JobTimeout, NotFound
+from domain.errors import AlreadyExists, Conflict, DomainError, InvalidData, JobTimeout, NotFound
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
 from domain.ports import FeatureStore, JobRunner, ModelRegistry, Notifier, Scheduler
 from domain.refs import (
+    DatasetRef,
     DatasetSplits,
     ModelVersionInfo,
     Notification,
@@ -63,7 +64,8 @@ def prepare_data(ports: Ports, run: RunConfig, *, force_refresh: bool = False) -
     """Reuse the dataset version of the current source data, or build it (and its splits) from the feature view.
 
     A version whose splits are missing (a crash between writes) gets its splits, rather than failing on the
-    existing base version as the guide does.
+    existing base version as the guide does; a version whose files are damaged or missing (``InvalidData`` from
+    ``get_dataset``) is rebuilt, with its splits when it is the base version.
     """
     cfg = run.pipeline
     fs = ports.feature_store
@@ -71,9 +73,15 @@ def prepare_data(ports: Ports, run: RunConfig, *, force_refresh: bool = False) -
     names = (version, f"{version}_train", f"{version}_test")
     if force_refresh:
         _delete_versions(fs, cfg.dataset_name, names)
+    full: DatasetRef | None = None
     try:
         full = fs.get_dataset(cfg.dataset_name, version)
+    except InvalidData as exc:  # a damaged or missing file of the version: rebuilt with its splits
+        log.warning("rebuilding dataset %s version %s and its splits: %s", cfg.dataset_name, version, exc)
+        _delete_versions(fs, cfg.dataset_name, names)
     except NotFound:
+        pass
+    if full is None:
         view = fs.ensure_feature_view(cfg.source_table, version)
         full = fs.generate_dataset(
             cfg.dataset_name, version, source_table=cfg.source_table, feature_view=view
@@ -81,8 +89,10 @@ def prepare_data(ports: Ports, run: RunConfig, *, force_refresh: bool = False) -
     try:
         train = fs.get_dataset(cfg.dataset_name, names[1])
         test = fs.get_dataset(cfg.dataset_name, names[2])
-    except NotFound:
-        _delete_versions(fs, cfg.dataset_name, names[1:])  # a half-written pair is rebuilt whole
+    except (NotFound, InvalidData) as exc:
+        if isinstance(exc, InvalidData):
+            log.warning("rebuilding the splits of dataset %s version %s: %s", cfg.dataset_name, version, exc)
+        _delete_versions(fs, cfg.dataset_name, names[1:])  # a half-written or damaged pair is rebuilt whole
         return fs.split_dataset(full, test_fraction=cfg.test_fraction)
     return DatasetSplits(full=full, train=train, test=test)
 
@@ -238,6 +248,34 @@ def notify_failure(ports: Ports, run: RunConfig, failures: Mapping[str, str | No
             + _default_line(ports, cfg.model_name),
         ),
     )
+
+
+def reconcile_crashed_run(ports: Ports, run: RunConfig) -> dict[str, str]:
+    """A run whose process ended mid-way (killed): its finalizer never ran, so this sends its failure notice,
+    and says what its promotion had done — the registry's state stands, the history is told. Returns the
+    interrupted tasks with what each had done (``promote_model``, when the run's version is in the registry)."""
+    cfg = run.pipeline
+    interrupted: dict[str, str] = {}
+    try:
+        version: ModelVersionInfo | None = ports.registry.get_version(cfg.model_name, run.model_version)
+    except NotFound:
+        version = None
+    except DomainError as exc:
+        log.warning("could not read %s version %s: %s", cfg.model_name, run.model_version, exc)
+        version = None
+    if version is not None:
+        interrupted[PROMOTE_MODEL] = (
+            f"it had made {cfg.model_name} version {version.version} the default"
+            + (f" ({', '.join(sorted(version.aliases))})" if version.aliases else "")
+            if version.is_default
+            else f"it had logged {cfg.model_name} version {version.version}, which is not the default"
+        )
+    notify_failure(
+        ports,
+        run,
+        {"the run's process": "ended unexpectedly (killed or crashed); cleanup did not run", **interrupted},
+    )
+    return interrupted
 
 
 def _default_line(ports: Ports, model_name: str) -> str:

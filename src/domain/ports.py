@@ -41,7 +41,8 @@ class FeatureStore(Protocol):
       existing ``(name, version)`` raises ``AlreadyExists``; nothing is written on failure.
     - ``split_dataset`` writes ``<v>_train`` and ``<v>_test`` from a hash of the entity key: the same key lands
       in the same split for every data version. Existing splits raise ``AlreadyExists``.
-    - ``get_dataset`` raises ``NotFound``; ``list_dataset_versions`` returns ``[]`` for an unknown dataset;
+    - ``get_dataset`` raises ``NotFound``, and ``InvalidData`` (naming the file and the repair) for a version
+      whose stored files are missing or damaged; ``list_dataset_versions`` returns ``[]`` for an unknown dataset;
       ``delete_dataset_version`` raises ``NotFound`` for an unknown version.
     - ``downstream_models`` lists ``(model_name, version)`` pairs whose lineage points at the dataset version.
     - Names that are not valid identifiers raise ``InvalidName``.

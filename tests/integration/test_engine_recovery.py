@@ -94,7 +94,7 @@ def test_a_run_left_by_a_crashed_process_with_the_same_pid_is_recovered(
 def test_a_run_of_this_process_is_not_taken_for_a_crashed_one(tmp_path: Path) -> None:
     with LocalDAGOperation(tmp_path) as op:
         op.store.start_run(_executing_run("MINE"))
-        assert op.store.recover_abandoned(datetime.now(UTC)) == 0
+        assert op.store.recover_abandoned(datetime.now(UTC)) == []
         assert op.graph_runs("MINE")[0].state == "EXECUTING"
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from adapters.simulator.account.folders import dataset_dir
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.feature_store import datasets
 from adapters.simulator.feature_store.data_generator import generate_mortgage_data
@@ -11,7 +14,7 @@ from adapters.simulator.feature_store.source_tables import load_source_table
 from adapters.simulator.feature_store.store import SimFeatureStore
 from domain.errors import AlreadyExists, InvalidConfig, InvalidData, InvalidName, NotFound
 from domain.features import split_bucket
-from domain.refs import DatasetRef, FeatureViewRef
+from domain.refs import DatasetRef, DatasetSplits, FeatureViewRef
 
 TABLE = "MORTGAGE_LENDING_DEMO_DATA"
 ALL_COLUMNS = [
@@ -187,3 +190,64 @@ def test_invalid_versions_are_refused(store: SimFeatureStore) -> None:
     view = store.ensure_feature_view(TABLE, store.source_version(TABLE))
     with pytest.raises(InvalidName):
         store.generate_dataset("d", "../escape", source_table=TABLE, feature_view=view)
+
+
+def _prepare(store: SimFeatureStore) -> DatasetSplits:
+    from domain import pipeline
+    from domain.config import PipelineConfig, RunConfig
+    from tests.fakes import FakeClock, FakeJobRunner, FakeModelRegistry, FakeNotifier
+
+    clock = FakeClock()
+    ports = pipeline.Ports(store, FakeJobRunner(), FakeModelRegistry(clock), FakeNotifier(), clock)
+    return pipeline.prepare_data(ports, RunConfig.from_graph(PipelineConfig().to_mapping(), clock()))
+
+
+def _part(account: LocalAccount, ref: DatasetRef) -> Path:
+    return dataset_dir(account.files, ref.name, ref.version) / "part-0.parquet"
+
+
+DAMAGE = {
+    "missing": lambda f: f.unlink(),
+    "truncated": lambda f: f.write_bytes(f.read_bytes()[:100]),
+    "overwritten footer": lambda f: f.write_bytes(f.read_bytes()[:-40] + b"\0" * 40),
+    "empty": lambda f: f.write_bytes(b""),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_split_file_is_named_with_the_repair(
+    account: LocalAccount, store: SimFeatureStore, damage: str
+) -> None:
+    splits = store.split_dataset(_generate(store), test_fraction=0.2)
+    part = _part(account, splits.train)
+    DAMAGE[damage](part)
+
+    with pytest.raises(InvalidData, match="--force-refresh") as err:
+        store.get_dataset(splits.train.name, splits.train.version)
+    assert str(part.parent) in str(err.value)
+
+
+def test_a_split_with_rows_other_than_its_catalog_says_is_refused(
+    account: LocalAccount, store: SimFeatureStore
+) -> None:
+    splits = store.split_dataset(_generate(store), test_fraction=0.2)
+    other = _part(account, splits.test)
+    _part(account, splits.train).write_bytes(other.read_bytes())  # a valid Parquet file of the wrong rows
+
+    with pytest.raises(InvalidData, match="rows"):
+        store.get_dataset(splits.train.name, splits.train.version)
+
+
+@pytest.mark.parametrize("which", ["train", "test", "full"])
+def test_prepare_data_rebuilds_a_damaged_version_it_would_reuse(
+    account: LocalAccount, store: SimFeatureStore, which: str
+) -> None:
+    first = _prepare(store)
+    rows = {v.version: v.row_count for v in store.list_dataset_versions(first.full.name)}
+    _part(account, getattr(first, which)).write_bytes(b"not parquet")
+
+    again = _prepare(store)
+
+    assert again == first
+    for ref in (again.full, again.train, again.test):
+        assert len(datasets.read_dataset(account, ref)) == rows[ref.version]

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.simulator.account.clock import catalog_now
@@ -35,7 +36,7 @@ from adapters.simulator.account.errors import translated
 from adapters.simulator.account.folders import dataset_dir, path_segment
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import render_part, sql_string
-from domain.errors import AlreadyExists, InvalidConfig, NotFound
+from domain.errors import AlreadyExists, InvalidConfig, InvalidData, NotFound
 from domain.features import HASH_SPACE
 from domain.names import normalize_qualified, validate_version
 from domain.refs import DatasetRef, DatasetSplits, DatasetVersionInfo
@@ -96,17 +97,48 @@ def _ref(row: tuple) -> DatasetRef:
     return DatasetRef(name=row[0], version=row[1], label_cols=tuple(row[2]), exclude_cols=tuple(row[3]))
 
 
+REPAIR = "python -m app run --force-refresh rebuilds this data version's datasets"
+
+
 def get_version(account: LocalAccount, name: str, version: str) -> DatasetRef:
+    """A version's reference, once its files are checked (``InvalidData`` for a damaged or missing part)."""
     name = dataset_name(name)
     with translated(f"reading dataset {name}"), account.cursor() as cur:
         ensure_catalog(cur)
         row = cur.execute(
-            "select NAME, VERSION, LABEL_COLS, EXCLUDE_COLS from DATASET_VERSIONS where NAME = ? and VERSION = ?",
+            "select NAME, VERSION, LABEL_COLS, EXCLUDE_COLS, ROW_COUNT from DATASET_VERSIONS "
+            "where NAME = ? and VERSION = ?",
             [name, version],
         ).fetchone()
     if row is None:
         raise NotFound(f"dataset {name} version {version!r} does not exist or is inaccessible")
-    return _ref(row)
+    ref = _ref(row)
+    verify_files(account, ref, int(row[4]))
+    return ref
+
+
+def verify_files(account: LocalAccount, ref: DatasetRef, row_count: int) -> None:
+    """The version's Parquet parts exist, each has a readable footer, and together they hold the catalog's
+    row count: what a reader would otherwise find only when training fails on it. Reads footers only."""
+    folder = dataset_dir(account.files, ref.name, ref.version)
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise InvalidData(
+            f"dataset {ref.name} version {ref.version!r}: no Parquet file in {folder}; {REPAIR}"
+        )
+    rows = 0
+    for f in files:
+        try:
+            rows += pq.read_metadata(f).num_rows
+        except (OSError, pa.ArrowException) as exc:  # truncated, overwritten or unreadable
+            raise InvalidData(
+                f"dataset {ref.name} version {ref.version!r}: the file {f} is damaged ({exc}); {REPAIR}"
+            ) from exc
+    if rows != row_count:
+        raise InvalidData(
+            f"dataset {ref.name} version {ref.version!r}: the files in {folder} hold {rows} rows, the catalog "
+            f"{row_count}; {REPAIR}"
+        )
 
 
 def key_cols(account: LocalAccount, ref: DatasetRef) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ import os
 import re
 import uuid
 import warnings
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,14 @@ from adapters.simulator.taskgraph.launcher import Launcher
 from adapters.simulator.taskgraph.model import GraphDef, compile_dag
 from adapters.simulator.taskgraph.run_group import RunGroup
 from adapters.simulator.taskgraph.session import SessionFactory
-from adapters.simulator.taskgraph.store import GraphRecord, GraphStore, RunRecord, TaskHistoryRecord
+from adapters.simulator.taskgraph.store import (
+    CRASH_CODE,
+    CRASH_MESSAGE,
+    GraphRecord,
+    GraphStore,
+    RunRecord,
+    TaskHistoryRecord,
+)
 from domain.errors import AlreadyExists, Conflict, InvalidConfig, NotFound, Unsupported
 from domain.graph import GraphRunState, ScheduledFrom, TaskState
 from domain.ports import Notifier
@@ -63,6 +71,7 @@ class LocalDAGOperation:
         session_factory: SessionFactory | None = None,
         clock: Clock | None = None,
         max_workers: int = 8,
+        on_recovered: Callable[[RunRecord], Mapping[str, str]] | None = None,
     ) -> None:
         """``home=None``: a temporary in-memory account; a path: that home; or an open ``account=``.
 
@@ -71,7 +80,9 @@ class LocalDAGOperation:
         Job task definitions; when not given, ``_default_notifier`` and ``_default_job_runner`` supply them (none
         here: the engine knows no other port; the public ``adapters.simulator.LocalDAGOperation`` wires the
         account's). ``session_factory`` receives each task's session and returns the object handed to the task
-        (to attach adapters to it).
+        (to attach adapters to it). ``on_recovered`` is called for each run a gone process left EXECUTING, once
+        it is FAILED (its owner's finalizer never ran): it reconciles what the run did with what its history
+        says, and returns the tasks the crash interrupted, each with what it had done, recorded as FAILED rows.
         """
         if account is not None and home is not None:
             raise InvalidConfig("pass either home= or account= to LocalDAGOperation, not both")
@@ -85,7 +96,10 @@ class LocalDAGOperation:
             job_runner = self._default_job_runner(temporary=self._owns_account and home is None)
         self.store = GraphStore(self.account)
         self.clock: Clock = clock or utc_now
-        self.recovered_runs = self.store.recover_abandoned(utc_now())
+        recovered = self.store.recover_abandoned(utc_now())
+        self.recovered_runs = len(recovered)
+        for run in recovered if on_recovered is not None else ():
+            self._record_crashed_tasks(run, on_recovered(run))
         services = EngineServices(
             self.account,
             self.store,
@@ -97,6 +111,35 @@ class LocalDAGOperation:
         )
         self._launcher = Launcher(services, self.clock)
         self._graphs: dict[str, GraphDef] = {}
+
+    def _record_crashed_tasks(self, run: RunRecord, interrupted: Mapping[str, str]) -> None:
+        graph = self.store.graph(run.root_task_name)
+        tasks = graph.structure.get("tasks", []) if graph is not None else []
+        full_names = {t["name"]: t["full_name"] for t in tasks}
+        recorded = {h.name for h in self.store.history(run.root_task_name, group_id=run.graph_run_group_id)}
+        self.store.append_history(
+            [
+                TaskHistoryRecord(
+                    name=full_names.get(task, f"{run.root_task_name}${task.upper()}"),
+                    root_task_name=run.root_task_name,
+                    run_id=run.run_id,
+                    graph_run_group_id=run.graph_run_group_id,
+                    attempt_number=run.attempt_number,
+                    state=TaskState.FAILED,
+                    return_value=None,
+                    error_code=CRASH_CODE,
+                    error_message=f"{CRASH_MESSAGE}: {message}",
+                    condition_text=None,
+                    scheduled_time=run.scheduled_time,
+                    query_start_time=run.query_start_time,
+                    completed_time=run.completed_time,
+                    scheduled_from=run.scheduled_from,
+                    graph_version=run.graph_version,
+                )
+                for task, message in interrupted.items()
+                if full_names.get(task) not in recorded  # a task that finished keeps its own row
+            ]
+        )
 
     def _default_notifier(self) -> Notifier | None:
         return None

@@ -372,19 +372,25 @@ class GraphStore:
             for r in self._rows(sql, params, _HISTORY_COLUMNS)
         ]
 
-    def recover_abandoned(self, now: datetime) -> int:
-        """Runs left EXECUTING by a process that is gone become FAILED; returns how many.
+    def recover_abandoned(self, now: datetime) -> list[RunRecord]:
+        """Runs left EXECUTING by a process that is gone become FAILED; returns them, as they now are.
 
         DuckDB lets one process open a home file, so an EXECUTING run owned by another process (its token
         differs, whatever its pid) belongs to a process that ended without finishing it (kill -9, power loss).
         """
         with self._cursor() as cur:
-            rows = cur.execute(
+            keys = cur.execute(
                 "update TG_GRAPH_RUNS set STATE = 'FAILED', COMPLETED_TIME = ?, "
                 "FIRST_ERROR_TASK_NAME = coalesce(FIRST_ERROR_TASK_NAME, ROOT_TASK_NAME), "
                 "FIRST_ERROR_CODE = coalesce(FIRST_ERROR_CODE, ?), "
                 "FIRST_ERROR_MESSAGE = coalesce(FIRST_ERROR_MESSAGE, ?) "
-                "where STATE = 'EXECUTING' and OWNER is distinct from ? returning 1",
+                "where STATE = 'EXECUTING' and OWNER is distinct from ? "
+                "returning ROOT_TASK_NAME, GRAPH_RUN_GROUP_ID, ATTEMPT_NUMBER",
                 [_to_db(now, "now"), CRASH_CODE, CRASH_MESSAGE, PROCESS.value],
             ).fetchall()
-        return len(rows)
+        return [
+            r
+            for name in sorted({k[0] for k in keys})
+            for r in self.runs(name, states=[GraphRunState.FAILED])
+            if (r.root_task_name, r.graph_run_group_id, r.attempt_number) in set(keys)
+        ]
