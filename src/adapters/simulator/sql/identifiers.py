@@ -21,7 +21,8 @@ NOT_FOUND_CODE = 2003  # Snowflake's "Object does not exist or not authorized" (
 def _resolved(part: exp.Expr | None) -> str | None:
     if not isinstance(part, exp.Identifier):
         return None
-    return part.this if part.quoted else part.this.upper()
+    name = str(part.this)
+    return name if part.quoted else name.upper()
 
 
 def check_exact_names(parsed: exp.Expr | None, duck: Any, database: str | None, schema: str | None) -> None:
