@@ -668,15 +668,13 @@ def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
 
 
 def _find_run(c: Container, graph: str, run_id: str | None) -> GraphRun:
-    runs: list[GraphRun] = c.scheduler().runs(graph, limit=1 if run_id is None else _SCAN)
-    found = runs if run_id is None else [r for r in runs if r.run_id == run_id]
-    if not found:
-        raise NotFound(
-            f"no graph run {run_id} of task graph {graph}; `python -m app runs` lists them"
-            if run_id
-            else f"task graph {graph} has no runs yet; start one with: python -m app deploy --run"
-        )
-    return found[0]
+    if run_id is not None:
+        found: GraphRun = c.scheduler().run_detail(graph, run_id)
+        return found
+    runs: list[GraphRun] = c.scheduler().runs(graph, limit=1)
+    if not runs:
+        raise NotFound(f"task graph {graph} has no runs yet; start one with: python -m app deploy --run")
+    return runs[0]
 
 
 def _show_run(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
