@@ -688,7 +688,7 @@ def cmd_logs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
     run = _find_run(c, settings.graph.name, args.run_id)
     task = _task_of(run, args.task)
     value = decoded(task.return_value)
-    job_id = value.get("job_id") if isinstance(value, dict) else None
+    job_id = value.get("job_id") if isinstance(value, dict) else p.failed_training_job(task.error_message)
     if args.instance is None:
         out.write(task_log(task) + "\n")
         if job_id:
