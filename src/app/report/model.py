@@ -113,10 +113,7 @@ def collect_report(
     by_version = {v.version.upper(): v for v in versions}
     run_of_version = {model_version_for(r.scheduled_time).upper(): r.run_id for r in reversed(history)}
     layout = layered_layout(graph)
-    views = tuple(
-        _run_view(graph, run, layout, by_version, jobs, instances, live)
-        for run in history[:runs]
-    )
+    views = tuple(_run_view(graph, run, layout, by_version, jobs, instances, live) for run in history[:runs])
     return Report(
         graph_name=graph.name,
         backend=backend,
