@@ -81,6 +81,42 @@ def test_runs_are_listed_newest_first_with_their_task_history(scheduler: Schedul
     assert len(scheduler.task_history(name)) > len(scheduler.task_history(name, first.run_id))
 
 
+def test_listed_runs_carry_their_tasks(scheduler: Scheduler, name: str) -> None:
+    scheduler.deploy(small_graph(name))
+    scheduler.wait(name, scheduler.run(name), timeout=120)
+
+    (listed,) = scheduler.runs(name, limit=1)
+
+    assert {t.short_name: t.state for t in listed.tasks} == dict.fromkeys(
+        ("PREPARE", "TRAIN", "CHECK", "CLEANUP"), TaskState.SUCCEEDED
+    )
+
+
+def test_run_detail_is_the_run_with_that_id_and_its_tasks(scheduler: Scheduler, name: str) -> None:
+    scheduler.deploy(small_graph(name))
+    first = scheduler.wait(name, scheduler.run(name), timeout=120)
+    scheduler.wait(name, scheduler.run(name), timeout=120)
+
+    detail = scheduler.run_detail(name, first.run_id)
+
+    assert (detail.run_id, detail.state) == (first.run_id, GraphRunState.SUCCEEDED)
+    assert {t.short_name for t in detail.tasks} == {"PREPARE", "TRAIN", "CHECK", "CLEANUP"}
+
+
+def test_run_detail_of_a_run_id_the_graph_never_had_is_not_found(scheduler: Scheduler, name: str) -> None:
+    scheduler.deploy(small_graph(name))
+
+    with pytest.raises(NotFound, match="123"):
+        scheduler.run_detail(name, "123")
+
+
+def test_run_detail_of_a_run_id_that_is_not_one_is_invalid(scheduler: Scheduler, name: str) -> None:
+    scheduler.deploy(small_graph(name))
+
+    with pytest.raises(InvalidConfig, match="not-a-run"):
+        scheduler.run_detail(name, "not-a-run")
+
+
 def test_an_unscheduled_graph_is_deployed_suspended_with_its_config(scheduler: Scheduler, name: str) -> None:
     scheduler.deploy(small_graph(name))
 

@@ -457,17 +457,21 @@ class FakeScheduler:
         return retried.run_id
 
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun:
-        if not run_id.isdigit():
-            raise InvalidConfig(f"run id {run_id!r} is not a run id (epoch milliseconds, digits only)")
-        run = next((r for r in self.history.get(graph_name, []) if r.run_id == run_id), None)
-        if run is None:
-            raise NotFound(f"no run {run_id} of task graph {graph_name}")
+        run = self.run_detail(graph_name, run_id)
         if not run.state.is_terminal:
             raise JobTimeout(f"graph run {run_id} of {graph_name} did not finish within {timeout} s")
         return run
 
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
         return self.history.get(graph_name, [])[:limit]
+
+    def run_detail(self, graph_name: str, run_id: str) -> GraphRun:
+        if not run_id.isdigit():
+            raise InvalidConfig(f"run id {run_id!r} is not a run id (epoch milliseconds, digits only)")
+        run = next((r for r in self.history.get(graph_name, []) if r.run_id == run_id), None)
+        if run is None:
+            raise NotFound(f"no graph run {run_id} of task graph {graph_name}")
+        return run
 
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
         return [t for r in self.runs(graph_name, 10**6) if run_id in (None, r.run_id) for t in r.tasks]

@@ -746,15 +746,13 @@ def cmd_runs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
 
 
 def _find_run(c: Container, graph: str, run_id: str | None) -> GraphRun:
-    runs: list[GraphRun] = c.scheduler().runs(graph, limit=1 if run_id is None else _SCAN)
-    found = runs if run_id is None else [r for r in runs if r.run_id == run_id]
-    if not found:
-        raise NotFound(
-            f"no graph run {run_id} of task graph {graph}; `python -m app runs` lists them"
-            if run_id
-            else f"task graph {graph} has no runs yet; start one with: python -m app deploy --run"
-        )
-    return found[0]
+    if run_id is not None:
+        found: GraphRun = c.scheduler().run_detail(graph, run_id)
+        return found
+    runs: list[GraphRun] = c.scheduler().runs(graph, limit=1)
+    if not runs:
+        raise NotFound(f"task graph {graph} has no runs yet; start one with: python -m app deploy --run")
+    return runs[0]
 
 
 def _show_run(args: argparse.Namespace, settings: Settings, c: Container, out: TextIO) -> int:
@@ -768,7 +766,7 @@ def cmd_logs(args: argparse.Namespace, settings: Settings, c: Container, out: Te
     run = _find_run(c, settings.graph.name, args.run_id)
     task = _task_of(run, args.task)
     value = decoded(task.return_value)
-    job_id = value.get("job_id") if isinstance(value, dict) else None
+    job_id = value.get("job_id") if isinstance(value, dict) else p.failed_training_job(task.error_message)
     if args.instance is None:
         out.write(task_log(task) + "\n")
         if job_id:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
-from domain.errors import AlreadyExists, Conflict, DomainError, InvalidData, JobTimeout, NotFound
+from domain.errors import AlreadyExists, Conflict, DomainError, InvalidData, JobFailed, JobTimeout, NotFound
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
@@ -126,7 +127,21 @@ def train_model(ports: Ports, run: RunConfig, splits: DatasetSplits) -> Training
         ports.jobs.cancel(job)  # a timeout ends the job too: its workers must not train on
         raise
     # The runner's own error names the root cause (the instance that died), not the head's last log lines.
-    return replace(ports.jobs.result(job), job_id=job.id)
+    try:
+        return replace(ports.jobs.result(job), job_id=job.id)
+    except JobFailed as exc:
+        # A failed task returns no value, so its error is where `logs --instance N` finds the job.
+        raise JobFailed(f"{_FAILED_JOB_PREFIX}{job.id} failed: {exc}") from exc
+
+
+_FAILED_JOB_PREFIX = "training job "
+_FAILED_JOB = re.compile(re.escape(_FAILED_JOB_PREFIX) + r"(\S+) failed: ")
+
+
+def failed_training_job(error_message: str | None) -> str | None:
+    """The id of the ML Job a failed ``train_model`` names in its error (``None`` when it names none)."""
+    match = _FAILED_JOB.search(error_message or "")
+    return match.group(1) if match else None
 
 
 def check_model_quality(

@@ -205,7 +205,11 @@ class Scheduler(Protocol):
       the last run, same run id, re-running its FAILED and CANCELLED tasks and what follows them; it raises
       ``Conflict`` when the last run is not FAILED or CANCELLED, and ``InvalidConfig`` with a ``config``.
     - ``wait`` follows that run id until it is terminal or raises ``JobTimeout``.
-    - ``runs`` lists graph runs newest first; ``task_history`` lists task runs of one run or all runs.
+    - ``runs`` lists graph runs newest first, each its latest attempt with its tasks; ``task_history`` lists
+      task runs of one run or all runs.
+    - ``run_detail`` is the one run with that run id (its latest attempt, with its tasks), looked up by id, not by
+      listing runs; a run id that is no run of the graph raises ``NotFound``, one that is not a run id at all
+      ``InvalidConfig``.
     - ``deployed`` reports the config, schedule and state a graph was deployed with (``NotFound`` if it is not).
     - ``cancel`` cancels the graph's ongoing executions (``SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS``): running
       tasks end CANCELLED, the finalizer still runs, no automatic retry follows. It returns at once with the run
@@ -222,6 +226,8 @@ class Scheduler(Protocol):
     def wait(self, graph_name: str, run_id: str, timeout: float | None = None) -> GraphRun: ...
 
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]: ...
+
+    def run_detail(self, graph_name: str, run_id: str) -> GraphRun: ...
 
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]: ...
 

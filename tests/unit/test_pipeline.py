@@ -203,6 +203,14 @@ def test_a_failed_training_job_reports_its_error(world: World) -> None:
     assert "one class" in result.error
 
 
+def test_a_failed_training_job_is_named_in_the_tasks_error_for_its_logs(world: World) -> None:
+    world.jobs.error = "training data has one class"
+
+    result = world.run(GOOD)
+
+    assert pipeline.failed_training_job(result.error) == "SNOWBANK.DEV.TRAIN_MODEL_00000000"
+
+
 def test_a_killed_worker_is_reported_by_its_root_cause_not_the_heads_log(world: World) -> None:
     world.jobs.error = "instance 1 exited with signal SIGKILL"
     world.jobs.head_log = "Traceback ...\nXGBoostError: [allreduce] socket closed by peer"

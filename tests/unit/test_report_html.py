@@ -154,7 +154,7 @@ def world() -> World:
 
 
 def test_error_text_logs_and_return_values_are_shown_as_text_never_as_markup(world: World) -> None:
-    world.jobs.error = HOSTILE  # the fake's job log
+    world.jobs.head_log = HOSTILE  # the fake's job log, of every instance
     world.add_run(
         "2002",
         GraphRunState.FAILED,
@@ -173,6 +173,45 @@ def test_error_text_logs_and_return_values_are_shown_as_text_never_as_markup(wor
         html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;") >= 4
     )  # error, value, 2 logs
     assert "JobFailed: &lt;script&gt;" in html and "at line 3" in html
+
+
+def test_a_failed_tasks_traceback_and_log_are_shown_escaped_in_their_own_details(world: World) -> None:
+    failed = replace(
+        t("prepare_data", TaskState.FAILED, error="ValueError: bad rows"),
+        error_traceback=f'Traceback (most recent call last):\n  File "tasks.py"\nValueError: {HOSTILE}',
+        log=f"INFO reading rows\nprinted {HOSTILE}",
+    )
+    world.add_run("2003", GraphRunState.FAILED, failed, t("cleanup", TaskState.SUCCEEDED))
+
+    html = world.html()
+
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    assert "<script" not in html
+    assert (
+        '<details class="traceback"><summary>traceback</summary><pre class="error">Traceback (most recent call '
+        f"last):\n  File &#34;tasks.py&#34;\nValueError: {escaped}</pre></details>"
+    ) in html
+    assert (
+        f'<details class="task-log"><summary>task log</summary><pre>INFO reading rows\nprinted {escaped}</pre>'
+        "</details>"
+    ) in html
+
+
+def test_a_failed_training_jobs_instance_logs_are_shown_from_the_job_its_error_names(world: World) -> None:
+    job = world.job()
+    world.add_run(
+        "2004",
+        GraphRunState.FAILED,
+        t(
+            "train_model",
+            TaskState.FAILED,
+            error=f"JobFailed: training job {job} failed: job {job} ended FAILED",
+        ),
+    )
+
+    train = world.report().runs[0].task("train_model")
+
+    assert train is not None and train.job_id == job and len(train.job_logs) == 2
 
 
 def test_the_grid_has_a_cell_per_task_and_run_coloured_by_its_state(world: World) -> None:

@@ -220,8 +220,7 @@ class SnowflakeScheduler:
                 if not current:
                     done = [r for r in self._complete_rows(root) if str(r["RUN_ID"]) == run_id]
                     if done:
-                        row = max(done, key=lambda r: int(r.get("ATTEMPT_NUMBER") or 1))
-                        return self._with_tasks(graph_run_from_row(row))
+                        return self._with_tasks(_latest_attempts(done))[0]
                 else:
                     last_state = str(current[0]["STATE"])
             if deadline is not None and self._clock() >= deadline:
@@ -232,29 +231,34 @@ class SnowflakeScheduler:
             self._sleep(self._poll)
 
     def runs(self, graph_name: str, limit: int = 20) -> list[GraphRun]:
+        """Graph runs newest first, each its latest attempt with its tasks (one TASK_HISTORY query for all)."""
         root = self._root_name(graph_name)
         with vendor_errors(f"graph runs of {self.names.qualified(root)}"):
-            rows = self._graph_rows(root)
-        latest: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            key = str(row["RUN_ID"])
-            if key not in latest or int(row.get("ATTEMPT_NUMBER") or 1) >= int(
-                latest[key].get("ATTEMPT_NUMBER") or 1
-            ):
-                latest[key] = row
-        out = sorted(
-            (graph_run_from_row(r) for r in latest.values()), key=lambda g: g.scheduled_time, reverse=True
-        )
-        return out[:limit]
+            rows = sorted(_latest_attempts(self._graph_rows(root)), key=_scheduled, reverse=True)[:limit]
+            return self._with_tasks(rows)
+
+    def run_detail(self, graph_name: str, run_id: str) -> GraphRun:
+        """One graph run by its RUN_ID, read from the graph-run views filtered by that id, with its tasks."""
+        root = self._root_name(graph_name)
+        run_id = _checked_run_id(run_id)
+        with vendor_errors(f"graph run {run_id} of {self.names.qualified(root)}"):
+            found = _latest_attempts(self._graph_rows(root, run_id))
+            if not found:
+                raise NotFound(
+                    f"no graph run {run_id} of task graph {self.names.qualified(root)}; "
+                    "`python -m app runs` lists them"
+                )
+            return self._with_tasks(found)[0]
 
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
         root = self._root_name(graph_name)
         with vendor_errors(f"task history of {self.names.qualified(root)}"):
-            rows = self._graph_rows(root)
-            root_ids = {str(r["ROOT_TASK_ID"]) for r in rows if r.get("ROOT_TASK_ID")}
             if run_id is not None:
                 run_id = _checked_run_id(run_id)
-            history = [h for rid in sorted(root_ids) for h in self._history_rows(rid, run_id)]
+            rows = self._graph_rows(root, run_id)
+            history = self._history_rows(
+                {str(r["ROOT_TASK_ID"]) for r in rows if r.get("ROOT_TASK_ID")}, run_id
+            )
         return [task_run_from_row(h) for h in sorted(history, key=_history_order)]
 
     def deployed(self, graph_name: str) -> DeployedGraph:
@@ -370,43 +374,63 @@ class SnowflakeScheduler:
     def _info_schema(self) -> str:
         return f"{self.names.database}.INFORMATION_SCHEMA"
 
-    def _graph_rows(self, root: str) -> list[dict[str, Any]]:
-        return self._current_rows(root) + self._complete_rows(root)
+    def _graph_rows(self, root: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        return self._current_rows(root, run_id) + self._complete_rows(root, run_id)
 
-    def _current_rows(self, root: str) -> list[dict[str, Any]]:
-        return self._rows(
-            f"select * from table({self._info_schema()}.CURRENT_TASK_GRAPHS(ROOT_TASK_NAME => '{root}'))"
-            f"{_IN_SCHEMA}",
-            self._schema_params(),
+    def _current_rows(self, root: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        return self._graph_view(f"CURRENT_TASK_GRAPHS(ROOT_TASK_NAME => '{root}')", run_id)
+
+    def _complete_rows(self, root: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        return self._graph_view(
+            f"COMPLETE_TASK_GRAPHS(ROOT_TASK_NAME => '{root}', RESULT_LIMIT => 1000)", run_id
         )
 
-    def _complete_rows(self, root: str) -> list[dict[str, Any]]:
+    def _graph_view(self, function: str, run_id: str | None) -> list[dict[str, Any]]:
+        # run_id is checked digits (_checked_run_id) and bound; the view functions take no RUN_ID argument.
+        by_run = "" if run_id is None else " and RUN_ID = ?"
+        params = self._schema_params() + ([] if run_id is None else [int(run_id)])
         return self._rows(
-            f"select * from table({self._info_schema()}.COMPLETE_TASK_GRAPHS(ROOT_TASK_NAME => '{root}',"
-            f" RESULT_LIMIT => 1000)){_IN_SCHEMA}",
-            self._schema_params(),
+            f"select * from table({self._info_schema()}.{function}){_IN_SCHEMA}{by_run}", params
         )
 
     def _schema_params(self) -> list[str]:
         # The views report names as stored (SNOWBANK for a configured `snowbank`), hence the resolved forms.
         return [self.names.resolved("database"), self.names.resolved("schema")]
 
-    def _history_rows(self, root_task_id: str, run_id: str | None) -> list[dict[str, Any]]:
-        if not _ROOT_TASK_ID.match(root_task_id):
-            raise InvalidConfig(f"unexpected ROOT_TASK_ID {root_task_id!r}")
-        where = f" where RUN_ID = {run_id}" if run_id else ""
+    def _history_rows(self, root_task_ids: set[str], run_ids: str | list[str] | None) -> list[dict[str, Any]]:
+        """TASK_HISTORY rows of ``run_ids`` (all runs when None) under each root task id, in ONE statement: a
+        redeployed graph has a new ROOT_TASK_ID, and its older runs keep the old one."""
+        for root_task_id in root_task_ids:
+            if not _ROOT_TASK_ID.match(root_task_id):
+                raise InvalidConfig(f"unexpected ROOT_TASK_ID {root_task_id!r}")
+        if not root_task_ids:
+            return []
+        ids = [run_ids] if isinstance(run_ids, str) else run_ids
+        # RUN_IDs are checked digits (_checked_run_id, or read from the graph-run views): safe as literals.
+        where = "" if ids is None else f" where RUN_ID in ({', '.join(str(int(i)) for i in ids)})"
         return self._rows(
-            f"select * from table({self._info_schema()}.TASK_HISTORY(ROOT_TASK_ID => '{root_task_id}',"
-            f" RESULT_LIMIT => 10000)){where}"
+            " union all ".join(
+                f"select * from table({self._info_schema()}.TASK_HISTORY(ROOT_TASK_ID => '{rid}',"
+                f" RESULT_LIMIT => 10000)){where}"
+                for rid in sorted(root_task_ids)
+            )
         )
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         return [row_dict(r, "upper") for r in self._session.sql(sql, params=params).collect()]
 
-    def _with_tasks(self, run: GraphRun) -> GraphRun:
+    def _with_tasks(self, rows: list[dict[str, Any]]) -> list[GraphRun]:
+        """Graph-run rows as GraphRuns, in order, each with its TASK_HISTORY rows (one query for all)."""
         from dataclasses import replace
 
-        return replace(run, tasks=tuple(self.task_history(run.graph_name, run.run_id)))
+        runs = [graph_run_from_row(r) for r in rows]
+        if not runs:
+            return []
+        roots = {str(r["ROOT_TASK_ID"]) for r in rows if r.get("ROOT_TASK_ID")}
+        tasks: dict[str, list[TaskRun]] = {}
+        for h in sorted(self._history_rows(roots, [g.run_id for g in runs]), key=_history_order):
+            tasks.setdefault(str(h["RUN_ID"]), []).append(task_run_from_row(h))
+        return [replace(g, tasks=tuple(tasks.get(g.run_id, ()))) for g in runs]
 
 
 class _CreationLog:
@@ -452,6 +476,20 @@ def _checked_run_id(run_id: str) -> str:
 def row_key(row: Mapping[str, Any]) -> tuple[str, int]:
     """A graph run is identified by its RUN_ID and attempt (retries share the RUN_ID)."""
     return str(row["RUN_ID"]), int(row.get("ATTEMPT_NUMBER") or 1)
+
+
+def _latest_attempts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per RUN_ID: its latest attempt (a retried run keeps its RUN_ID)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = str(row["RUN_ID"])
+        if key not in latest or row_key(row)[1] >= row_key(latest[key])[1]:
+            latest[key] = row
+    return list(latest.values())
+
+
+def _scheduled(row: Mapping[str, Any]) -> Any:
+    return row["SCHEDULED_TIME"]
 
 
 def _history_order(row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from domain.errors import DomainError
 from domain.gating import GateDecision
 from domain.graph import GraphRun, GraphSpec, TaskRun
 from domain.names import model_version_for
-from domain.pipeline import SEND_ALERT
+from domain.pipeline import SEND_ALERT, failed_training_job
 from domain.ports import JobRunner, ModelRegistry, Scheduler
 from domain.refs import JobRef, ModelVersionInfo
 
@@ -50,6 +50,8 @@ class TaskView:
     error: str | None
     job_id: str | None
     job_logs: tuple[JobLog, ...]
+    traceback: str | None = None  # TaskRun.error_traceback
+    log: str | None = None  # what the body logged and printed (TaskRun.log)
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,7 @@ def collect_report(
     by_version = {v.version.upper(): v for v in versions}
     run_of_version = {model_version_for(r.scheduled_time).upper(): r.run_id for r in reversed(history)}
     layout = layered_layout(graph)
-    views = tuple(
-        _run_view(graph, _with_tasks(scheduler, graph.name, run), layout, by_version, jobs, instances, live)
-        for run in history[:runs]
-    )
+    views = tuple(_run_view(graph, run, layout, by_version, jobs, instances, live) for run in history[:runs])
     return Report(
         graph_name=graph.name,
         backend=backend,
@@ -127,14 +126,6 @@ def collect_report(
             ModelView(v, _source_run(v, run_of_version), _stored_gate(v.evidence)) for v in versions
         ),
     )
-
-
-def _with_tasks(scheduler: Scheduler, graph_name: str, run: GraphRun) -> GraphRun:
-    """The simulator lists a run with its tasks; Snowflake's graph-run views do not (their tasks are in
-    TASK_HISTORY), so they are read per run there, as ``Scheduler.wait`` does."""
-    if run.tasks:
-        return run
-    return replace(run, tasks=tuple(scheduler.task_history(graph_name, run.run_id)))
 
 
 def _run_view(
@@ -180,7 +171,7 @@ def _run_view(
 
 
 def _task_view(task: TaskRun, jobs: JobRunner, instances: int) -> TaskView:
-    job_id = _job_id(task.return_value)
+    job_id = _job_id(task.return_value) or failed_training_job(task.error_message)
     return TaskView(
         name=task.short_name.lower(),
         state=str(task.state),
@@ -191,6 +182,8 @@ def _task_view(task: TaskRun, jobs: JobRunner, instances: int) -> TaskView:
         error=task.error_message,
         job_id=job_id,
         job_logs=() if job_id is None else _job_logs(jobs, job_id, instances),
+        traceback=task.error_traceback,
+        log=task.log,
     )
 
 

@@ -171,7 +171,9 @@ class Account:
         self.session = ScriptedSession()
         self.session.answer(r"CURRENT_TASK_GRAPHS", lambda: self.current)
         self.session.answer(r"COMPLETE_TASK_GRAPHS", lambda: self.complete)
-        self.session.answer(r"TASK_HISTORY\(ROOT_TASK_ID => '01b2-root'.*RUN_ID = 2000", lambda: self.history)
+        self.session.answer(
+            r"TASK_HISTORY\(ROOT_TASK_ID => '01b2-root'.*RUN_ID in \(.*\b2000\b", lambda: self.history
+        )
 
     def start(self, name: str, retry_last: bool) -> None:
         self.current = [_graph_row(2000, "EXECUTING")]

@@ -56,6 +56,9 @@ class SimScheduler:
                 break
         return [self._to_graph_run(graph_name, r) for r in latest.values()]
 
+    def run_detail(self, graph_name: str, run_id: str) -> GraphRun:
+        return self._graph_run(graph_name, _run_id(run_id))
+
     def task_history(self, graph_name: str, run_id: str | None = None) -> list[TaskRun]:
         rows = self.operation.task_history(graph_name, None if run_id is None else _run_id(run_id))
         return [_task_run(h) for h in rows]
@@ -89,7 +92,7 @@ class SimScheduler:
         attempts = self.operation.graph_runs(graph_name, run_id=run_id, limit=1)
         if not attempts:
             raise NotFound(
-                f"no run {run_id} of task graph {graph_name} (its root's condition may have skipped it)"
+                f"no graph run {run_id} of task graph {graph_name} (its root's condition may have skipped it)"
             )
         return self._to_graph_run(graph_name, attempts[0])
 
