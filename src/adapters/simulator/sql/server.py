@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -122,6 +122,10 @@ class _Login:
             time.sleep(0.02)
 
     def close(self) -> None:
+        # the session's temporary tables end with it (hooks.SessionState); a closed account has dropped them
+        for table in self.state.temporary_tables:
+            with contextlib.suppress(duckdb.Error, SqlError), self.statement():
+                self.duck.execute(f"DROP TABLE IF EXISTS {table}")
         with contextlib.suppress(duckdb.Error):
             self.duck.close()
 
@@ -132,8 +136,17 @@ class _AccountCursor(FakeSnowflakeCursor):
     _conn: _AccountConnection
 
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        bound = (
+            params if params is not None else kwargs.get("binding_params")
+        )  # via the server: binding_params
         return super().execute(
-            hooks.rewrite(command, self._conn.login.functions, self._conn.login.state),
+            hooks.rewrite(
+                command,
+                self._conn.login.functions,
+                self._conn.login.state,
+                bound if isinstance(bound, Sequence) else None,
+                (self._conn.database, self._conn.schema),
+            ),
             params,
             *args,
             **kwargs,
