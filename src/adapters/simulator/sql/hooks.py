@@ -14,7 +14,7 @@ The rules, most specific first:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from adapters.simulator.sql import loading
 from adapters.simulator.sql.system import SystemFunctions, literal
 from domain.errors import DomainError, Unsupported
 
@@ -54,6 +55,8 @@ class SessionState:
     task_key: str | None = None
     location: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
     procedures: dict[Any, Any] = field(default_factory=dict)  # its TEMPORARY procedures (procedures.py)
+    # qualified temporary tables made as plain tables, dropped when the session ends (loading.py)
+    temporary_tables: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Statement:
     text: str
     functions: SystemFunctions | None  # None: the session is not bound to a running task
     session: SessionState = field(default_factory=SessionState)
+    params: Sequence[object] | None = None  # the client's bindings (qmark), when it sent any
+    database: str | None = None  # the session's current database and schema
+    schema: str | None = None
 
     def parsed(self) -> exp.Expr | None:
         from fakesnow.dialect import parse_one
@@ -385,6 +391,9 @@ RULES: tuple[Rule, ...] = (
     _query_tag,
     _ctas_column_names,
     _put_target_unquoted,
+    loading.qualified_temporary_table,
+    loading.infer_schema,
+    loading.copy_from_quoted_stage,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
@@ -392,10 +401,17 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def rewrite(text: str, functions: SystemFunctions | None, session: SessionState) -> str:
-    """The statement to hand fakesnow instead of ``text`` (``text`` itself when no rule applies)."""
+def rewrite(
+    text: str,
+    functions: SystemFunctions | None,
+    session: SessionState,
+    params: Sequence[object] | None = None,
+    where: tuple[str | None, str | None] = (None, None),
+) -> str:
+    """The statement to hand fakesnow instead of ``text`` (``text`` itself when no rule applies); ``where`` is the
+    session's current database and schema."""
     for rule in RULES:
-        replaced = rule(Statement(text, functions, session))
+        replaced = rule(Statement(text, functions, session, params, *where))
         if replaced is not None:
             text = replaced
     return text

@@ -21,13 +21,14 @@ import contextlib
 import gzip
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -46,7 +47,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.sql import hooks, patches
+from adapters.simulator.sql import hooks, patches, stages
 from adapters.simulator.sql.hooks import SqlError
 from adapters.simulator.sql.identifiers import check_exact_names
 from adapters.simulator.sql.system import SystemFunctions
@@ -123,6 +124,10 @@ class _Login:
             time.sleep(0.02)
 
     def close(self) -> None:
+        # the session's temporary tables end with it (hooks.SessionState); a closed account has dropped them
+        for table in self.state.temporary_tables:
+            with contextlib.suppress(duckdb.Error, SqlError), self.statement():
+                self.duck.execute(f"DROP TABLE IF EXISTS {table}")
         with contextlib.suppress(duckdb.Error):
             self.duck.close()
 
@@ -133,8 +138,17 @@ class _AccountCursor(FakeSnowflakeCursor):
     _conn: _AccountConnection
 
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        bound = (
+            params if params is not None else kwargs.get("binding_params")
+        )  # via the server: binding_params
         return super().execute(
-            hooks.rewrite(command, self._conn.login.functions, self._conn.login.state),
+            hooks.rewrite(
+                command,
+                self._conn.login.functions,
+                self._conn.login.state,
+                bound if isinstance(bound, Sequence) else None,
+                (self._conn.database, self._conn.schema),
+            ),
             params,
             *args,
             **kwargs,
@@ -187,7 +201,12 @@ class SqlServer:
         routes = [
             Route("/session/v1/login-request", self._login_request, methods=["POST"]),
             Route("/session", self._session_request, methods=["POST"]),
-            *(r for r in fs_server.routes if r.path not in ("/session/v1/login-request", "/session")),
+            Route("/queries/v1/query-request", _query_request, methods=["POST"]),
+            *(
+                r
+                for r in fs_server.routes
+                if r.path not in ("/session/v1/login-request", "/session", "/queries/v1/query-request")
+            ),
         ]
         self._server = uvicorn.Server(
             uvicorn.Config(
@@ -367,6 +386,27 @@ class _StoppedServerNoise(logging.Filter):
 
 for _name in ("snowflake.connector.network", "snowflake.connector.vendored.urllib3.connectionpool"):
     logging.getLogger(_name).addFilter(_StoppedServerNoise())
+
+
+async def _query_request(request: Request) -> JSONResponse:
+    """fakesnow/server.py ``query_request``, with GET answered here: fakesnow has none (stages.download_command)."""
+    body = await request.body()  # starlette keeps it for fakesnow's handler to read again
+    text = json.loads(gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body)[
+        "sqlText"
+    ]
+    if re.match(r"^\s*GET\s", text, re.IGNORECASE):
+        try:
+            conn = fs_server.to_conn(fs_server.to_token(request))
+            download = stages.download_command(text, conn.database, conn.schema)
+        except fs_server.ServerError as exc:
+            return JSONResponse(
+                {"data": None, "code": exc.code, "message": exc.message, "success": False}, exc.status_code
+            )
+        except ProgrammingError as exc:
+            return _failure(f"{exc.errno:06d}", exc.msg or str(exc))
+        if download is not None:
+            return JSONResponse({"data": download, "success": True})
+    return await fs_server.query_request(request)
 
 
 def _failure(code: str, message: str) -> JSONResponse:
