@@ -15,71 +15,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from adapters.simulator.sql import loading
+from adapters.simulator.sql.statements import (
+    PROCEDURE_ERROR_CODE,
+    Rule,
+    SessionState,
+    SqlError,
+    Statement,
+    short,
+    unsupported,
+)
 from adapters.simulator.sql.system import SystemFunctions, literal
-from domain.errors import DomainError, Unsupported
-
-if TYPE_CHECKING:
-    from adapters.simulator.account.home import LocalAccount
-
-UNSUPPORTED_CODE = 2  # Snowflake's "Unsupported feature" error (000002, SQL state 0A000)
-PROCEDURE_ERROR_CODE = 100132  # an error raised while running the statement's procedure
-
-
-class SqlError(ProgrammingError):
-    """A Snowflake error the server answers with; the client raises it as ``ProgrammingError``."""
-
-    def __init__(self, message: str, code: int, sqlstate: str) -> None:
-        super().__init__(msg=message, errno=code, sqlstate=sqlstate)
-
-
-def unsupported(message: str) -> SqlError:
-    return SqlError(f"{Unsupported.__name__}: {message}", UNSUPPORTED_CODE, "0A000")
-
-
-@dataclass
-class SessionState:
-    """What a client session sets that fakesnow does not keep: fakesnow/transforms/transforms.py
-    ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
-
-    query_tag: str = ""
-    # the account, the task key of its login and its current database and schema: what procedures need
-    account: LocalAccount | None = None
-    task_key: str | None = None
-    location: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
-    procedures: dict[Any, Any] = field(default_factory=dict)  # its TEMPORARY procedures (procedures.py)
-    # qualified temporary tables made as plain tables, dropped when the session ends (loading.py)
-    temporary_tables: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One statement as the client sent it, parsed lazily (fakesnow's dialect) by the rules that need it."""
-
-    text: str
-    functions: SystemFunctions | None  # None: the session is not bound to a running task
-    session: SessionState = field(default_factory=SessionState)
-    params: Sequence[object] | None = None  # the client's bindings (qmark), when it sent any
-    database: str | None = None  # the session's current database and schema
-    schema: str | None = None
-
-    def parsed(self) -> exp.Expr | None:
-        from fakesnow.dialect import parse_one
-
-        try:
-            return parse_one(self.text)
-        except SqlglotError:  # fakesnow reports it as Snowflake's syntax error
-            return None
-
-
-Rule = Callable[[Statement], str | None]
+from domain.errors import DomainError
 
 # Statement -> what it would run on Snowflake. Matched on the text: some of these do not parse.
 _CANNOT_HONOUR: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -109,7 +60,7 @@ _CANNOT_HONOUR: tuple[tuple[re.Pattern[str], str], ...] = (
 def _cannot_honour(statement: Statement) -> str | None:
     for pattern, what in _CANNOT_HONOUR:
         if pattern.match(statement.text):
-            raise unsupported(f"{_short(statement.text)!r}: {what}")
+            raise unsupported(f"{short(statement.text)!r}: {what}")
     return None
 
 
@@ -208,14 +159,14 @@ def _execute_immediate(statement: Statement) -> str | None:
             literal_body = None
         first = literal_body.expressions[0] if isinstance(literal_body, exp.Select) else None
         if not (isinstance(first, exp.Literal) and first.is_string):
-            raise unsupported(f"{_short(statement.text)!r}: {_IMMEDIATE_FORMS}")
+            raise unsupported(f"{short(statement.text)!r}: {_IMMEDIATE_FORMS}")
         inner = first.this
     else:
-        raise unsupported(f"{_short(statement.text)!r}: {_IMMEDIATE_FORMS}")
+        raise unsupported(f"{short(statement.text)!r}: {_IMMEDIATE_FORMS}")
     inner = inner.strip().rstrip(";").strip()
     if _SCRIPT_BLOCK.match(inner):
         raise unsupported(
-            f"{_short(statement.text)!r}: on Snowflake this runs a Snowflake Scripting block; the simulator runs "
+            f"{short(statement.text)!r}: on Snowflake this runs a Snowflake Scripting block; the simulator runs "
             "one SQL statement per EXECUTE IMMEDIATE — run the block's statements from a Python task instead"
         )
     return inner
@@ -430,8 +381,3 @@ def describable(text: str) -> str:
     return parsed.transform(
         lambda n: exp.cast(exp.null(), exp.DataType.build("VARCHAR")) if _is_system_call(n) else n
     ).sql(dialect="snowflake")
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 120 else text[:120] + "…"

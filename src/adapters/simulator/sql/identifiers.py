@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from adapters.simulator.sql.hooks import SqlError
+from adapters.simulator.sql.statements import SqlError
 
 NOT_FOUND_CODE = 2003  # Snowflake's "Object does not exist or not authorized" (SQL state 42S02)
 

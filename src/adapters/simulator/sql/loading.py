@@ -20,7 +20,7 @@ from sqlglot import exp
 from adapters.simulator.sql.stages import stage_folder
 
 if TYPE_CHECKING:
-    from adapters.simulator.sql.hooks import Statement
+    from adapters.simulator.sql.statements import Statement
 
 # the table function as write_pandas sends it; its arguments are bound (?) or literals (docs: infer-schema)
 _INFER_SCHEMA = re.compile(
@@ -120,7 +120,7 @@ def copy_from_quoted_stage(statement: Statement) -> str | None:
 
 
 def _error(message: str, code: int = 1003) -> Exception:
-    from adapters.simulator.sql.hooks import SqlError
+    from adapters.simulator.sql.statements import SqlError
 
     return SqlError(f"SQL compilation error:\n{message}", code, "42000" if code == 1003 else "02000")
 

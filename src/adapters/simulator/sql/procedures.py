@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from adapters.simulator.sql import hooks
+from adapters.simulator.sql import statements
 from adapters.simulator.sql.system import literal
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Procedure:
         return cls(**kept)
 
 
-def create_procedure(statement: hooks.Statement) -> str | None:
+def create_procedure(statement: statements.Statement) -> str | None:
     """``CREATE [OR REPLACE] [TEMPORARY] PROCEDURE`` of a Python handler: kept, answered as Snowflake does."""
     match = _CREATE.match(statement.text)
     if match is None:
@@ -122,23 +122,25 @@ def create_procedure(statement: hooks.Statement) -> str | None:
     clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
     language = (clauses["language"] or "SQL").upper()
     if language != "PYTHON":
-        raise hooks.unsupported(
+        raise statements.unsupported(
             f"procedure {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
             "simulator runs Python handlers only — write it as LANGUAGE PYTHON"
         )
     returns = _RETURNS.search(header)
     if returns is None:
-        raise hooks.SqlError(f"SQL compilation error: procedure {name} has no RETURNS clause", 1003, "42000")
+        raise statements.SqlError(
+            f"SQL compilation error: procedure {name} has no RETURNS clause", 1003, "42000"
+        )
     if returns["type"].upper() == "TABLE":
-        raise hooks.unsupported(
+        raise statements.unsupported(
             f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
             "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
         )
     if clauses["handler"] is None:
-        raise hooks.SqlError(f"SQL compilation error: procedure {name} needs HANDLER='…'", 1003, "42000")
+        raise statements.SqlError(f"SQL compilation error: procedure {name} needs HANDLER='…'", 1003, "42000")
     imports = tuple(_strings(clauses["imports"]))
     if body is None and not imports:
-        raise hooks.SqlError(
+        raise statements.SqlError(
             f"SQL compilation error: procedure {name} has neither an AS $$…$$ body nor IMPORTS for its handler",
             1003,
             "42000",
@@ -169,19 +171,19 @@ def create_procedure(statement: hooks.Statement) -> str | None:
     return _status(f"Procedure {name} successfully created.")
 
 
-def python_function(statement: hooks.Statement) -> str | None:
+def python_function(statement: statements.Statement) -> str | None:
     """``CREATE FUNCTION … LANGUAGE PYTHON`` (``session.udf.register``): the simulator runs no UDFs."""
     match = _CREATE_FUNCTION.match(statement.text)
     if match is None:
         return None
-    raise hooks.unsupported(
-        f"{hooks._short(statement.text)!r}: on Snowflake this creates a {match['language'].upper()} user-defined "
+    raise statements.unsupported(
+        f"{statements.short(statement.text)!r}: on Snowflake this creates a {match['language'].upper()} user-defined "
         "function that SQL calls row by row; the simulator runs no UDFs — compute the column with DataFrame "
         "functions, or in a stored procedure or Python task"
     )
 
 
-def call_procedure(statement: hooks.Statement) -> str | None:
+def call_procedure(statement: statements.Statement) -> str | None:
     """``CALL name(args)`` of a stored procedure: its one row, the column named after the procedure."""
     match = _CALL.match(statement.text)
     if match is None or match["name"].upper().startswith("SYSTEM$"):
@@ -190,8 +192,8 @@ def call_procedure(statement: hooks.Statement) -> str | None:
     if rest.strip().rstrip(";").strip():
         return None  # CALL … INTO, or more: not a form this rule serves
     if "=>" in arguments:
-        raise hooks.unsupported(
-            f"{hooks._short(statement.text)!r}: named arguments (name => value); pass them by position"
+        raise statements.unsupported(
+            f"{statements.short(statement.text)!r}: named arguments (name => value); pass them by position"
         )
     values = _split_arguments(arguments)
     procedure = _find(statement.session, match["name"], len(values))
@@ -204,7 +206,7 @@ def call_procedure(statement: hooks.Statement) -> str | None:
 _SCOPED = re.compile(r"^(\s*CREATE\s+(?:OR\s+REPLACE\s+)?)SCOPED\s+(?=TEMP(?:ORARY)?\s)", re.IGNORECASE)
 
 
-def scoped_temporary(statement: hooks.Statement) -> str | None:
+def scoped_temporary(statement: statements.Statement) -> str | None:
     """``CREATE SCOPED TEMPORARY STAGE|TABLE …``: a temporary object, which fakesnow's parser refuses at "SCOPED".
     Snowpark names its session stage so before registering a procedure (snowflake/snowpark/session.py
     ``get_session_stage``); scoped to a procedure's session on Snowflake, to the session here."""
@@ -212,7 +214,7 @@ def scoped_temporary(statement: hooks.Statement) -> str | None:
     return replaced if replaced != statement.text else None
 
 
-def packages_table(statement: hooks.Statement) -> str | None:
+def packages_table(statement: statements.Statement) -> str | None:
     """``INFORMATION_SCHEMA.PACKAGES`` (docs: info-schema/packages) as the Python packages installed here:
     what a procedure's PACKAGES can name in the simulator."""
     if "PACKAGES" not in statement.text.upper():
@@ -258,7 +260,7 @@ def _check_packages(procedure: str, packages: tuple[str, ...]) -> None:
     for package in packages:
         name = _package_name(re.split(r"[=<>!~\s\[]", package.strip(), maxsplit=1)[0])
         if name not in installed:
-            raise hooks.SqlError(
+            raise statements.SqlError(
                 f"SQL compilation error: procedure {procedure}: package {package!r} is not installed in the "
                 "simulator's Python environment (on Snowflake it comes from the Anaconda channel); install it "
                 "there or drop it from PACKAGES",
@@ -267,14 +269,12 @@ def _check_packages(procedure: str, packages: tuple[str, ...]) -> None:
             )
 
 
-def _run(procedure: Procedure, arguments: list[str], state: hooks.SessionState) -> Any:
-    from adapters.simulator.sql.session import open_session
-
-    if state.account is None:
-        raise hooks.SqlError(
-            "CALL needs a session of a simulator account", hooks.PROCEDURE_ERROR_CODE, "P0000"
+def _run(procedure: Procedure, arguments: list[str], state: statements.SessionState) -> Any:
+    if state.account is None or state.open_session is None:
+        raise statements.SqlError(
+            "CALL needs a session of a simulator account", statements.PROCEDURE_ERROR_CODE, "P0000"
         )
-    session = open_session(state.account, state.task_key)
+    session = state.open_session()
     try:
         session.use_schema(f"{_quoted(procedure.database)}.{_quoted(procedure.schema)}")
         values = list(session.sql(f"select {', '.join(arguments)}").collect()[0]) if arguments else []
@@ -282,10 +282,10 @@ def _run(procedure: Procedure, arguments: list[str], state: hooks.SessionState) 
         try:
             return handler(session, *values)
         except Exception as exc:  # the handler's own error is the CALL's error, as on Snowflake
-            raise hooks.SqlError(
+            raise statements.SqlError(
                 f"Python Interpreter Error:\n{type(exc).__name__}: {exc} in function {procedure.name} with "
                 f"handler {procedure.handler}",
-                hooks.PROCEDURE_ERROR_CODE,
+                statements.PROCEDURE_ERROR_CODE,
                 "P0000",
             ) from exc
     finally:
@@ -305,10 +305,10 @@ def _handler(procedure: Procedure) -> Callable[..., Any]:
     else:
         found = getattr(_imported_module(procedure, module_name or function), function, None)
     if not callable(found):  # also None: the handler is missing
-        raise hooks.SqlError(
+        raise statements.SqlError(
             f"Python Interpreter Error: handler {procedure.handler!r} of procedure {procedure.name} is not a "
             "function of its code",
-            hooks.PROCEDURE_ERROR_CODE,
+            statements.PROCEDURE_ERROR_CODE,
             "P0000",
         )
     handler: Callable[..., Any] = found
@@ -333,10 +333,10 @@ def _imported_module(procedure: Procedure, module: str) -> types.ModuleType:
                 sys.modules.setdefault(module, loaded)  # what a pickled function's module lookup needs
                 spec.loader.exec_module(loaded)
                 return loaded
-    raise hooks.SqlError(
+    raise statements.SqlError(
         f"Python Interpreter Error: handler module {module!r} of procedure {procedure.name} is in none of its "
         f"IMPORTS {list(procedure.imports)}",
-        hooks.PROCEDURE_ERROR_CODE,
+        statements.PROCEDURE_ERROR_CODE,
         "P0000",
     )
 
@@ -347,7 +347,7 @@ def _stage_file(source: str, procedure: Procedure) -> Path:
     from fakesnow.transforms.stage import internal_dir
 
     if not source.startswith("@"):
-        raise hooks.unsupported(
+        raise statements.unsupported(
             f"import {source!r} of procedure {procedure.name}: the simulator imports files of internal stages "
             "(@STAGE/path) only"
         )
@@ -363,7 +363,7 @@ def _stage_file(source: str, procedure: Procedure) -> Path:
         with gzip.open(packed) as source_file, unpacked.open("wb") as target:
             shutil.copyfileobj(source_file, target)
         return unpacked
-    raise hooks.unsupported(
+    raise statements.unsupported(
         f"import {source!r} of procedure {procedure.name}: no such file on the stage ({path}); PUT it there first"
     )
 
@@ -377,7 +377,7 @@ def _returned(value: Any, returns: str) -> exp.Expr:
     return exp.cast(literal(value), exp.DataType.build(returns, dialect="snowflake"))
 
 
-def _find(state: hooks.SessionState, name: str, arity: int) -> Procedure:
+def _find(state: statements.SessionState, name: str, arity: int) -> Procedure:
     key = (*_resolve(name, state), arity)
     if key in state.procedures:
         return state.procedures[key]  # type: ignore[no-any-return]
@@ -391,7 +391,7 @@ def _find(state: hooks.SessionState, name: str, arity: int) -> Procedure:
             ).fetchone()
         if row is not None:
             return Procedure.from_json(row[0])
-    raise hooks.SqlError(
+    raise statements.SqlError(
         f"SQL compilation error:\nUnknown user-defined procedure {'.'.join(_quoted(p) for p in key[:3])} with "
         f"{arity} argument(s)",
         UNKNOWN_CODE,
@@ -399,10 +399,14 @@ def _find(state: hooks.SessionState, name: str, arity: int) -> Procedure:
     )
 
 
-def _store(state: hooks.SessionState, procedure: Procedure, *, replace: bool, if_not_exists: bool) -> None:
+def _store(
+    state: statements.SessionState, procedure: Procedure, *, replace: bool, if_not_exists: bool
+) -> None:
     if state.account is None:
-        raise hooks.SqlError(
-            "CREATE PROCEDURE needs a session of a simulator account", hooks.PROCEDURE_ERROR_CODE, "P0000"
+        raise statements.SqlError(
+            "CREATE PROCEDURE needs a session of a simulator account",
+            statements.PROCEDURE_ERROR_CODE,
+            "P0000",
         )
     with state.account.transaction() as cur:
         cur.execute(_DDL)
@@ -418,25 +422,25 @@ def _store(state: hooks.SessionState, procedure: Procedure, *, replace: bool, if
         cur.execute(f"insert into {TABLE} values (?, ?, ?, ?, ?)", [*key, procedure.to_json()])
 
 
-def _already_exists(procedure: Procedure) -> hooks.SqlError:
-    return hooks.SqlError(
+def _already_exists(procedure: Procedure) -> statements.SqlError:
+    return statements.SqlError(
         f"SQL compilation error:\nObject '{procedure.qualified}' already exists.", 2002, "42710"
     )
 
 
-def _resolve(name: str, state: hooks.SessionState) -> tuple[str, str, str]:
+def _resolve(name: str, state: statements.SessionState) -> tuple[str, str, str]:
     parts = [_normal(p) for p in _split_name(name)]
     database, schema = state.location()
     if len(parts) == 3:
         return parts[0], parts[1], parts[2]
     if len(parts) == 2:
         if database is None:
-            raise hooks.SqlError(
+            raise statements.SqlError(
                 f"SQL compilation error: {name}: this session has no current database", 90105, "22000"
             )
         return database, parts[0], parts[1]
     if database is None or schema is None:
-        raise hooks.SqlError(
+        raise statements.SqlError(
             f"SQL compilation error: {name}: this session has no current schema; use a qualified name",
             90106,
             "22000",
@@ -473,8 +477,8 @@ def _parenthesised(text: str, start: int) -> tuple[str, str]:
             if depth == 0:
                 return text[start + 1 : i], text[i + 1 :]
         i += 1
-    raise hooks.SqlError(
-        f"SQL compilation error: unbalanced parentheses in {hooks._short(text)!r}", 1003, "42000"
+    raise statements.SqlError(
+        f"SQL compilation error: unbalanced parentheses in {statements.short(text)!r}", 1003, "42000"
     )
 
 
@@ -510,7 +514,7 @@ def _body(rest: str) -> tuple[str | None, str]:
     if dollar is not None:
         end = rest.rfind("$$")
         if end < dollar.end():
-            raise hooks.SqlError(
+            raise statements.SqlError(
                 "SQL compilation error: the procedure's $$ body is not closed", 1003, "42000"
             )
         return rest[dollar.end() : end], rest[: dollar.start()]

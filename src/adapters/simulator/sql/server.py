@@ -48,11 +48,13 @@ from starlette.routing import Route
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql import hooks, patches, stages
-from adapters.simulator.sql.hooks import SqlError
 from adapters.simulator.sql.identifiers import check_exact_names
+from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError
 from adapters.simulator.sql.system import SystemFunctions
 from domain.errors import BackendUnavailable, DomainError
 
+DATABASE = "SIMULATOR"  # where the simulator's task graphs live (LocalDAGOperation's database and schema)
+SCHEMA = "PUBLIC"
 TASK_PARAMETER = "SIMULATOR_TASK"  # the login's session parameter naming the running task it belongs to
 CANCEL_CODE = 604  # "SQL execution canceled"
 _START_SECONDS = 10.0
@@ -79,7 +81,7 @@ class _Login:
         self._running = False
         self._refused = False
         self.session_id = 0  # CURRENT_SESSION(): numbered by the server at login
-        self.state = hooks.SessionState(account=account, task_key=key)
+        self.state = SessionState(account=account, task_key=key)
 
     @contextlib.contextmanager
     def statement(self) -> Iterator[None]:
@@ -101,7 +103,7 @@ class _Login:
                     with self._guard:
                         self._running = False
         except DomainError as exc:
-            raise SqlError(f"{type(exc).__name__}: {exc}", hooks.PROCEDURE_ERROR_CODE, "P0000") from exc
+            raise SqlError(f"{type(exc).__name__}: {exc}", PROCEDURE_ERROR_CODE, "P0000") from exc
         except duckdb.InterruptException as exc:
             raise SqlError(f"SQL execution canceled: {exc}", CANCEL_CODE, "57014") from exc
 
@@ -124,7 +126,7 @@ class _Login:
             time.sleep(0.02)
 
     def close(self) -> None:
-        # the session's temporary tables end with it (hooks.SessionState); a closed account has dropped them
+        # the session's temporary tables end with it (statements.SessionState); a closed account has dropped them
         for table in self.state.temporary_tables:
             with contextlib.suppress(duckdb.Error, SqlError), self.statement():
                 self.duck.execute(f"DROP TABLE IF EXISTS {table}")
@@ -232,6 +234,22 @@ class SqlServer:
                 raise BackendUnavailable(f"the simulator's SQL server for {account.home} did not start")
             time.sleep(0.002)
 
+    def session_options(self, task: str | None = None) -> dict[str, Any]:
+        """What a Snowpark session on this server is made from (in SIMULATOR.PUBLIC), also in another process;
+        ``task`` (a key from ``bind_task``) makes it that task's."""
+        options = {**self.connection_options(task), "database": DATABASE, "schema": SCHEMA}
+        options["paramstyle"] = "qmark"  # Snowpark's default (session.py ``SessionBuilder._create_internal``)
+        return options
+
+    def open_session(self, task: str | None = None) -> Any:
+        """A Snowpark session on this server (see ``session_options``)."""
+        from snowflake.snowpark import Session  # Snowpark takes seconds to import: only when a session opens
+        from snowflake.snowpark._internal.server_connection import ServerConnection
+
+        options = self.session_options(task)
+        # Not through Session.builder: that would add it to Snowpark's process-wide active sessions.
+        return Session(ServerConnection(options), options)
+
     def connection_options(self, task: str | None = None) -> dict[str, Any]:
         """``snowflake.connector.connect`` / ``Session.builder.configs`` options for this server.
 
@@ -333,6 +351,7 @@ class SqlServer:
         autocommit: bool,
     ) -> _AccountConnection:
         login = _Login(self._account, functions, key)
+        login.state.open_session = lambda: self.open_session(key)  # a procedure's session (procedures.py)
         try:
             return _AccountConnection(login, database, schema, autocommit)
         except BaseException:

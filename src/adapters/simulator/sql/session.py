@@ -17,32 +17,25 @@ from typing import Any
 
 import snowflake.snowpark.session as snowpark_session
 from snowflake.snowpark import Session
-from snowflake.snowpark._internal.server_connection import ServerConnection
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql.server import server_for
 from adapters.simulator.sql.system import SystemFunctions
-
-DATABASE = "SIMULATOR"  # where the simulator's task graphs live (LocalDAGOperation's database and schema)
-SCHEMA = "PUBLIC"
 
 _bound = threading.local()
 _patch_lock = threading.Lock()
 
 
 def session_options(account: LocalAccount, key: str | None = None) -> dict[str, Any]:
-    """What a Snowpark session on ``account`` is made from (in SIMULATOR.PUBLIC), also in another process;
-    ``key`` (from ``bind_task``) makes it a task's."""
-    options = {**server_for(account).connection_options(key), "database": DATABASE, "schema": SCHEMA}
-    options["paramstyle"] = "qmark"  # Snowpark's default (session.py ``SessionBuilder._create_internal``)
-    return options
+    """What a Snowpark session on ``account`` is made from, also in another process; ``key`` (from
+    ``bind_task``) makes it a task's."""
+    return server_for(account).session_options(key)
 
 
 def open_session(account: LocalAccount, key: str | None = None) -> Session:
     """A Snowpark session on ``account``, in SIMULATOR.PUBLIC; ``key`` (from ``bind_task``) makes it a task's."""
-    options = session_options(account, key)
-    # Not through Session.builder: that would add it to Snowpark's process-wide active sessions.
-    return Session(ServerConnection(options), options)
+    session: Session = server_for(account).open_session(key)
+    return session
 
 
 @contextmanager
