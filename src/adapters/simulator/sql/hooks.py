@@ -22,6 +22,12 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from adapters.simulator.sql.system import SystemFunctions, literal
+from adapters.simulator.sql.taskgraph_sql import (
+    SessionSql,
+    described_table_functions,
+    table_functions,
+    task_statements,
+)
 from domain.errors import DomainError, Unsupported
 
 UNSUPPORTED_CODE = 2  # Snowflake's "Unsupported feature" error (000002, SQL state 0A000)
@@ -45,6 +51,8 @@ class SessionState:
     ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
 
     query_tag: str = ""
+    # set by the server: the session itself, for the rules that run statements on it
+    sql: SessionSql | None = None
 
 
 @dataclass(frozen=True)
@@ -260,11 +268,11 @@ def _query_tag(statement: Statement) -> str | None:
         statement.session.query_tag = value.this
     else:
         return None
-    return _STATEMENT_EXECUTED
+    return STATEMENT_EXECUTED
 
 
 _SHOW_QUERY_TAG = re.compile(r"^\s*SHOW\s+PARAMETERS\s+LIKE\s+'QUERY_TAG'(\s+IN\s+SESSION)?\s*;?\s*$", re.I)
-_STATEMENT_EXECUTED = exp.select(
+STATEMENT_EXECUTED = exp.select(
     exp.Literal.string("Statement executed successfully.").as_("status", quoted=True)
 ).sql(dialect="snowflake")
 
@@ -369,6 +377,8 @@ RULES: tuple[Rule, ...] = (
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
+    table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
+    task_statements,
 )
 
 
@@ -386,6 +396,7 @@ def describable(text: str) -> str:
     must not run them."""
     for rule in _DESCRIBED_GAPS:
         text = rule(Statement(text, None)) or text
+    text = described_table_functions(text)
     if "SYSTEM$" not in text.upper():
         return text
     parsed = Statement(text, None).parsed()
