@@ -114,7 +114,6 @@ def test_a_finalizer_runs_after_a_failed_task_and_sees_the_failure_in_task_histo
     assert "source file missing" in seen[0]["ERROR_MESSAGE"] and set(seen[0]) == set(TASK_HISTORY_COLUMNS)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the TASK_HISTORY statement hook (history_sql.task_history)")
 def test_a_sql_finalizer_selects_its_runs_failures_from_task_history(op: LocalDAGOperation) -> None:
     # Shape: as above, the finalizer in SQL, as the docs' examples write it.
     with DAG("nightly_sql") as dag:

@@ -22,6 +22,7 @@ from sqlglot.errors import SqlglotError
 from adapters.simulator.sql import loading
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
+    STATEMENT_EXECUTED,
     Rule,
     SessionState,
     SqlError,
@@ -30,6 +31,11 @@ from adapters.simulator.sql.statements import (
     unsupported,
 )
 from adapters.simulator.sql.system import SystemFunctions, literal
+from adapters.simulator.sql.taskgraph_sql import (
+    described_table_functions,
+    table_functions,
+    task_statements,
+)
 from domain.errors import DomainError
 
 # Statement -> what it would run on Snowflake. Matched on the text: some of these do not parse.
@@ -230,13 +236,10 @@ def _query_tag(statement: Statement) -> str | None:
         statement.session.query_tag = value.this
     else:
         return None
-    return _STATEMENT_EXECUTED
+    return STATEMENT_EXECUTED
 
 
 _SHOW_QUERY_TAG = re.compile(r"^\s*SHOW\s+PARAMETERS\s+LIKE\s+'QUERY_TAG'(\s+IN\s+SESSION)?\s*;?\s*$", re.I)
-_STATEMENT_EXECUTED = exp.select(
-    exp.Literal.string("Statement executed successfully.").as_("status", quoted=True)
-).sql(dialect="snowflake")
 
 
 def _positional_values_columns(statement: Statement) -> str | None:
@@ -349,6 +352,8 @@ RULES: tuple[Rule, ...] = (
     _session_functions,
     _system_functions,
     procedures.call_procedure,  # after SYSTEM$ arguments have their values
+    table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
+    task_statements,
 )
 
 
@@ -373,6 +378,7 @@ def describable(text: str) -> str:
     must not run them."""
     for rule in _DESCRIBED_GAPS:
         text = rule(Statement(text, None)) or text
+    text = described_table_functions(text)
     if "SYSTEM$" not in text.upper():
         return text
     parsed = Statement(text, None).parsed()

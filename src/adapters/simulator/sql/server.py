@@ -28,11 +28,12 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
 import fakesnow.server as fs_server
+import pyarrow as pa
 import uvicorn
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.expr import normalise_ident
@@ -184,11 +185,42 @@ class _AccountConnection(FakeSnowflakeConnection):
                 autocommit=autocommit,
             )
         login.state.location = lambda: (self.database, self.schema)  # fakesnow keeps them current on USE
+        login.state.sql = _SessionSql(self)
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> FakeSnowflakeCursor:
         return _AccountCursor(
             conn=self, duck_conn=self._duck_conn, use_dict_result=issubclass(cursor_class, DictCursor)
         )
+
+
+class _SessionSql:
+    """The session itself, for the statement rules that evaluate or materialize (taskgraph_sql.SessionSql)."""
+
+    def __init__(self, conn: _AccountConnection) -> None:
+        self._conn = conn
+
+    def scalar(self, expression: str) -> Any:
+        cursor = self._conn.cursor()  # through fakesnow (and the rules): the expression is Snowflake SQL
+        try:
+            row = cursor.execute(f"select {expression}").fetchone()
+        finally:
+            cursor.close()
+        return row[0] if row else None
+
+    def temp_table(self, name: str, columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> None:
+        # On the session's own DuckDB cursor: a temporary table lives on it alone, as a session's does.
+        login = self._conn.login
+        with login.statement():
+            duck = login.duck
+            definition = ", ".join(f'"{c}" {t}' for c, t in columns.items())
+            duck.execute(f'create or replace temporary table "{name}" ({definition})')
+            if rows:
+                batch = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+                duck.register("_sf_rows", batch)
+                try:
+                    duck.execute(f'insert into "{name}" by name select * from _sf_rows')
+                finally:
+                    duck.unregister("_sf_rows")
 
 
 class SqlServer:

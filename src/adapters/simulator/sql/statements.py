@@ -17,6 +17,7 @@ from domain.errors import Unsupported
 if TYPE_CHECKING:
     from adapters.simulator.account.home import LocalAccount
     from adapters.simulator.sql.system import SystemFunctions
+    from adapters.simulator.sql.taskgraph_sql import SessionSql
 
 UNSUPPORTED_CODE = 2  # Snowflake's "Unsupported feature" error (000002, SQL state 0A000)
 PROCEDURE_ERROR_CODE = 100132  # an error raised while running the statement's procedure
@@ -39,6 +40,8 @@ class SessionState:
     ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
 
     query_tag: str = ""
+    # set by the server: the session itself, for the rules that run statements on it (taskgraph_sql.py)
+    sql: SessionSql | None = None
     # the account, the task key of its login and its current database and schema: what procedures need
     account: LocalAccount | None = None
     task_key: str | None = None
@@ -76,3 +79,9 @@ Rule = Callable[[Statement], str | None]
 def short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 120 else text[:120] + "…"
+
+
+# What Snowflake answers a statement that returns no rows of its own (ALTER SESSION, EXECUTE TASK, …)
+STATEMENT_EXECUTED = exp.select(
+    exp.Literal.string("Statement executed successfully.").as_("status", quoted=True)
+).sql(dialect="snowflake")

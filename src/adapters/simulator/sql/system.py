@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlglot import exp
 
@@ -14,6 +14,9 @@ from adapters.simulator.account.webhook_content import redact_placeholders
 from domain.errors import InvalidConfig, Unsupported
 from domain.ports import Notifier
 from domain.refs import Notification
+
+if TYPE_CHECKING:
+    from adapters.simulator.sql.taskgraph_sql import TaskGraphs
 
 
 class TaskRuntime(Protocol):
@@ -50,9 +53,12 @@ class _Target:
 class SystemFunctions:
     """``SYSTEM$…`` and ``SNOWFLAKE.NOTIFICATION.…`` functions for one running task."""
 
-    def __init__(self, runtime: TaskRuntime, notifier: Notifier | None) -> None:
+    def __init__(
+        self, runtime: TaskRuntime, notifier: Notifier | None, graphs: TaskGraphs | None = None
+    ) -> None:
         self._runtime = runtime
         self._notifier = notifier
+        self.graphs = graphs  # the engine's Task Graph SQL (taskgraph_sql): EXECUTE TASK, TASK_HISTORY, …
         self._system: dict[str, Callable[..., Any]] = {
             "SYSTEM$SET_RETURN_VALUE": self._set_return_value,
             "SYSTEM$GET_PREDECESSOR_RETURN_VALUE": self._get_predecessor_return_value,
@@ -62,6 +68,8 @@ class SystemFunctions:
             "SYSTEM$TASK_COMPLETION_STATE": lambda name: runtime.task_completion_state(str(name)),
             "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION": self._send_notification,
             "SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS": self._cancel_ongoing_executions,
+            "SYSTEM$SEND_EMAIL": self._send_email,
+            "SYSTEM$TASK_DEPENDENTS_ENABLE": self._task_dependents_enable,
         }
         self._notification: dict[str, Callable[..., Any]] = {
             "TEXT_PLAIN": lambda body: _Message(str(body), "text/plain"),
@@ -106,11 +114,43 @@ class SystemFunctions:
             else "No ongoing executions"
         )
 
-    def _send_notification(self, messages: Any, targets: Any) -> str:
-        if self._notifier is None:
+    def _task_dependents_enable(self, name: Any) -> None:
+        # docs: sql-reference/functions/system_task_dependents_enable (recursively resumes the task and its
+        # dependents); a graph's tasks share its root's state here, so this resumes the graph.
+        if self.graphs is None:
             raise Unsupported(
-                "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION needs a notifier: pass notifier=... to LocalDAGOperation"
+                "SYSTEM$TASK_DEPENDENTS_ENABLE needs the task engine: call it from a running task"
             )
+        self.graphs.enable_dependents(str(name))
+
+    def _send_email(
+        self, integration: Any, recipients: Any, subject: Any, body: Any, mime_type: Any = "text/plain"
+    ) -> bool:
+        """docs: sql-reference/stored-procedures/system_send_email — returns TRUE once sent. The integration's
+        mailbox receives the message: the notifier delivers per integration, not per address."""
+        notifier = self._require_notifier("SYSTEM$SEND_EMAIL")
+        addresses = [a.strip() for a in str(recipients or "").split(",") if a.strip()]
+        if not addresses or any("@" not in a for a in addresses):
+            raise InvalidConfig(
+                f"SYSTEM$SEND_EMAIL recipients {recipients!r}: expected one or more comma-separated email addresses"
+            )
+        for what, value in (("subject", subject), ("content", body)):
+            if not value:
+                raise InvalidConfig(f"SYSTEM$SEND_EMAIL: the email {what} cannot be empty")
+        if mime_type not in _EMAIL_TYPES:
+            raise InvalidConfig(
+                f"SYSTEM$SEND_EMAIL mime type {mime_type!r}: expected one of {list(_EMAIL_TYPES)}"
+            )
+        notifier.send(str(integration), Notification(str(subject), str(body), str(mime_type)))
+        return True
+
+    def _require_notifier(self, what: str) -> Notifier:
+        if self._notifier is None:
+            raise Unsupported(f"{what} needs a notifier: pass notifier=... to LocalDAGOperation")
+        return self._notifier
+
+    def _send_notification(self, messages: Any, targets: Any) -> str:
+        notifier = self._require_notifier("SYSTEM$SEND_SNOWFLAKE_NOTIFICATION")
         messages = messages if isinstance(messages, list) else [messages]
         targets = targets if isinstance(targets, list) else [targets]
         for m in messages:
@@ -125,7 +165,7 @@ class SystemFunctions:
                 )
             for m in messages:
                 subject = t.subject or f"Snowflake notification from task {self._runtime.full_name}"
-                self._notifier.send(t.integration, Notification(subject, m.body, m.content_type))
+                notifier.send(t.integration, Notification(subject, m.body, m.content_type))
         return "Notification sent"
 
     def value_of(self, node: exp.Expr) -> Any:
@@ -150,6 +190,9 @@ class SystemFunctions:
         if isinstance(node, exp.Anonymous) and node.name.upper().startswith("SYSTEM$"):
             return self.call(node.name, *(self.value_of(a) for a in node.expressions))
         raise Unsupported(f"argument {node.sql(dialect='snowflake')!r} is not supported in a simulated CALL")
+
+
+_EMAIL_TYPES = ("text/plain", "text/html")
 
 
 def literal(value: Any) -> exp.Expr:

@@ -59,6 +59,7 @@ from domain.schedule import utc_now
 
 if TYPE_CHECKING:  # Snowpark takes seconds to import: reading history never loads it
     from adapters.simulator.sql.session import TaskSession
+    from adapters.simulator.sql.taskgraph_sql import TaskGraphs
 
 DEFAULT_TIMEOUT_MS = 3_600_000
 TASK_ERROR_CODE = 100132  # Snowflake's code for an error raised by procedure code
@@ -80,6 +81,8 @@ class EngineServices:
     session_factory: SessionFactory | None
     max_workers: int
     cancel_graph: Callable[[str], list[int]]  # SYSTEM$USER_TASK_CANCEL_ONGOING_EXECUTIONS from task SQL
+    # EXECUTE TASK, TASK_HISTORY, … from task SQL (history_sql.GraphSql)
+    task_graphs: TaskGraphs | None = None
 
     def run_job(self, body: JobBody, handle: TaskSession, task: TaskDef) -> None:
         if self.job_runner is None:
@@ -200,6 +203,9 @@ class Attempt:
             self._cancel_requests()
         )  # requests that found nothing to stop; the finalizer runs
         if graph.finalizer is not None:
+            # the finalizer reads TASK_HISTORY for the run's failures: every other task's row is there first
+            if self.engine.store.append_history(self._rows, wait=True):
+                self._rows = []
             self.states[graph.finalizer] = TaskState.SCHEDULED
             self._start(graph.finalizer)
             self._drive()
@@ -365,7 +371,7 @@ class Attempt:
                     return
                 from adapters.simulator.sql.session import task_session
 
-                functions = SystemFunctions(scope, engine.notifier)
+                functions = SystemFunctions(scope, engine.notifier, engine.task_graphs)
                 with task_session(engine.account, functions) as handle:
                     self._sessions[id(scope)] = handle
                     if scope.abandoned:  # abandoned while the session opened: _abandon could not stop it

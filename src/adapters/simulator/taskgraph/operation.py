@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.taskgraph.attempt import EngineServices
+from adapters.simulator.taskgraph.history_sql import GraphSql
 from adapters.simulator.taskgraph.launcher import Launcher
 from adapters.simulator.taskgraph.model import GraphDef, compile_dag
 from adapters.simulator.taskgraph.run_group import RunGroup
@@ -108,6 +109,7 @@ class LocalDAGOperation:
             session_factory=session_factory,
             max_workers=max_workers,
             cancel_graph=self.cancel,
+            task_graphs=GraphSql(self),
         )
         self._launcher = Launcher(services, self.clock)
         self._graphs: dict[str, GraphDef] = {}
@@ -316,6 +318,10 @@ class LocalDAGOperation:
 
     def has_definitions(self, dag: DAG | str) -> bool:
         return _name(dag) in self._graphs
+
+    def definitions(self) -> dict[str, GraphDef]:
+        """The compiled graphs whose task definitions this process holds, by name."""
+        return dict(self._graphs)
 
     def live_task_states(self, dag: DAG | str, run_id: int) -> dict[str, TaskState] | None:
         """Task states of an in-flight run (short names), or None once it has ended."""
