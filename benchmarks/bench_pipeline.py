@@ -63,7 +63,7 @@ def main() -> None:
         template = Path(tmp) / "template"
         c = _container(template)
         t0 = time.perf_counter()
-        provisioning.setup(c.settings(), c, rows=args.rows)
+        c.setup(rows=args.rows)
         c.shutdown_resources()
         print(f"setup of {args.rows} rows: {time.perf_counter() - t0:.2f} s")
         times: dict[str, list[float]] = {"direct": [], "graph": []}
