@@ -20,7 +20,7 @@ import pytest
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool
-from adapters.simulator.jobs import cores
+from adapters.simulator.jobs import cores as job_cores
 from adapters.simulator.jobs import runner as jobs_module
 from adapters.simulator.jobs.runner import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
@@ -53,7 +53,7 @@ def jobs_count() -> dict[str, str | None]:
 
 
 def threads_setting() -> str | None:
-    return os.environ.get(cores.THREADS_VARIABLE)
+    return os.environ.get(job_cores.THREADS_VARIABLE)
 
 
 def explode() -> None:
@@ -233,7 +233,7 @@ def test_threads_per_instance_divides_the_usable_cores_and_never_drops_below_one
     monkeypatch: pytest.MonkeyPatch, cores: int, instances: int, threads: int
 ) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert cores.threads_per_instance(instances) == threads
+    assert job_cores.threads_per_instance(instances) == threads
 
 
 def test_a_remote_exception_fails_the_job_with_its_text(runner: SimJobRunner) -> None:

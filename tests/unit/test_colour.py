@@ -3,14 +3,13 @@ EXECUTING cyan); plain text in a pipe or under NO_COLOR; FORCE_COLOR colours a p
 
 from __future__ import annotations
 
-import argparse
 import io
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
-from app.cli import cmd_runs
+from app.cli import build_parser, cmd_runs
 from app.colour import write_states
 from app.settings import load_settings
 from domain.graph import GraphRun, GraphRunState, TaskRun, TaskState
@@ -106,7 +105,9 @@ def _runs_output(out: io.StringIO, output_format: str) -> str:
     )
     scheduler = SimpleNamespace(runs=lambda _graph, limit: [run])
     settings = load_settings(env={}, backend="simulator")
-    args = argparse.Namespace(limit=1, format=output_format)
+    args = build_parser().parse_args(
+        ["runs", "--limit", "1", "--format", output_format]
+    )  # as the CLI parses it
     assert cmd_runs(args, settings, SimpleNamespace(scheduler=lambda: scheduler), out) == 0  # type: ignore[arg-type]
     return out.getvalue()
 

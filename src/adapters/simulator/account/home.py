@@ -443,11 +443,16 @@ class LocalAccount:
             cur = self._con.cursor()
             try:
                 tables = stored_tables(cur)
+                (own,) = cur.execute("select current_database()").fetchone()
                 return all(
-                    kind == "BASE TABLE"
-                    and not cur.execute(
-                        f"select count(*) from {_quoted(catalog)}.{_quoted(schema)}.{_quoted(name)}"
-                    ).fetchone()[0]
+                    # the engine's own views over its history (TASK_HISTORY, …) hold nothing of their own
+                    (kind == "VIEW" and (catalog, schema) == (own, "main"))
+                    or (
+                        kind == "BASE TABLE"
+                        and not cur.execute(
+                            f"select count(*) from {_quoted(catalog)}.{_quoted(schema)}.{_quoted(name)}"
+                        ).fetchone()[0]
+                    )
                     for catalog, schema, name, kind in tables
                 )
             finally:

@@ -2,9 +2,9 @@
 
 Tasks run on threads of one process (see ``attempt``), so capture is per thread: a ``logging`` handler on the
 root logger keeps the records emitted by a capturing thread, and ``sys.stdout``/``sys.stderr`` are swapped,
-while any thread captures, for a stream that sends a capturing thread's writes to its buffer and every other
-thread's to the stream it replaced. Records are kept at the loggers' own levels (the CLI's default is WARNING,
-``-v`` INFO): capture never changes what a logger emits.
+while any thread captures, for a stream that also copies a capturing thread's writes to its buffer (everything
+still reaches the stream it replaced, as log records still reach their handlers). Records are kept at the
+loggers' own levels (the CLI's default is WARNING, ``-v`` INFO): capture never changes what a logger emits.
 
 Bounds: a task keeps the last ``MAX_LOG_CHARS`` characters of its output (the end of a failing task's output is
 what explains it) and the last ``MAX_TRACEBACK_CHARS`` of its traceback; what is cut is said in the first line.
@@ -56,21 +56,19 @@ _lock = threading.Lock()
 
 
 class _ThreadStream(io.TextIOBase):
-    """Writes of a capturing thread go to its capture; everybody else's to the stream this one replaced."""
+    """Every write goes to the stream this one replaced; a capturing thread's is also kept in its capture."""
 
     def __init__(self, fallback: TextIO) -> None:
         self.fallback = fallback
 
     def write(self, text: str) -> int:
         capture = _captures.get(threading.get_ident())
-        if capture is None:
-            return self.fallback.write(text)
-        capture.write(text)
-        return len(text)
+        if capture is not None:
+            capture.write(text)
+        return self.fallback.write(text)  # still printed, as a task's log records are still emitted
 
     def flush(self) -> None:
-        if threading.get_ident() not in _captures:
-            self.fallback.flush()
+        self.fallback.flush()
 
 
 class _Handler(logging.Handler):
