@@ -28,8 +28,8 @@ def op() -> Iterator[LocalDAGOperation]:
         yield operation
 
 
-def run_task(op: LocalDAGOperation, body: Callable[[Session], Any]) -> Any:
-    """Run ``body`` as the only task of a graph over a fresh LOANS table; returns what it returned."""
+def run_task(op: LocalDAGOperation, body: Callable[[Session], Any], graph: str = "frames") -> Any:
+    """Run ``body`` as the only task of graph ``graph`` over a fresh LOANS table; returns what it returned."""
     seen: list[Any] = []
 
     def task(session: Session) -> None:
@@ -37,7 +37,7 @@ def run_task(op: LocalDAGOperation, body: Callable[[Session], Any]) -> Any:
         session.sql(FILL).collect()
         seen.append(body(session))
 
-    with DAG("frames") as dag:
+    with DAG(graph) as dag:
         DAGTask("t", task)
     op.deploy(dag)
     run = op.run(dag)

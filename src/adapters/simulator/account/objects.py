@@ -141,7 +141,12 @@ def ensure_stage(
 
 def stage_path(account: LocalAccount, database: str, schema: str, stage: str) -> Path:
     """The folder behind ``@DATABASE.SCHEMA.STAGE`` (names already normalized)."""
-    return account.files.joinpath("stages", *(path_segment(p) for p in (database, schema, stage)))
+    return stages_root(account).joinpath(*(path_segment(p) for p in (database, schema, stage)))
+
+
+def stages_root(account: LocalAccount) -> Path:
+    """The folder holding every stage of the account, one ``DATABASE/SCHEMA/STAGE`` folder each."""
+    return account.files / "stages"
 
 
 def _ensure_pool_catalog(cur: duckdb.DuckDBPyConnection) -> None:

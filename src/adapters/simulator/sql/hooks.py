@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading
+from adapters.simulator.sql import loading, stages
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -345,6 +345,7 @@ RULES: tuple[Rule, ...] = (
     _query_tag,
     _ctas_column_names,
     _put_target_unquoted,
+    stages.remove_files,
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,

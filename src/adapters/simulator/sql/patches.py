@@ -6,11 +6,15 @@ Statement-level gaps are rewritten in ``hooks``; these are the ones no statement
 from __future__ import annotations
 
 import fakesnow.arrow
+import fakesnow.server as fs_server
 import fakesnow.transforms
+import fakesnow.transforms.stage
 import pyarrow as pa
 import pyarrow.compute as pc
 from fakesnow.params import MutableParams
 from sqlglot import exp
+
+from adapters.simulator.sql import stages
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -52,3 +56,12 @@ def install() -> None:
     # fakesnow/arrow.py ``to_sf`` and fakesnow/cursor.py ``_transform`` look these up in their modules at call time
     fakesnow.arrow.timestamp_to_sf_struct = _timestamp_to_sf_struct
     fakesnow.transforms.identifier = _identifier
+    # Stage files in the served account's home, not fakesnow's one folder of the process (stages.py): every
+    # reader of LOCAL_BUCKET_PATH, looked up in its module at call time (fakesnow/transforms/stage.py,
+    # fakesnow/copy_into.py, fakesnow/server.py ``query_request`` and ``bucket_upload``)
+    fakesnow.transforms.stage.internal_dir = stages.internal_dir
+    fakesnow.transforms.stage.is_internal = stages.is_internal
+    fakesnow.transforms.stage.internal_files_sql = stages.internal_files_sql
+    fakesnow.transforms.stage.internal_file_name = stages.internal_file_name
+    fs_server.gcs_stage_info = stages.gcs_stage_info
+    fs_server._write_bucket_file = stages.write_bucket_file

@@ -223,6 +223,19 @@ class _SessionSql:
                     duck.unregister("_sf_rows")
 
 
+class _ServingAccount:
+    """The ASGI app of one account's server: each request runs as the account's (stages.serving), so fakesnow's
+    stage files of that request are in the account's home."""
+
+    def __init__(self, app: Starlette, account: LocalAccount) -> None:
+        self._app = app
+        self._account = account
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with stages.serving(self._account):  # starlette's run_in_threadpool copies the context to its thread
+            await self._app(scope, receive, send)
+
+
 class SqlServer:
     """The loopback server of one account; ``connection_options`` are what a connector needs to log in."""
 
@@ -244,7 +257,7 @@ class SqlServer:
         ]
         self._server = uvicorn.Server(
             uvicorn.Config(
-                Starlette(routes=routes),
+                _ServingAccount(Starlette(routes=routes), account),
                 log_config=None,  # leave the application's logging alone
                 log_level="warning",
                 access_log=False,
