@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading
+from adapters.simulator.sql import loading, result_scan
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -348,6 +348,7 @@ RULES: tuple[Rule, ...] = (
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,
+    result_scan.result_scan,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
