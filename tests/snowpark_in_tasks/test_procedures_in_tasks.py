@@ -177,3 +177,19 @@ def test_a_task_registers_a_python_function_as_a_procedure_and_calls_it(op: Loca
         ("register", register_and_call),
     )
     assert values["REGISTER"] == "42 12"
+
+
+def test_describe_procedure_names_what_it_returns(account: LocalAccount) -> None:
+    # session.call reads the second row to tell a table procedure from a scalar one (session.py
+    # ``_infer_is_return_table``)
+    from adapters.simulator.sql.session import open_session
+
+    session = open_session(account)
+    session.sql(DOUBLE_IT).collect()
+    rows = session.sql("describe procedure DOUBLE_IT(NUMBER)").collect()
+    session.close()
+    assert [tuple(r) for r in rows[:3]] == [
+        ("signature", "(X INT)"),
+        ("returns", "INT"),
+        ("language", "PYTHON"),
+    ]

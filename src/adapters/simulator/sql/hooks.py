@@ -353,6 +353,7 @@ RULES: tuple[Rule, ...] = (
     _session_functions,
     _system_functions,
     procedures.call_procedure,  # after SYSTEM$ arguments have their values
+    procedures.describe_procedure,
     table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
     task_statements,
 )
