@@ -151,3 +151,45 @@ def test_a_package_not_installed_here_is_refused_by_name(account: LocalAccount) 
             "packages=('no-such-package') handler='f' as 'def f(s): return 1'"
         ).collect()
     session.close()
+
+
+def test_a_task_registers_a_python_function_as_a_procedure_and_calls_it(op: LocalDAGOperation) -> None:
+    # snowflake/snowpark/stored_procedure.py ``_do_register_sp``: lists the session stage through RESULT_SCAN,
+    # reads INFORMATION_SCHEMA.PACKAGES, then sends CREATE TEMPORARY PROCEDURE with a cloudpickled inline handler
+    def register_and_call(session: Session) -> str:
+        from snowflake.snowpark.types import IntegerType
+
+        def add_loans(session: Session, x: int) -> int:
+            return x + session.sql("select count(*) from LOANS").collect()[0][0]
+
+        add = session.sproc.register(
+            add_loans,
+            name="ADD_LOANS",
+            return_type=IntegerType(),
+            input_types=[IntegerType()],
+            packages=["snowflake-snowpark-python"],
+        )
+        return f"{session.call('ADD_LOANS', 40)} {add(10, session=session)}"
+
+    values = run_graph(
+        op,
+        ("make", "create or replace table LOANS (ID int); insert into LOANS values (1), (2)"),
+        ("register", register_and_call),
+    )
+    assert values["REGISTER"] == "42 12"
+
+
+def test_describe_procedure_names_what_it_returns(account: LocalAccount) -> None:
+    # session.call reads the second row to tell a table procedure from a scalar one (session.py
+    # ``_infer_is_return_table``)
+    from adapters.simulator.sql.session import open_session
+
+    session = open_session(account)
+    session.sql(DOUBLE_IT).collect()
+    rows = session.sql("describe procedure DOUBLE_IT(NUMBER)").collect()
+    session.close()
+    assert [tuple(r) for r in rows[:3]] == [
+        ("signature", "(X INT)"),
+        ("returns", "INT"),
+        ("language", "PYTHON"),
+    ]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading, stages
+from adapters.simulator.sql import loading, result_scan, stages
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -349,10 +349,12 @@ RULES: tuple[Rule, ...] = (
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,
+    result_scan.result_scan,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
     procedures.call_procedure,  # after SYSTEM$ arguments have their values
+    procedures.describe_procedure,
     table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
     task_statements,
 )

@@ -65,6 +65,7 @@ _CREATE_FUNCTION = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _CALL = re.compile(rf"^\s*CALL\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
+_DESCRIBE = re.compile(rf"^\s*(?:DESC|DESCRIBE)\s+PROCEDURE\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
 _CLAUSES = {
     "language": re.compile(r"\bLANGUAGE\s+(\w+)", re.IGNORECASE),
     "runtime_version": re.compile(r"\bRUNTIME_VERSION\s*=\s*'?([\d.]+)'?", re.IGNORECASE),
@@ -92,6 +93,8 @@ class Procedure:
     imports: tuple[str, ...]
     packages: tuple[str, ...]
     execute_as: str
+    # the arguments' types as CREATE gave them; empty for procedures kept before the types were
+    argument_types: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -152,6 +155,7 @@ def create_procedure(statement: statements.Statement) -> str | None:
         schema=schema,
         name=name,
         arguments=tuple(_argument_names(arguments_text)),
+        argument_types=tuple(_argument_types(arguments_text)),
         returns=" ".join(returns["type"].upper().split()),
         handler=clauses["handler"],
         code=body,
@@ -201,6 +205,37 @@ def call_procedure(statement: statements.Statement) -> str | None:
     return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
         dialect="snowflake"
     )
+
+
+def describe_procedure(statement: statements.Statement) -> str | None:
+    """``DESCRIBE PROCEDURE name(TYPE, …)``: the procedure's properties, one row each (docs: sql/desc-procedure).
+    Snowpark's ``session.call`` reads the second row, ``returns``, to tell a table procedure from a scalar one
+    (snowflake/snowpark/session.py ``_infer_is_return_table``); ``sproc.describe`` sends it too."""
+    match = _DESCRIBE.match(statement.text)
+    if match is None:
+        return None
+    types, rest = _parenthesised(statement.text, match.end() - 1)
+    if rest.strip().rstrip(";").strip():
+        return None
+    procedure = _find(statement.session, match["name"], len(_split_arguments(types)))
+    kinds = procedure.argument_types or ("",) * len(procedure.arguments)
+    signature = ", ".join(
+        f"{name} {kind}".rstrip() for name, kind in zip(procedure.arguments, kinds, strict=True)
+    )
+    properties = (
+        ("signature", f"({signature})"),
+        ("returns", procedure.returns),
+        ("language", "PYTHON"),
+        ("execute as", procedure.execute_as),
+        ("handler", procedure.handler),
+        ("packages", json.dumps(list(procedure.packages))),
+        ("imports", json.dumps(list(procedure.imports))),
+        ("body", procedure.code or ""),
+    )
+    # DESCRIBE's columns are lower-case, quoted (docs: sql/desc-procedure, Output)
+    columns = (exp.column("P").as_("property", quoted=True), exp.column("V").as_("value", quoted=True))
+    values = exp.values(list(properties), alias="D", columns=["P", "V"])
+    return exp.select(*columns).from_(values).sql(dialect="snowflake")
 
 
 _SCOPED = re.compile(r"^(\s*CREATE\s+(?:OR\s+REPLACE\s+)?)SCOPED\s+(?=TEMP(?:ORARY)?\s)", re.IGNORECASE)
@@ -506,6 +541,16 @@ def _split_arguments(text: str) -> list[str]:
 
 def _argument_names(text: str) -> list[str]:
     return [_normal(part.split()[0]) for part in _split_arguments(text)]
+
+
+def _argument_types(text: str) -> list[str]:
+    # ``name TYPE [DEFAULT …]``: the type as written, upper-cased
+    return [
+        " ".join(re.split(r"\s+DEFAULT\s", part.split(maxsplit=1)[1], flags=re.I)[0].upper().split())
+        if len(part.split()) > 1
+        else ""
+        for part in _split_arguments(text)
+    ]
 
 
 def _body(rest: str) -> tuple[str | None, str]:

@@ -222,6 +222,20 @@ class _SessionSql:
                 finally:
                     duck.unregister("_sf_rows")
 
+    def result_table(self, query_id: str, name: str) -> bool:
+        # fakesnow/cursor.py ``_execute`` keeps every result of the connection's statements in ``results_cache``
+        cached = self._conn.results_cache.get(query_id)
+        if cached is None:
+            return False
+        login = self._conn.login
+        with login.statement():
+            login.duck.register("_sf_result", cached[0])
+            try:
+                login.duck.execute(f'create or replace temporary table "{name}" as select * from _sf_result')
+            finally:
+                login.duck.unregister("_sf_result")
+        return True
+
 
 class _ServingAccount:
     """The ASGI app of one account's server: each request runs as the account's (stages.serving), so fakesnow's

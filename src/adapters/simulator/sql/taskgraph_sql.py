@@ -62,6 +62,11 @@ class SessionSql(Protocol):
         """(Re)create the session's temporary table ``name`` holding ``rows``."""
         ...
 
+    def result_table(self, query_id: str, name: str) -> bool:
+        """(Re)create the session's temporary table ``name`` holding the result of its statement ``query_id``;
+        False when the session has no such result (result_scan.py)."""
+        ...
+
 
 # Table function -> its documented arguments (all optional).
 TABLE_FUNCTIONS: dict[str, frozenset[str]] = {
