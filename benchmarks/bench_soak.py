@@ -14,6 +14,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from app.container import build_container
@@ -40,6 +41,9 @@ def main() -> None:
             c.setup(rows=args.rows)
             spec = p.pipeline_graph(settings.pipeline, name=settings.graph.name)
             scheduler = c.scheduler()
+            # As expiry_days=0 does for versions: keep task-graph history only a few runs long, so 30 runs show
+            # its steady state ([graph] history_days is whole days, 7 by default).
+            c.dag_operation().store.retention = timedelta(seconds=10)
             p.deploy_graph(c.jobs(), scheduler, spec, settings.pipeline)
             times: list[float] = []
             sizes: list[int] = []

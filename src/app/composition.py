@@ -9,6 +9,7 @@ nothing outside the standard library, ``domain`` and ``app`` at load time; each 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,9 @@ def sim_notifier(account: Any) -> Any:
     return SimNotifier(account)
 
 
-def dag_operation(account: Any, notifier: Any, jobs: Any, ports: Callable[[], Ports]) -> Any:
+def dag_operation(
+    account: Any, notifier: Any, jobs: Any, ports: Callable[[], Ports], history_days: int
+) -> Any:
     from adapters.simulator import LocalDAGOperation
 
     def reconcile(run: Any) -> Mapping[str, str]:
@@ -86,7 +89,13 @@ def dag_operation(account: Any, notifier: Any, jobs: Any, ports: Callable[[], Po
         config = RunConfig.from_graph(run.config, run.scheduled_time, graph_run_id=str(run.run_id))
         return reconcile_crashed_run(ports(), config)
 
-    return LocalDAGOperation(account=account, notifier=notifier, job_runner=jobs, on_recovered=reconcile)
+    return LocalDAGOperation(
+        account=account,
+        notifier=notifier,
+        job_runner=jobs,
+        on_recovered=reconcile,
+        history_retention=timedelta(days=history_days),
+    )
 
 
 def sim_scheduler(operation: Any, ports: Callable[[], Ports]) -> Any:

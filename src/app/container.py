@@ -60,7 +60,14 @@ class Container(containers.DeclarativeContainer):
     ports = providers.Singleton(Ports, feature_store, jobs, registry, notifier, clock)
 
     # After the ports: a run a killed process left is reconciled with the registry when the engine opens.
-    dag_operation = providers.Singleton(build.dag_operation, account, sim_notifier, sim_jobs, ports.provider)
+    dag_operation = providers.Singleton(
+        build.dag_operation,
+        account,
+        sim_notifier,
+        sim_jobs,
+        ports.provider,
+        providers.Callable(attrgetter("graph.history_days"), settings),
+    )
     sim_scheduler = providers.Singleton(build.sim_scheduler, dag_operation, ports.provider)
     deployed_definitions = providers.Callable(_deployed_definitions)
     sf_scheduler = providers.Singleton(build.sf_scheduler, session, sf_names, deployed_definitions)

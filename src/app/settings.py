@@ -79,6 +79,9 @@ class GraphOptions:
     task_auto_retry_attempts: int = 0
     task_timeout_seconds: int = 3600
     overlap_policy: OverlapPolicy = OverlapPolicy.NO_OVERLAP
+    # Simulator: days finished runs stay in the home's task history (Snowflake's INFORMATION_SCHEMA keeps 7,
+    # ACCOUNT_USAGE 365: the most allowed).
+    history_days: int = 7
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -86,6 +89,7 @@ class GraphOptions:
         validate_name(self.name, "graph")
         _whole("graph", "task_auto_retry_attempts", self.task_auto_retry_attempts, 0, 30)
         _whole("graph", "task_timeout_seconds", self.task_timeout_seconds, 1, 604_800)
+        _whole("graph", "history_days", self.history_days, 1, 365)
 
 
 WEBHOOK_SECRET_ENV = "APP_WEBHOOK_SECRET"

@@ -38,6 +38,7 @@ from adapters.simulator.taskgraph.session import SessionFactory
 from adapters.simulator.taskgraph.store import (
     CRASH_CODE,
     CRASH_MESSAGE,
+    HISTORY_RETENTION,
     GraphRecord,
     GraphStore,
     RunRecord,
@@ -73,6 +74,7 @@ class LocalDAGOperation:
         clock: Clock | None = None,
         max_workers: int = 8,
         on_recovered: Callable[[RunRecord], Mapping[str, str]] | None = None,
+        history_retention: timedelta = HISTORY_RETENTION,
     ) -> None:
         """``home=None``: a temporary in-memory account; a path: that home; or an open ``account=``.
 
@@ -84,6 +86,7 @@ class LocalDAGOperation:
         (to attach adapters to it). ``on_recovered`` is called for each run a gone process left EXECUTING, once
         it is FAILED (its owner's finalizer never ran): it reconciles what the run did with what its history
         says, and returns the tasks the crash interrupted, each with what it had done, recorded as FAILED rows.
+        ``history_retention``: how long finished runs and their task rows are kept (``GraphStore``).
         """
         if account is not None and home is not None:
             raise InvalidConfig("pass either home= or account= to LocalDAGOperation, not both")
@@ -95,7 +98,7 @@ class LocalDAGOperation:
             notifier = self._default_notifier()
         if job_runner is None:
             job_runner = self._default_job_runner(temporary=self._owns_account and home is None)
-        self.store = GraphStore(self.account)
+        self.store = GraphStore(self.account, retention=history_retention)
         self.clock: Clock = clock or utc_now
         recovered = self.store.recover_abandoned(utc_now())
         self.recovered_runs = len(recovered)

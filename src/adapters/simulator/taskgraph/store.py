@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -29,10 +29,15 @@ import pyarrow as pa
 
 from adapters.simulator.account.errors import ENGINE_STATE, translated
 from adapters.simulator.account.home import LocalAccount
+from domain.errors import InvalidConfig
 from domain.graph import GraphRunState, ScheduledFrom, TaskState
 
 CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
 CRASH_CODE = 3000
+# How long finished runs and their task rows are kept. Snowflake keeps INFORMATION_SCHEMA.TASK_HISTORY 7 days
+# and ACCOUNT_USAGE.TASK_HISTORY a year; a week is what a task can query here (history_sql) and bounds the home
+# at a week of runs (~13 KiB each, with their captured output) instead of growing forever.
+HISTORY_RETENTION = timedelta(days=7)
 
 _DDL = """
 create table if not exists TG_GRAPHS (
@@ -185,8 +190,12 @@ def _from_db(value: Any, name: str) -> Any:
 
 
 class GraphStore:
-    def __init__(self, account: LocalAccount) -> None:
+    def __init__(self, account: LocalAccount, *, retention: timedelta = HISTORY_RETENTION) -> None:
+        """``retention``: finished runs (and their task rows) older than this are deleted as each run ends."""
+        if retention <= timedelta(0):
+            raise InvalidConfig(f"task-graph history retention {retention}: must be positive")
         self._account = account
+        self.retention = retention
         with self._cursor() as cur:
             cur.execute(_DDL)
 
@@ -266,7 +275,8 @@ class GraphStore:
             )
 
     def finish_run(self, run: RunRecord, history: Sequence[TaskHistoryRecord]) -> None:
-        """The attempt's final row and its remaining task rows, in one transaction."""
+        """The attempt's final row and its remaining task rows, in one transaction, which also expires the
+        history older than the retention before this run's end."""
         changes = {c: _to_db(getattr(run, c), c) for c in _RUN_COLUMNS}
         with self._cursor(transaction=True) as cur:
             self._insert_history(cur, history)
@@ -275,6 +285,20 @@ class GraphStore:
                 "where GRAPH_RUN_GROUP_ID = ? and ATTEMPT_NUMBER = ?",
                 [*changes.values(), run.graph_run_group_id, run.attempt_number],
             )
+            if run.completed_time is not None:
+                self._expire(cur, run.completed_time - self.retention)
+
+    @staticmethod
+    def _expire(cur: duckdb.DuckDBPyConnection, before: datetime) -> None:
+        """Delete the runs that ended before ``before`` with their task rows; an executing run keeps all its
+        rows, however old (task rows are matched by their run, not their own times)."""
+        cutoff = _to_db(before, "before")
+        cur.execute(
+            "delete from TG_TASK_HISTORY h using TG_GRAPH_RUNS r where h.GRAPH_RUN_GROUP_ID = r.GRAPH_RUN_GROUP_ID "
+            "and h.ATTEMPT_NUMBER = r.ATTEMPT_NUMBER and r.STATE <> 'EXECUTING' and r.COMPLETED_TIME < ?",
+            [cutoff],
+        )
+        cur.execute("delete from TG_GRAPH_RUNS where STATE <> 'EXECUTING' and COMPLETED_TIME < ?", [cutoff])
 
     def append_history(self, history: Sequence[TaskHistoryRecord], *, wait: bool = True) -> bool:
         """Write task rows; with ``wait=False`` only if the account is free now. True when written."""
