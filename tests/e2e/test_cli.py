@@ -7,7 +7,6 @@ import errno
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,29 +24,13 @@ from adapters.simulator.account.errors import translated
 from app.cli import cmd_scheduler, main
 from app.settings import load_settings
 from domain.errors import BackendUnavailable
-
-ROWS = "4000"
+from tests.e2e.homes import ROWS
 
 
 def cli(home: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(["--home", str(home), *argv], out=out, err=err)
     return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    code, _, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
-    assert code == 0, err
-    return home
-
-
-@pytest.fixture
-def home(prepared_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(prepared_home, copy)
-    return copy
 
 
 def runs(home: Path) -> list[dict[str, Any]]:

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
-from tests.e2e.test_cli import ROWS, cli, inject, runs
-
-
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    code, _, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
-    assert code == 0, err
-    return home
-
-
-@pytest.fixture
-def home(prepared_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(prepared_home, copy)
-    return copy
+from tests.e2e.test_cli import cli, inject, runs
 
 
 def test_deploy_run_prints_the_branch_with_the_gates_reasons_and_the_version_as_json_names(

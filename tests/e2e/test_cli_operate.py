@@ -4,27 +4,11 @@ execute --config (EXECUTE TASK … USING CONFIG, one run, no redeploy)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import ROWS, cli, inject, runs, states
-
-
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    code, _, err = cli(home, "setup", "--rows", ROWS, "--seed", "7")
-    assert code == 0, err
-    return home
-
-
-@pytest.fixture
-def home(prepared_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(prepared_home, copy)
-    return copy
+from tests.e2e.test_cli import cli, inject, runs, states
 
 
 def test_retry_reruns_the_failed_run_as_its_next_attempt_and_it_succeeds(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import signal
 import stat
 import subprocess
@@ -23,20 +22,6 @@ from app.control import CONTROL_FILE
 # Training this long outlasts every command the tests send while the run holds the home.
 _SLOW = ["--config", "n_estimators=5000"]
 _TIMEOUT = 120
-
-
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    assert main(["--home", str(home), "setup", "--rows", "4000", "--seed", "7"], out=io.StringIO()) == 0
-    return home
-
-
-@pytest.fixture
-def home(prepared_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(prepared_home, copy)
-    return copy
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,26 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app.cli import main
 
 # Training this long outlasts the moment the signal arrives, so the run is cancelled mid-task.
 _SLOW = ["--config", "n_estimators=5000"]
-
-
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    assert main(["--home", str(home), "setup", "--rows", "4000", "--seed", "7"], out=io.StringIO()) == 0
-    return home
-
-
-@pytest.fixture
-def home(prepared_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(prepared_home, copy)
-    return copy
 
 
 def _last_run(home: Path) -> dict[str, Any]:

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from app.cli import main
+from tests.e2e.homes import ROWS
 from tests.support.chromium import INSTALL_LINE, Chromium, find_chromium
-
-ROWS = "4000"
 
 
 def cli(home: Path, *argv: str) -> tuple[int, str, str]:

@@ -23,13 +23,6 @@ _BOUND_SECONDS = 240.0
 _WORKER = "adapters.simulator.jobs.worker"  # the module jobs/runner.py's _spawn starts each instance as
 
 
-@pytest.fixture(scope="module")
-def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("template") / "home"
-    assert main(["--home", str(home), "setup", "--rows", "4000", "--seed", "7"], out=io.StringIO()) == 0
-    return home
-
-
 @pytest.fixture
 def due_home(prepared_home: Path, tmp_path: Path) -> Path:
     """A home whose graph is deployed on a 12 h schedule and due now: the scheduler's first check starts it."""
