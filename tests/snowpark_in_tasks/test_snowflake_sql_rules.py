@@ -171,3 +171,28 @@ def test_a_quoted_name_must_be_matched_exactly(op: LocalDAGOperation) -> None:
     assert in_task(op, 'select count(*) as N from "Mixed_Q"') == [{"N": 0}]
     with pytest.raises(SnowparkSQLException, match="does not exist or not authorized"):
         in_task(op, "select count(*) as N from Mixed_Q")
+
+
+def test_show_schemas_names_the_databases_schemas(op: LocalDAGOperation) -> None:
+    # https://docs.snowflake.com/en/sql-reference/sql/show-schemas
+    rows = in_task(op, "create database if not exists SALES", "create schema if not exists SALES.LISTED",
+                   "show schemas in database SALES")  # fmt: skip
+    assert "LISTED" in {r["name"] for r in rows}
+
+
+def test_use_database_and_use_warehouse_set_the_sessions_context(op: LocalDAGOperation) -> None:
+    # https://docs.snowflake.com/en/sql-reference/sql/use-database, …/use-warehouse
+    seen: list[tuple[str | None, str | None]] = []
+
+    def task(session: Session) -> None:
+        session.sql("create database if not exists SALES").collect()
+        session.use_database("SALES")
+        session.use_warehouse("COMPUTE_WH")
+        seen.append((session.get_current_database(), session.get_current_warehouse()))
+
+    with DAG("context") as dag:
+        DAGTask("t", task)
+    op.deploy(dag, mode="or_replace")
+    run = op.run(dag)
+    assert run.state == "SUCCEEDED", run.first_error_message
+    assert seen == [('"SALES"', '"COMPUTE_WH"')]

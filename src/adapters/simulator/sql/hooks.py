@@ -184,6 +184,29 @@ _IMMEDIATE_FORMS = (
 )
 
 
+_USE_WAREHOUSE = re.compile(r'^\s*USE\s+WAREHOUSE\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*;?\s*$', re.IGNORECASE)
+
+
+def _warehouse(statement: Statement) -> str | None:
+    """``USE WAREHOUSE`` kept by the session and ``CURRENT_WAREHOUSE()`` answered from it (fakesnow has no such
+    function; Snowpark's ``get_current_warehouse`` sends ``select current_warehouse()``). The simulator has no
+    warehouses to run on, so any name is accepted, as a warehouse of the account would be."""
+    if match := _USE_WAREHOUSE.match(statement.text):
+        name = match[1]
+        statement.session.warehouse = name[1:-1].replace('""', '"') if name.startswith('"') else name.upper()
+        return STATEMENT_EXECUTED
+    if "CURRENT_WAREHOUSE" not in statement.text.upper():
+        return None
+    parsed = statement.parsed()
+    if parsed is None:
+        return None
+    warehouse = statement.session.warehouse
+    value = exp.null() if warehouse is None else exp.Literal.string(warehouse)
+    return parsed.transform(lambda n: value.copy() if isinstance(n, exp.CurrentWarehouse) else n).sql(
+        dialect="snowflake"
+    )
+
+
 def _query_tag(statement: Statement) -> str | None:
     """``ALTER SESSION SET/UNSET QUERY_TAG`` and ``SHOW PARAMETERS LIKE 'QUERY_TAG'`` on the session's own tag.
 
@@ -343,6 +366,7 @@ RULES: tuple[Rule, ...] = (
     procedures.packages_table,
     procedures.scoped_temporary,
     _query_tag,
+    _warehouse,
     _ctas_column_names,
     _put_target_unquoted,
     stages.remove_files,

@@ -40,6 +40,7 @@ class SessionState:
     ``alter_session`` accepts only QUOTED_IDENTIFIERS_IGNORE_CASE and AUTOCOMMIT."""
 
     query_tag: str = ""
+    warehouse: str | None = None  # USE WAREHOUSE: fakesnow accepts it and keeps nothing
     # set by the server: the session itself, for the rules that run statements on it (taskgraph_sql.py)
     sql: SessionSql | None = None
     # the account, the task key of its login and its current database and schema: what procedures need
