@@ -19,7 +19,7 @@ import pytest
 from app.cli import main
 
 # What a read-only command must not import (module name prefixes).
-HEAVY = ("snowflake.core", "snowflake.ml", "snowflake.snowpark", "xgboost")
+HEAVY = ("snowflake.core", "snowflake.ml", "snowflake.snowpark", "snowflake.connector", "fakesnow", "xgboost")
 
 _PROBE = """
 import json, sys

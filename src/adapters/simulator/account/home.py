@@ -29,9 +29,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from fakesnow import info_schema, macros
-from fakesnow.instance import GLOBAL_DATABASE_NAME
-from fakesnow.transforms import show
 
 from domain.errors import BackendUnavailable, HomeInUse, InvalidName
 from domain.names import normalize_qualified
@@ -41,6 +38,8 @@ DB_FILE = "account.duckdb"
 DATABASES_DIR = "databases"
 # fakesnow's per-database schema: its presence marks a Snowflake database.
 FS_SCHEMA = "_fs_information_schema"
+# fakesnow's catalog of objects spanning databases (fakesnow/instance.py GLOBAL_DATABASE_NAME), in memory
+GLOBAL_DATABASE_NAME = "_fs_global"
 _FS_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
@@ -56,10 +55,10 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
     # sqlglot's DuckDB output still writes ``x -> …`` lambdas, which DuckDB 2.0 accepts only with this setting.
     con = duckdb.connect(database, config={"lambda_syntax": "ENABLE_SINGLE_ARROW"})
     try:
-        # fakesnow's catalog of objects spanning databases (table comments, SHOW views, users).
+        # Its objects (table comments, SHOW views, users) are made when fakesnow is first needed
+        # (``LocalAccount.ensure_fakesnow``): importing fakesnow imports the connector, ~1 s a read-only
+        # command should not pay.
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {GLOBAL_DATABASE_NAME}")
-        con.execute(info_schema.fs_global_creation_sql())
-        con.execute(show.fs_global_creation_sql())
         con.execute("SET GLOBAL TimeZone = 'UTC'")  # Snowflake's account default time zone in fakesnow
     except BaseException:
         con.close()
@@ -164,6 +163,8 @@ class LocalAccount:
         self._interruptible: dict[int, duckdb.DuckDBPyConnection | None] = {}
         self._interrupted: set[int] = set()
         self._on_close: list[Callable[[], None]] = []
+        self._fakesnow_lock = threading.Lock()
+        self._fakesnow_ready = False  # see ensure_fakesnow
         self._main = str(self._con.execute("select current_database()").fetchone()[0])
         try:
             self._attach_databases()
@@ -209,9 +210,26 @@ class LocalAccount:
             return False
         file = self.database_file(database).replace("'", "''")
         cur.execute(f"attach if not exists '{file}' as {_quoted(database)}")
-        cur.execute(info_schema.per_db_creation_sql(database))
-        cur.execute(macros.creation_sql(database))
+        if not database_exists(cur, database):  # a new file: it gets fakesnow's objects once, when made
+            from fakesnow import info_schema, macros
+
+            self.ensure_fakesnow(cur)
+            cur.execute(info_schema.per_db_creation_sql(database))
+            cur.execute(macros.creation_sql(database))
         return True
+
+    def ensure_fakesnow(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Create fakesnow's objects in its in-memory global catalog, once per connection (fakesnow/instance.py
+        ``FakeSnow.__init__``); what runs fakesnow on this account (the SQL server) calls it first."""
+        with self._fakesnow_lock:
+            if self._fakesnow_ready:
+                return
+            from fakesnow import info_schema
+            from fakesnow.transforms import show
+
+            cur.execute(info_schema.fs_global_creation_sql())
+            cur.execute(show.fs_global_creation_sql())
+            self._fakesnow_ready = True
 
     def _migrate_legacy_schemas(self) -> None:
         """Move the tables of a home made before databases were catalogs (Snowflake's ``DB.SCHEMA`` was the

@@ -255,6 +255,8 @@ class SqlServer:
 
     def __init__(self, account: LocalAccount) -> None:
         self._account = account
+        with account.cursor() as cur:  # fakesnow's global objects, before any session's first statement
+            account.ensure_fakesnow(cur)
         self._logins: dict[str, _Login] = {}
         self._tasks: dict[str, SystemFunctions] = {}
         self._next_session_id = 0

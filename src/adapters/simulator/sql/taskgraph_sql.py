@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from adapters.simulator.sql.columns import COLUMNS, SHOW_TASKS
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -82,93 +83,6 @@ TABLE_FUNCTIONS: dict[str, frozenset[str]] = {
     ),
     "COMPLETE_TASK_GRAPHS": frozenset({"RESULT_LIMIT", "ROOT_TASK_NAME", "ERROR_ONLY"}),
     "CURRENT_TASK_GRAPHS": frozenset({"RESULT_LIMIT", "ROOT_TASK_NAME"}),
-}
-SHOW_TASKS = "SHOW_TASKS"  # the ``COLUMNS`` key of SHOW TASKS' output
-_TIME = "TIMESTAMPTZ"  # TIMESTAMP_LTZ, as the docs type these columns (fakesnow maps LTZ to TIMESTAMPTZ)
-_GRAPH_RUN_COLUMNS = {
-    "ROOT_TASK_NAME": "VARCHAR",
-    "DATABASE_NAME": "VARCHAR",
-    "SCHEMA_NAME": "VARCHAR",
-    "STATE": "VARCHAR",
-    "SCHEDULED_FROM": "VARCHAR",
-}
-# Each function's (and SHOW TASKS') columns in the documented order, with their DuckDB types. The QUERY_HASH
-# family and BACKFILL_INFO are left out: the simulator has no value for them.
-COLUMNS: dict[str, dict[str, str]] = {
-    "TASK_HISTORY": {
-        "QUERY_ID": "VARCHAR",
-        "NAME": "VARCHAR",
-        "DATABASE_NAME": "VARCHAR",
-        "SCHEMA_NAME": "VARCHAR",
-        "QUERY_TEXT": "VARCHAR",
-        "CONDITION_TEXT": "VARCHAR",
-        "STATE": "VARCHAR",
-        "ERROR_CODE": "BIGINT",
-        "ERROR_MESSAGE": "VARCHAR",
-        "SCHEDULED_TIME": _TIME,
-        "QUERY_START_TIME": _TIME,
-        "NEXT_SCHEDULED_TIME": _TIME,
-        "COMPLETED_TIME": _TIME,
-        "ROOT_TASK_ID": "VARCHAR",
-        "GRAPH_VERSION": "BIGINT",
-        "RUN_ID": "BIGINT",
-        "RETURN_VALUE": "VARCHAR",
-        "SCHEDULED_FROM": "VARCHAR",
-        "ATTEMPT_NUMBER": "BIGINT",
-        "GRAPH_RUN_GROUP_ID": "VARCHAR",
-    },
-    "COMPLETE_TASK_GRAPHS": {
-        **_GRAPH_RUN_COLUMNS,
-        "FIRST_ERROR_TASK_NAME": "VARCHAR",
-        "FIRST_ERROR_CODE": "BIGINT",
-        "FIRST_ERROR_MESSAGE": "VARCHAR",
-        "SCHEDULED_TIME": _TIME,
-        "QUERY_START_TIME": _TIME,
-        "NEXT_SCHEDULED_TIME": _TIME,
-        "COMPLETED_TIME": _TIME,
-        "ROOT_TASK_ID": "VARCHAR",
-        "GRAPH_VERSION": "BIGINT",
-        "RUN_ID": "BIGINT",
-        "ATTEMPT_NUMBER": "BIGINT",
-        "CONFIG": "VARCHAR",
-        "GRAPH_RUN_GROUP_ID": "VARCHAR",
-    },
-    "CURRENT_TASK_GRAPHS": {
-        **_GRAPH_RUN_COLUMNS,
-        "SCHEDULED_TIME": _TIME,
-        "QUERY_START_TIME": _TIME,
-        "NEXT_SCHEDULED_TIME": _TIME,
-        "ROOT_TASK_ID": "VARCHAR",
-        "GRAPH_VERSION": "BIGINT",
-        "RUN_ID": "BIGINT",
-        "ATTEMPT_NUMBER": "BIGINT",
-        "CONFIG": "VARCHAR",
-        "GRAPH_RUN_GROUP_ID": "VARCHAR",
-    },
-    SHOW_TASKS: {
-        "created_on": _TIME,
-        "name": "VARCHAR",
-        "id": "VARCHAR",
-        "database_name": "VARCHAR",
-        "schema_name": "VARCHAR",
-        "owner": "VARCHAR",
-        "comment": "VARCHAR",
-        "warehouse": "VARCHAR",
-        "schedule": "VARCHAR",
-        "predecessors": "VARCHAR",
-        "state": "VARCHAR",
-        "definition": "VARCHAR",
-        "condition": "VARCHAR",
-        "allow_overlapping_execution": "VARCHAR",
-        "error_integration": "VARCHAR",
-        "last_committed_on": _TIME,
-        "last_suspended_on": _TIME,
-        "owner_role_type": "VARCHAR",
-        "config": "VARCHAR",
-        "budget": "VARCHAR",
-        "task_relations": "VARCHAR",
-        "last_suspended_reason": "VARCHAR",
-    },
 }
 _TEMP_PREFIX = "_SF_"
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from adapters.simulator.sql.taskgraph_sql import COLUMNS
+from adapters.simulator.sql.columns import COLUMNS
 from adapters.simulator.taskgraph.model import SqlBody
 from adapters.simulator.taskgraph.store import GraphRecord, GraphStore, RunRecord
 from domain.errors import InvalidConfig, NotFound, Unsupported

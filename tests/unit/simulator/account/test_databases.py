@@ -71,6 +71,7 @@ def test_databases_and_their_tables_survive_a_restart(tmp_path: Path) -> None:
 
 def test_a_database_created_by_task_sql_exists_for_the_simulator_and_after_a_restart(tmp_path: Path) -> None:
     with LocalAccount(tmp_path) as account, account.cursor() as cur:
+        account.ensure_fakesnow(cur)  # as the SQL server does before its first session
         conn = FakeSnowflakeConnection(cur, {}, db_path=account.databases)
         conn.cursor().execute("create database ANALYTICS")
         conn.cursor().execute("create schema ANALYTICS.RAW")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.account.home import GLOBAL_DATABASE_NAME, LocalAccount
 
 
 def test_close_callbacks_run_in_order_while_the_connection_is_still_open() -> None:
@@ -69,6 +69,7 @@ def test_the_connection_has_fakesnows_settings() -> None:
     # fakesnow/instance.py FakeSnow.__init__: UTC, the _fs_global catalog with its SHOW views, arrow lambdas.
     with LocalAccount(None) as account, account.cursor() as cur:
         assert cur.execute("select current_setting('TimeZone')").fetchone()[0] == "UTC"
+        account.ensure_fakesnow(cur)  # its global objects are made when fakesnow is first needed
         assert (
             cur.execute(
                 "select count(*) from duckdb_views() where database_name = '_fs_global' and view_name = '_fs_show_tables'"
@@ -76,3 +77,9 @@ def test_the_connection_has_fakesnows_settings() -> None:
             == 1
         )
         assert cur.execute("select list_transform([1, 2], x -> x + 1)").fetchone()[0] == [2, 3]
+
+
+def test_the_global_catalog_is_named_as_fakesnow_names_it() -> None:
+    from fakesnow.instance import GLOBAL_DATABASE_NAME as FAKESNOWS
+
+    assert GLOBAL_DATABASE_NAME == FAKESNOWS
