@@ -90,7 +90,8 @@ def _run(spec: dict[str, Any], instance: int) -> Any:
     import cloudpickle
 
     # The function was pickled by the submitting process moments ago and comes through a pipe: it is code
-    # being shipped, never data read back from storage.
+    # being shipped, never data read back from storage — as snowflake.ml.jobs ships a @remote function
+    # (snowflake/ml/jobs/_utils/payload_utils.py pickles it with cloudpickle; mljob_launcher.py loads it).
     func, args, kwargs = cloudpickle.loads(sys.stdin.buffer.read())
     if spec.get("session") is None:
         return func(*args, **kwargs)
