@@ -191,12 +191,26 @@ def sf_scheduler(session: Any, names: Any, definition_for: Callable[[Any], Any])
     return SnowflakeScheduler(session, names, definition_for)
 
 
+def snowflake_webhook(settings: Settings) -> Any:
+    """``[webhook]`` as the Snowflake adapters take it (``notifier.WebhookSetup``), or None."""
+    if settings.webhook is None:
+        return None
+    from adapters.snowflake.notifier import WebhookSetup
+
+    hook = settings.webhook
+    return WebhookSetup(hook.url, hook.secret, hook.BODY_TEMPLATE, hook.HEADERS)
+
+
 def sf_doctor(settings: Settings, session: Callable[[], Any], names: Any) -> Any:
     from adapters.snowflake.doctor import SnowflakeDoctor
 
     # The session is opened by the doctor, so a connection that fails is reported as a check.
     return SnowflakeDoctor(
-        session, names, target_instances=settings.pipeline.target_instances, connection=settings.connection
+        session,
+        names,
+        target_instances=settings.pipeline.target_instances,
+        connection=settings.connection,
+        webhook=snowflake_webhook(settings),
     )
 
 

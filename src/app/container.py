@@ -78,7 +78,12 @@ class Container(containers.DeclarativeContainer):
     setup = providers.Selector(
         backend,
         simulator=providers.Callable(provisioning.setup_simulator, account, settings),
-        snowflake=providers.Callable(provisioning.setup_snowflake_account, session, sf_names),
+        snowflake=providers.Callable(
+            provisioning.setup_snowflake_account,
+            session,
+            sf_names,
+            webhook=providers.Callable(build.snowflake_webhook, settings),
+        ),
     )
     # "Which backend, on what": the CLI's first line (nothing is opened to say it).
     context = providers.Selector(

@@ -53,11 +53,8 @@ def setup_simulator(
             or_replace=True,
             webhook_url=settings.webhook.url,
             webhook_secret=secret,
-            webhook_body_template='{"text": "SNOWFLAKE_WEBHOOK_MESSAGE"}',
-            webhook_headers={
-                "Content-Type": "application/json",
-                "Authorization": "Bearer SNOWFLAKE_WEBHOOK_SECRET",
-            },
+            webhook_body_template=settings.webhook.BODY_TEMPLATE,
+            webhook_headers=settings.webhook.HEADERS,
         )
         lines.append(
             f"Created webhook notification integration {name} posting to {settings.webhook.url}, with secret "
@@ -88,9 +85,10 @@ def setup_snowflake_account(
     signal: float = 1.0,
     data: str | None = None,
     force: bool = False,
+    webhook: Any = None,
 ) -> list[str]:
     # ``force`` replaces a source table that has rows (a new data version), as on the simulator; without it
-    # an existing non-empty table is kept.
+    # an existing non-empty table is kept. ``webhook``: a ``notifier.WebhookSetup`` from ``[webhook]``.
     from adapters.snowflake.setup import setup_snowflake
 
     frame = None
@@ -100,7 +98,12 @@ def setup_snowflake_account(
 
         frame = generate_mortgage_data(rows=rows, seed=seed, signal=signal)
     report = setup_snowflake(
-        session, names, data=frame, data_path=Path(data) if data else None, replace_data=force
+        session,
+        names,
+        data=frame,
+        data_path=Path(data) if data else None,
+        replace_data=force,
+        webhook=webhook,
     )
     lines = [f"Created or verified {what}." for what in report.created]
     if report.rows_uploaded:

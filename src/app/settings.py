@@ -19,7 +19,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from domain.config import PipelineConfig
 from domain.errors import InvalidConfig
@@ -103,6 +104,12 @@ class Webhook:
 
     url: str
     secret: str = field(repr=False)
+    # What the integration posts, on both backends: the message as ``{"text": …}`` (Slack's shape), the secret
+    # as a Bearer token; each backend substitutes the placeholders when it sends.
+    BODY_TEMPLATE: ClassVar[str] = '{"text": "SNOWFLAKE_WEBHOOK_MESSAGE"}'
+    HEADERS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"Content-Type": "application/json", "Authorization": "Bearer SNOWFLAKE_WEBHOOK_SECRET"}
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):

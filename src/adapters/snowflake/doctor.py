@@ -13,10 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.notifier import WebhookSetup, is_webhook
 from adapters.snowflake.rows import row_dict
 from adapters.snowflake.scheduler import deploy_packages
 from adapters.snowflake.session import SnowflakeNames
-from adapters.snowflake.setup import required_objects, setup_statements
+from adapters.snowflake.setup import (
+    describe_integration,
+    integration_label,
+    required_objects,
+    setup_statements,
+)
 from adapters.snowflake.sql_text import string_literal
 from domain.errors import DomainError
 from domain.readiness import Check
@@ -45,11 +51,13 @@ class SnowflakeDoctor:
         *,
         target_instances: int,
         connection: str | None,
+        webhook: WebhookSetup | None = None,
     ) -> None:
         self._open = session
         self.names = names
         self.target_instances = target_instances
         self.connection = connection
+        self.webhook = webhook  # [webhook]: the integration must be a webhook posting to its URL
 
     def checks(self) -> list[Check]:
         try:
@@ -93,7 +101,7 @@ class SnowflakeDoctor:
     def _admin_objects(self, session: Any) -> list[Check]:
         """The compute pool, warehouse and notification integration, with setup's CREATE/GRANT as the fix."""
         checks = []
-        for label, (show, fix) in required_objects(self.names).items():
+        for label, (show, fix) in required_objects(self.names, self.webhook).items():
             try:
                 with vendor_errors(label, fix=fix):
                     rows = session.sql(show).collect()
@@ -104,6 +112,8 @@ class SnowflakeDoctor:
                 checks.append(Check(label, False, "does not exist or is not visible to this role", fix))
             elif show.upper().startswith("SHOW COMPUTE POOLS"):
                 checks.append(self._pool_size(label, row_dict(rows[0], "lower")))
+            elif label == integration_label(self.names):
+                checks.append(self._integration(session, label, row_dict(rows[0], "lower"), fix))
             else:
                 checks.append(Check(label, True, "exists"))
         return checks
@@ -119,6 +129,31 @@ class SnowflakeDoctor:
             f"MAX_NODES {max_nodes} is below target_instances {self.target_instances}",
             f"ALTER COMPUTE POOL {self.names.compute_pool} SET MAX_NODES = {self.target_instances}",
         )
+
+    def _integration(self, session: Any, label: str, shown: dict[str, Any], fix: str) -> Check:
+        """Its type and state (SHOW), and for a webhook its URL and secret (DESCRIBE; never a secret's value)."""
+        name = self.names.notification_integration
+        if str(shown.get("enabled", "true")).lower() != "true":
+            return Check(label, False, "disabled", f"ALTER INTEGRATION {name} SET ENABLED = TRUE")
+        if not is_webhook(shown):
+            kind = str(shown.get("type") or "").upper()
+            if self.webhook is None:
+                return Check(label, True, f"exists ({kind}, enabled)" if kind else "exists (enabled)")
+            return Check(
+                label, False, f"not a webhook ({kind or 'type not shown'}), but [webhook] url is set", fix
+            )
+        try:
+            with vendor_errors(label):
+                described = describe_integration(session, self.names)
+        except DomainError as exc:
+            return _failed(label, exc, f"GRANT USAGE ON INTEGRATION {name} TO ROLE {self.names.role}")
+        url, secret = described.get("WEBHOOK_URL", ""), described.get("WEBHOOK_SECRET", "")
+        state = f"WEBHOOK, enabled, posting to {url or '(no URL)'}, secret {secret or '(none)'}"
+        if self.webhook is not None and url != self.webhook.url:
+            return Check(label, False, f"{state}; [webhook] url is {self.webhook.url}", fix)
+        if self.webhook is not None and not secret:
+            return Check(label, False, f"{state}; the Bearer token needs the secret", fix)
+        return Check(label, True, state)
 
     def _setup_objects(self, session: Any) -> list[Check]:
         """Database, schemas and stages, each fixed by the ``setup_statements`` entry that creates it."""

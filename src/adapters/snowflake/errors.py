@@ -11,10 +11,12 @@ passwords, tokens and private keys registered by ``session.py`` never appear in 
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import ContextDecorator
 from types import TracebackType
 
+from adapters.snowflake.sql_text import string_literal
 from domain.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -30,7 +32,7 @@ from domain.errors import (
 _SECRETS: set[str] = set()
 # key=value or key: value pairs whose value is a secret, in connection strings and echoed parameters
 _SECRET_PAIRS = re.compile(
-    r"(?i)\b(password|passcode|token|private_key(?:_file_pwd|_passphrase)?|client_secret|oauth_token)"
+    r"(?i)\b(password|passcode|token|private_key(?:_file_pwd|_passphrase)?|client_secret|oauth_token|secret_string)"
     r"(\s*[=:]\s*)(['\"]?)[^'\"\s,;&}]+\3"
 )
 _GRANT_HINT = "GRANT the privilege named above to the role"
@@ -50,9 +52,37 @@ HTTP_BAD_REQUEST = 400
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that ``redact`` removes it from any text (too-short values would erase noise)."""
+    """Remember a secret so that ``redact`` removes it from any text (too-short values would erase noise), and
+    from what the vendor libraries log: Snowpark logs every query's text at DEBUG and a failed one's at ERROR
+    (snowflake/snowpark/_internal/server_connection.py ``ServerConnection.run_query``), the connector at DEBUG
+    (snowflake/connector/cursor.py ``SnowflakeCursor.execute``, masking only its own patterns)."""
     if value and len(value) >= 4:
         _SECRETS.add(value)
+        _SECRETS.add(string_literal(value)[1:-1])  # as a SQL statement holds it
+        for name, logger in list(logging.Logger.manager.loggerDict.items()):
+            if name.startswith("snowflake") and isinstance(logger, logging.Logger):
+                logger.addFilter(_LOG_FILTER)  # once: addFilter skips a filter it has
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record whose text holds a registered secret (a logger's filters see only its own records,
+    hence one on every vendor logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _contains_secret(message):
+            record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_LOG_FILTER = _RedactingFilter()
+
+
+def lacks_privilege(exc: BaseException) -> bool:
+    """Whether a SQL error means the role may not do this (or may not see the object): 3001, 2003."""
+    return _sql_error_code(exc) in (SQL_INSUFFICIENT_PRIVILEGES, SQL_OBJECT_MISSING)
 
 
 def redact(text: str) -> str:

@@ -1,7 +1,10 @@
 """The guide's account setup, idempotent: database, schemas, stages, image repository, feature store, data.
 
 Objects an admin owns — the compute pool, the warehouse and the notification integration — are only checked
-(``SHOW … LIKE``); when one is missing the report says exactly what to create and grant.
+(``SHOW … LIKE``); when one is missing the report says exactly what to create and grant. With a webhook
+configured, setup stores its secret in the pipeline's schema and creates the webhook integration itself when
+the role may (CREATE INTEGRATION on the account); when it may not, the report says what an admin runs, unless
+an integration posting to the same URL is already there.
 """
 
 from __future__ import annotations
@@ -10,12 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.snowflake.errors import vendor_errors
+from adapters.snowflake.errors import lacks_privilege, register_secret, translate, vendor_errors
 from adapters.snowflake.jobs import pool_fix
-from adapters.snowflake.notifier import create_email_integration
+from adapters.snowflake.notifier import (
+    WebhookSetup,
+    create_email_integration,
+    create_webhook_integration,
+    is_webhook,
+    secret_statement,
+    webhook_integration_fix,
+    webhook_secret_name,
+    webhook_secret_stored,
+)
+from adapters.snowflake.rows import row_dict
 from adapters.snowflake.session import SnowflakeNames
 from adapters.snowflake.sql_text import string_literal
-from domain.errors import InvalidData
+from domain.errors import InvalidConfig, InvalidData
 from domain.features import check_source_rows
 
 
@@ -30,8 +43,11 @@ class SetupReport:
         return not self.missing
 
 
-def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
-    """Admin-owned objects: ``label → (SHOW statement, statements that create and grant it)``."""
+def required_objects(
+    names: SnowflakeNames, webhook: WebhookSetup | None = None
+) -> dict[str, tuple[str, str]]:
+    """Admin-owned objects: ``label → (SHOW statement, statements that create and grant it)``; with
+    ``webhook`` the integration is that webhook."""
     role = names.role
     return {
         f"compute pool {names.compute_pool}": (
@@ -43,11 +59,75 @@ def required_objects(names: SnowflakeNames) -> dict[str, tuple[str, str]]:
             f"CREATE WAREHOUSE IF NOT EXISTS {names.warehouse} WAREHOUSE_SIZE = XSMALL AUTO_SUSPEND = 60; "
             f"GRANT USAGE ON WAREHOUSE {names.warehouse} TO ROLE {role}",
         ),
-        f"notification integration {names.notification_integration}": (
-            f"SHOW NOTIFICATION INTEGRATIONS LIKE {_like(names, 'notification_integration')}",
-            create_email_integration(names.notification_integration, role),
+        integration_label(names): (
+            integration_show(names),
+            create_email_integration(names.notification_integration, role)
+            if webhook is None
+            else webhook_integration_fix(names, webhook),
         ),
     }
+
+
+def integration_label(names: SnowflakeNames) -> str:
+    return f"notification integration {names.notification_integration}"
+
+
+def integration_show(names: SnowflakeNames) -> str:
+    return f"SHOW NOTIFICATION INTEGRATIONS LIKE {_like(names, 'notification_integration')}"
+
+
+def describe_integration(session: Any, names: SnowflakeNames) -> dict[str, str]:
+    """``DESCRIBE NOTIFICATION INTEGRATION``'s rows as ``{PROPERTY: property_value}``."""
+    rows = session.sql(f"DESCRIBE NOTIFICATION INTEGRATION {names.notification_integration}").collect()
+    described = (row_dict(r, "lower") for r in rows)
+    return {str(d["property"]).upper(): str(d.get("property_value") or "") for d in described}
+
+
+def _check_webhook_url(url: str) -> None:
+    # CREATE NOTIFICATION INTEGRATION (webhooks): "The URL must use the https:// protocol."
+    if not url.startswith("https://"):
+        raise InvalidConfig(
+            f"webhook.url={url!r}: a Snowflake webhook integration takes only an https:// URL (Slack, Microsoft "
+            "Teams or PagerDuty; see CREATE NOTIFICATION INTEGRATION (webhooks))"
+        )
+
+
+def _webhook_integration(
+    session: Any, names: SnowflakeNames, webhook: WebhookSetup, report: SetupReport
+) -> None:
+    """Store the secret (ALTER when it exists, so its grants stay), then create the integration or say how."""
+    secret = webhook_secret_name(names)
+    label = f"secret {secret}"
+    with vendor_errors(
+        label, privilege_fix=f"GRANT CREATE SECRET ON SCHEMA {names.schema_fqn} TO ROLE {names.role}"
+    ):
+        like = string_literal(webhook_secret_stored(names))
+        exists = bool(session.sql(f"SHOW SECRETS LIKE {like} IN SCHEMA {names.schema_fqn}").collect())
+        session.sql(secret_statement(secret, webhook.secret, exists=exists)).collect()
+    report.created.append(f"{label} (from the webhook's secret)")
+    label = integration_label(names)
+    fix = required_objects(names, webhook)[label][1]
+    try:
+        session.sql(create_webhook_integration(names, webhook)).collect()
+    except Exception as exc:
+        if not lacks_privilege(exc):
+            raise translate(exc, label, fix) from None
+        if _posts_to(session, names, webhook.url):
+            report.created.append(
+                f"{label} (a webhook to {webhook.url}, owned by another role: left as it is)"
+            )
+        else:
+            report.missing[label] = fix
+        return
+    report.created.append(f"{label} (a webhook to {webhook.url})")
+
+
+def _posts_to(session: Any, names: SnowflakeNames, url: str) -> bool:
+    """Whether the integration exists, visible to the role, as a webhook posting to ``url``."""
+    with vendor_errors(integration_label(names)):
+        shown = [row_dict(r, "lower") for r in session.sql(integration_show(names)).collect()]
+        described = describe_integration(session, names) if shown and is_webhook(shown[0]) else {}
+    return described.get("WEBHOOK_URL") == url
 
 
 def _like(names: SnowflakeNames, field_name: str) -> str:
@@ -91,12 +171,19 @@ def setup_snowflake(
     data: Any = None,
     data_path: str | Path | None = None,
     replace_data: bool = False,
+    webhook: WebhookSetup | None = None,
 ) -> SetupReport:
-    """Create what the pipeline owns, check what an admin owns, upload the source data if missing or empty."""
+    """Create what the pipeline owns, check what an admin owns, upload the source data if missing or empty;
+    with ``webhook``, store its secret and make the integration a webhook (see the module docstring)."""
     names = names or SnowflakeNames()
     frame = _load_frame(data, data_path)  # bad input is refused before anything is created
+    if webhook is not None:
+        _check_webhook_url(webhook.url)
+        register_secret(webhook.secret)  # before any statement that could carry it into an error or a log
     report = SetupReport()
-    for label, (show, fix) in required_objects(names).items():
+    for label, (show, fix) in required_objects(names, webhook).items():
+        if webhook is not None and label == integration_label(names):
+            continue  # made below, once the schema that holds its secret exists
         with vendor_errors(label, fix=fix):
             if not session.sql(show).collect():
                 report.missing[label] = fix
@@ -107,6 +194,8 @@ def setup_snowflake(
         with vendor_errors(statement, fix=database_fix):
             session.sql(statement).collect()
         report.created.append(statement)
+    if webhook is not None:
+        _webhook_integration(session, names, webhook, report)
     from snowflake.ml.feature_store import CreationMode, FeatureStore
 
     if f"warehouse {names.warehouse}" not in report.missing:
