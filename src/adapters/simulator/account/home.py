@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from adapters.simulator.account import table_times
 from domain.errors import BackendUnavailable, HomeInUse, InvalidName
 from domain.names import normalize_qualified
 
@@ -232,6 +233,7 @@ class LocalAccount:
             self.ensure_fakesnow(cur)
             cur.execute(info_schema.per_db_creation_sql(database))
             cur.execute(macros.creation_sql(database))
+        cur.execute(table_times.creation_sql(database))  # also in a database made before tables had times
         return True
 
     def ensure_fakesnow(self, cur: duckdb.DuckDBPyConnection) -> None:
