@@ -94,3 +94,20 @@ def test_a_failed_insert_leaves_last_altered_as_it_was(op: LocalDAGOperation) ->
 
     before, after = run_task(op, body)
     assert after == before
+
+
+def test_the_source_table_setup_loads_has_its_load_time_as_last_altered() -> None:
+    # the pipeline's data version is this time (feature_store/source_tables.py TableInfo.version)
+    from adapters.simulator.feature_store.data_generator import generate_mortgage_data
+    from adapters.simulator.feature_store.source_tables import describe_table, load_source_table
+
+    with LocalDAGOperation() as operation:
+        loaded = load_source_table(operation.account, "LOANS_SOURCE", generate_mortgage_data(50, seed=3))
+        seen = run_task(
+            operation,
+            lambda s: s.sql(
+                "select LAST_ALTERED from SNOWBANK.INFORMATION_SCHEMA.TABLES where TABLE_NAME = 'LOANS_SOURCE'"
+            ).collect()[0][0],
+        )
+        described = describe_table(operation.account, "LOANS_SOURCE")
+    assert seen.replace(tzinfo=None) == loaded.last_altered == described.last_altered
