@@ -72,7 +72,7 @@ def test_staged_files_are_in_the_home_and_survive_reopening_it(tmp_path: Path) -
             before, lambda s: (s.sql("create stage KEPT").collect(), _put_text(s, "@KEPT/in", "f.txt", "x"))
         )
     assert (home / "files" / "stages" / "SIMULATOR" / "PUBLIC" / "KEPT" / "in" / "f.txt").read_text() == "x"
-    # fakesnow's stage catalog (_fs_global) is in memory, so the definition is made again; its files are kept
+    # the definition is kept (test_stages_across_restarts.py); IF NOT EXISTS leaves it and its files as they are
     with LocalDAGOperation(home) as after:
         listed = run_task(
             after,

@@ -6,6 +6,8 @@ Layout of a home::
                             history, jobs, registry metadata, notification outbox
     <home>/databases/DB.db  Snowflake database ``DB``: a DuckDB catalog named ``DB`` attached from this file (the
                             file naming fakesnow uses with ``db_path``), its schemas are DuckDB schemas in it
+    <home>/databases/_fs_global.db  fakesnow's catalog of objects spanning databases (stages, file formats, users,
+                            table comments), attached as ``_fs_global``; rebuilt when fakesnow's layout changes
     <home>/files/           dataset versions (Parquet), model files, job logs, mailboxes
 
 The connection is opened with fakesnow's settings (fakesnow/instance.py ``FakeSnow.__init__``), so Snowflake SQL
@@ -17,6 +19,8 @@ corrupting anything: DuckDB holds an exclusive file lock on the account file and
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
 import os
 import re
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from adapters.simulator.account import table_times
 from domain.errors import BackendUnavailable, HomeInUse, InvalidName
 from domain.names import normalize_qualified
 
@@ -38,8 +43,12 @@ DB_FILE = "account.duckdb"
 DATABASES_DIR = "databases"
 # fakesnow's per-database schema: its presence marks a Snowflake database.
 FS_SCHEMA = "_fs_information_schema"
-# fakesnow's catalog of objects spanning databases (fakesnow/instance.py GLOBAL_DATABASE_NAME), in memory
+# fakesnow's catalog of objects spanning databases (fakesnow/instance.py GLOBAL_DATABASE_NAME), kept in this
+# file of the databases folder (fakesnow attaches it in memory: its stage definitions would not survive a restart)
 GLOBAL_DATABASE_NAME = "_fs_global"
+GLOBAL_DATABASE_FILE = f"{GLOBAL_DATABASE_NAME}.db"
+# which fakesnow made the global catalog: a digest of its creation SQL, and fakesnow's version for the log
+_GLOBAL_LAYOUT = f"{GLOBAL_DATABASE_NAME}.{FS_SCHEMA}._sim_layout"
 _FS_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _INTERRUPT_SECONDS = 60.0  # how long an interrupted thread's cursor is kept interrupted
 
@@ -50,15 +59,20 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _connect(database: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up as fakesnow sets up its own (fakesnow/instance.py ``FakeSnow.__init__``)."""
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _connect(database: str, global_file: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as fakesnow sets up its own (fakesnow/instance.py ``FakeSnow.__init__``), its
+    global catalog attached from ``global_file``."""
     # sqlglot's DuckDB output still writes ``x -> …`` lambdas, which DuckDB 2.0 accepts only with this setting.
     con = duckdb.connect(database, config={"lambda_syntax": "ENABLE_SINGLE_ARROW"})
     try:
         # Its objects (table comments, SHOW views, users) are made when fakesnow is first needed
         # (``LocalAccount.ensure_fakesnow``): importing fakesnow imports the connector, ~1 s a read-only
         # command should not pay.
-        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {GLOBAL_DATABASE_NAME}")
+        con.execute(f"ATTACH IF NOT EXISTS '{_sql_text(global_file)}' AS {GLOBAL_DATABASE_NAME}")
         con.execute("SET GLOBAL TimeZone = 'UTC'")  # Snowflake's account default time zone in fakesnow
     except BaseException:
         con.close()
@@ -127,6 +141,7 @@ class LocalAccount:
             self.files.mkdir(parents=True, exist_ok=True)
             if self.databases is not None:  # fakesnow refuses a db_path that is not a folder
                 self.databases.mkdir(exist_ok=True)
+                self._undo_interrupted_rebuild()
         except OSError as exc:
             raise BackendUnavailable(
                 f"the simulator home {self.home} cannot be used: {exc.strerror or exc}; choose a folder you "
@@ -134,7 +149,7 @@ class LocalAccount:
             ) from exc
         database = ":memory:" if self._temporary else str(self.home / DB_FILE)
         try:
-            self._con = _connect(database)
+            self._con = _connect(database, self._global_file())
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():  # the file lock is held by another process
                 raise HomeInUse(
@@ -178,6 +193,8 @@ class LocalAccount:
         if self.databases is None:
             return
         for file in sorted(self.databases.glob("*.db")):
+            if file.name == GLOBAL_DATABASE_FILE:  # attached by _connect
+                continue
             try:
                 self.attach_database(self._con, file.stem)
             except (duckdb.Error, InvalidName) as exc:
@@ -216,20 +233,130 @@ class LocalAccount:
             self.ensure_fakesnow(cur)
             cur.execute(info_schema.per_db_creation_sql(database))
             cur.execute(macros.creation_sql(database))
+        cur.execute(table_times.creation_sql(database))  # also in a database made before tables had times
         return True
 
     def ensure_fakesnow(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Create fakesnow's objects in its in-memory global catalog, once per connection (fakesnow/instance.py
-        ``FakeSnow.__init__``); what runs fakesnow on this account (the SQL server) calls it first."""
+        """Create fakesnow's objects in its global catalog, once per connection (fakesnow/instance.py
+        ``FakeSnow.__init__``); what runs fakesnow on this account (the SQL server) calls it first.
+
+        The catalog is a file of the home, so its stages, file formats, users and table comments survive a
+        restart. fakesnow creates its tables and views ``if not exists``: a file made by another fakesnow layout
+        would keep outdated views, so when the digest of fakesnow's creation SQL differs from the one the file
+        records, the file is rebuilt with today's layout and its rows copied over (``_rebuild_global``).
+        Temporary stages ended with the sessions of the process that made them: their rows are dropped.
+        """
         with self._fakesnow_lock:
             if self._fakesnow_ready:
                 return
             from fakesnow import info_schema
             from fakesnow.transforms import show
 
-            cur.execute(info_schema.fs_global_creation_sql())
-            cur.execute(show.fs_global_creation_sql())
+            creation = info_schema.fs_global_creation_sql() + show.fs_global_creation_sql()
+            layout = hashlib.sha256(creation.encode()).hexdigest()
+            recorded = self._global_layout(cur)
+            if recorded is not None and recorded[0] != layout:
+                self._rebuild_global(cur, creation, layout, recorded[1])
+            elif recorded is None:
+                cur.execute(creation)
+                self._record_layout(cur, layout)
+            # docs (sql/create-stage): a temporary stage is dropped at the end of the session that made it
+            cur.execute(
+                f"delete from {GLOBAL_DATABASE_NAME}.{FS_SCHEMA}._fs_stages where type like '%TEMPORARY'"
+            )
             self._fakesnow_ready = True
+
+    def _global_file(self) -> str:
+        return ":memory:" if self.databases is None else str(self.databases / GLOBAL_DATABASE_FILE)
+
+    def _global_layout(self, cur: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+        """(layout digest, fakesnow version) the global catalog was made with; None for a new catalog. A catalog
+        with tables and no record (made before it was kept in a file) counts as an unknown layout."""
+        tables = {
+            str(n)
+            for (n,) in cur.execute(
+                "select table_name from duckdb_tables() where database_name = ?", [GLOBAL_DATABASE_NAME]
+            ).fetchall()
+        }
+        if "_sim_layout" in tables:
+            row = cur.execute(f"select LAYOUT, FAKESNOW_VERSION from {_GLOBAL_LAYOUT}").fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        return ("unknown", "unknown") if tables else None
+
+    @staticmethod
+    def _record_layout(cur: duckdb.DuckDBPyConnection, layout: str) -> None:
+        cur.execute(
+            f"create or replace table {_GLOBAL_LAYOUT} (LAYOUT varchar not null, FAKESNOW_VERSION varchar not null)"
+        )
+        cur.execute(
+            f"insert into {_GLOBAL_LAYOUT} values (?, ?)", [layout, importlib.metadata.version("fakesnow")]
+        )
+
+    def _rebuild_global(
+        self, cur: duckdb.DuckDBPyConnection, creation: str, layout: str, made_by: str
+    ) -> None:
+        """Make the global catalog file anew with today's layout and copy its rows, column by column name (only a
+        file's catalog can have been made by another fakesnow).
+
+        The old file is kept as ``_fs_global.db.old`` until the copy is done: a process that stops half way
+        leaves it, and the next open puts it back (``_undo_interrupted_rebuild``) and rebuilds again.
+        """
+        file = self._global_file()
+        old = f"{file}.old"
+        cur.execute(f"checkpoint {GLOBAL_DATABASE_NAME}")
+        cur.execute(f"detach {GLOBAL_DATABASE_NAME}")
+        os.replace(file, old)
+        lost: list[str] = []
+        cur.execute(f"attach '{_sql_text(old)}' as _sim_old_global (read_only)")
+        try:
+            cur.execute(f"attach '{_sql_text(file)}' as {GLOBAL_DATABASE_NAME}")
+            cur.execute(creation)
+            columns: dict[tuple[str, str, str], list[str]] = {}
+            for database, schema, table, column in cur.execute(
+                "select c.database_name, c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
+                "semi join duckdb_tables() t using (database_name, schema_name, table_name) "
+                "where c.database_name in (?, '_sim_old_global') and c.table_name <> '_sim_layout' "
+                "order by c.column_index",
+                [GLOBAL_DATABASE_NAME],
+            ).fetchall():
+                columns.setdefault((str(database), str(schema), str(table)), []).append(str(column))
+            for (database, schema, table), old_columns in columns.items():
+                if database != "_sim_old_global":
+                    continue
+                new_columns = columns.get((GLOBAL_DATABASE_NAME, schema, table), [])
+                lost += (
+                    [f"{table}.{c}" for c in old_columns if c not in new_columns] if new_columns else [table]
+                )
+                common = ", ".join(_quoted(c) for c in old_columns if c in new_columns)
+                if common:
+                    name = f"{_quoted(schema)}.{_quoted(table)}"
+                    cur.execute(
+                        f"insert into {GLOBAL_DATABASE_NAME}.{name} ({common}) "
+                        f"select {common} from _sim_old_global.{name}"
+                    )
+            self._record_layout(cur, layout)
+            cur.execute(f"checkpoint {GLOBAL_DATABASE_NAME}")
+        finally:
+            cur.execute("detach database if exists _sim_old_global")
+        os.remove(old)
+        log.warning(
+            "rebuilt fakesnow's global catalog %s: it was made by fakesnow %s with another layout%s",
+            file,
+            made_by,
+            f"; dropped what this fakesnow no longer keeps: {', '.join(lost)}" if lost else "",
+        )
+
+    def _undo_interrupted_rebuild(self) -> None:
+        """Put back the global catalog a rebuild stopped half way left as ``.old`` (see ``_rebuild_global``)."""
+        file = Path(self._global_file())
+        old = file.with_name(file.name + ".old")
+        if not old.exists():
+            return
+        for partial in (file, file.with_name(file.name + ".wal")):
+            partial.unlink(missing_ok=True)
+        os.replace(old, file)
+        log.warning("restored %s: rebuilding it had stopped half way; it is rebuilt again when needed", file)
 
     def _migrate_legacy_schemas(self) -> None:
         """Move the tables of a home made before databases were catalogs (Snowflake's ``DB.SCHEMA`` was the

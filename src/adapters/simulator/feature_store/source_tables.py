@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from adapters.simulator.account import table_times
 from adapters.simulator.account.clock import catalog_now
 from adapters.simulator.account.errors import USER_INPUT, translated
 from adapters.simulator.account.home import LocalAccount
@@ -244,17 +245,19 @@ def _store(
             raise AlreadyExists(f"table {table} exists already; replace it to load new data")
         ensure_database(account, cur, table.database)  # idempotent, each commits on its own
         ensure_schema(cur, table.database, table.schema)
+        now = catalog_now().replace(microsecond=0)
+        if previous is not None:  # a reload is a new data version, even within the same second
+            now = max(now, previous.last_altered + timedelta(seconds=1))
         cur.execute("begin transaction")  # the user database's: the old rows or the new, never a mix
         try:
             cur.execute(f"create or replace table {table.duck} as select {select} from {view}")
             rows = int(cur.execute(f"select count(*) from {table.duck}").fetchone()[0])
+            # INFORMATION_SCHEMA.TABLES' times, committed with the rows (account/table_times.py)
+            table_times.created(cur, table.database, table.schema, table.name, now)
         except BaseException:
             cur.execute("rollback")
             raise
         cur.execute("commit")
-        now = catalog_now().replace(microsecond=0)
-        if previous is not None:  # a reload is a new data version, even within the same second
-            now = max(now, previous.last_altered + timedelta(seconds=1))
         created = previous.created_on if previous is not None else now
         cur.execute(
             "insert or replace into SIM_TABLES values (?, ?, ?, ?, ?, ?)",

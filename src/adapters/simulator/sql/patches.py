@@ -6,6 +6,7 @@ Statement-level gaps are rewritten in ``hooks``; these are the ones no statement
 from __future__ import annotations
 
 import fakesnow.arrow
+import fakesnow.info_schema
 import fakesnow.server as fs_server
 import fakesnow.transforms
 import fakesnow.transforms.stage
@@ -14,7 +15,8 @@ import pyarrow.compute as pc
 from fakesnow.params import MutableParams
 from sqlglot import exp
 
-from adapters.simulator.sql import stages
+from adapters.simulator.account import table_times as table_times_catalog
+from adapters.simulator.sql import stages, table_times
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -52,10 +54,21 @@ def _identifier(expression: exp.Expr, params: MutableParams | None) -> exp.Expr:
     return table
 
 
+_original_per_db_creation_sql = fakesnow.info_schema.per_db_creation_sql
+
+
+def _per_db_creation_sql(catalog: str) -> str:
+    """fakesnow/info_schema.py ``per_db_creation_sql`` with the database's table times (account/table_times.py),
+    which INFORMATION_SCHEMA.TABLES now reads: fakesnow/cursor.py ``_execute`` runs it after CREATE DATABASE."""
+    return f"{_original_per_db_creation_sql(catalog)};\n{table_times_catalog.creation_sql(catalog)};"
+
+
 def install() -> None:
     # fakesnow/arrow.py ``to_sf`` and fakesnow/cursor.py ``_transform`` look these up in their modules at call time
     fakesnow.arrow.timestamp_to_sf_struct = _timestamp_to_sf_struct
     fakesnow.transforms.identifier = _identifier
+    fakesnow.transforms.information_schema_fs = table_times.information_schema_fs
+    fakesnow.info_schema.per_db_creation_sql = _per_db_creation_sql
     # Stage files in the served account's home, not fakesnow's one folder of the process (stages.py): every
     # reader of LOCAL_BUCKET_PATH, looked up in its module at call time (fakesnow/transforms/stage.py,
     # fakesnow/copy_into.py, fakesnow/server.py ``query_request`` and ``bucket_upload``)

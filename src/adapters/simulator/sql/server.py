@@ -48,7 +48,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.sql import hooks, patches, stages
+from adapters.simulator.sql import hooks, patches, stages, table_times
 from adapters.simulator.sql.identifiers import check_exact_names
 from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError
 from adapters.simulator.sql.system import SystemFunctions
@@ -168,7 +168,13 @@ class _AccountCursor(FakeSnowflakeCursor):
 
     def _execute(self, transformed: exp.Expr, params: Any = None) -> None:
         # fakesnow/cursor.py ``_execute`` is where every statement, also its own describes, reaches DuckDB.
-        with self._conn.login.statement():
+        conn = self._conn
+        with (
+            conn.login.statement(),
+            table_times.recorded(
+                self._duck_conn, transformed, (conn.database, conn.schema), conn._autocommit
+            ),
+        ):
             super()._execute(transformed, params)
 
 
