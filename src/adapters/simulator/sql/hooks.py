@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading, result_scan, stages
+from adapters.simulator.sql import loading, result_scan, stages, udfs
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -362,7 +362,8 @@ RULES: tuple[Rule, ...] = (
     _execute_immediate,  # first: the statement it runs goes through the rules below
     _cannot_honour,
     procedures.create_procedure,  # before any rule reads the handler's code as SQL
-    procedures.python_function,
+    udfs.create_function,
+    udfs.drop_function,
     procedures.packages_table,
     procedures.scoped_temporary,
     _query_tag,
@@ -379,6 +380,7 @@ RULES: tuple[Rule, ...] = (
     _system_functions,
     procedures.call_procedure,  # after SYSTEM$ arguments have their values
     procedures.describe_procedure,
+    udfs.call_function,
     table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
     task_statements,
 )
