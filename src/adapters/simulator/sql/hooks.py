@@ -374,6 +374,7 @@ RULES: tuple[Rule, ...] = (
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,
+    result_scan.last_query_id,  # before result_scan: RESULT_SCAN(LAST_QUERY_ID()) scans the id it names
     result_scan.result_scan,
     *_DESCRIBED_GAPS,
     _session_functions,

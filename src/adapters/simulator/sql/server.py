@@ -228,6 +228,13 @@ class _SessionSql:
                 finally:
                     duck.unregister("_sf_rows")
 
+    def query_ids(self) -> list[str]:
+        # fakesnow/cursor.py ``_execute`` caches each statement's result in order, with its transformed statement;
+        # a describe-only request runs as ``DESCRIBE <query>`` (``_describe_only``): not a statement the client ran
+        return [
+            i for i, cached in self._conn.results_cache.items() if not isinstance(cached[4], exp.Describe)
+        ]
+
     def result_table(self, query_id: str, name: str) -> bool:
         # fakesnow/cursor.py ``_execute`` keeps every result of the connection's statements in ``results_cache``
         cached = self._conn.results_cache.get(query_id)
