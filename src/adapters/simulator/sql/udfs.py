@@ -375,7 +375,8 @@ def _scalar(function: Function, handler: Callable[..., Any]) -> Callable[..., An
         result = _called(function, handler, values)
         return json.dumps(result, default=str) if dumps and result is not None else result
 
-    return run
+    # DuckDB counts ``*values`` as one parameter: a UDF of no arguments needs a function of none
+    return run if function.arguments else lambda: run()  # noqa: PLW0108  (the point: a function of no parameters)
 
 
 def _vectorized(function: Function, handler: Callable[..., Any]) -> Callable[..., Any]:
