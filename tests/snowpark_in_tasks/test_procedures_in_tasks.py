@@ -121,8 +121,8 @@ def test_the_handlers_error_fails_the_call_naming_it(account: LocalAccount) -> N
     [
         ("create procedure P() returns int language javascript as $$ return 1 $$", "written in JAVASCRIPT"),
         (
-            "create function F(x int) returns int language python handler='f' as $$\ndef f(x): return x\n$$",
-            "UDF",
+            "create function F(x int) returns table (A int) language python handler='f' as $$\nclass f: pass\n$$",
+            "UDTF",
         ),
         (
             "create procedure P() returns table (A int) language python runtime_version='3.11' handler='f' as 'x'",

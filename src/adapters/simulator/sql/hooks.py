@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading, result_scan, stages
+from adapters.simulator.sql import loading, result_scan, stages, udfs
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -362,7 +362,8 @@ RULES: tuple[Rule, ...] = (
     _execute_immediate,  # first: the statement it runs goes through the rules below
     _cannot_honour,
     procedures.create_procedure,  # before any rule reads the handler's code as SQL
-    procedures.python_function,
+    udfs.create_function,
+    udfs.drop_function,
     procedures.packages_table,
     procedures.scoped_temporary,
     _query_tag,
@@ -373,12 +374,14 @@ RULES: tuple[Rule, ...] = (
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,
+    result_scan.last_query_id,  # before result_scan: RESULT_SCAN(LAST_QUERY_ID()) scans the id it names
     result_scan.result_scan,
     *_DESCRIBED_GAPS,
     _session_functions,
     _system_functions,
     procedures.call_procedure,  # after SYSTEM$ arguments have their values
     procedures.describe_procedure,
+    udfs.call_function,
     table_functions,  # after _system_functions: their arguments may be SYSTEM$ calls
     task_statements,
 )

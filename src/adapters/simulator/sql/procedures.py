@@ -18,8 +18,8 @@ How they run here:
 - ``EXECUTE AS CALLER|OWNER`` is accepted and not enforced (the simulator has one role); ``RUNTIME_VERSION`` is
   not checked (the local interpreter runs it); ``PACKAGES`` must be installed locally;
 - ``IMPORTS`` of stage files are read from the stage folders (``.py`` modules and ``.zip`` archives);
-- ``RETURNS TABLE(…)`` procedures, other languages and Python UDFs (``CREATE FUNCTION … LANGUAGE PYTHON``, which
-  ``session.udf.register`` sends) fail as ``Unsupported``, naming what would run on Snowflake.
+- ``RETURNS TABLE(…)`` procedures and other languages fail as ``Unsupported``, naming what would run on Snowflake.
+Python UDFs (udfs.py) share the definition reader and the handler loader here.
 """
 
 from __future__ import annotations
@@ -37,32 +37,30 @@ import zipimport
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlglot import exp
 
 from adapters.simulator.sql import statements
 from adapters.simulator.sql.system import literal
 
-if TYPE_CHECKING:
-    pass
-
 TABLE = "SQL_PROCEDURES"
-_DDL = (
-    f"create table if not exists {TABLE} (DATABASE_NAME varchar, SCHEMA_NAME varchar, NAME varchar, "
-    "ARITY integer, DEFINITION varchar, primary key (DATABASE_NAME, SCHEMA_NAME, NAME, ARITY))"
-)
+_KEY = "DATABASE_NAME = ? and SCHEMA_NAME = ? and NAME = ? and ARITY = ?"
+
+
+def _ddl(table: str) -> str:
+    return (
+        f"create table if not exists {table} (DATABASE_NAME varchar, SCHEMA_NAME varchar, NAME varchar, "
+        "ARITY integer, DEFINITION varchar, primary key (DATABASE_NAME, SCHEMA_NAME, NAME, ARITY))"
+    )
+
+
 _NAME = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
 _QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME}){{0,2}}"
 _CREATE = re.compile(
     r"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?P<temporary>(?:TEMP|TEMPORARY)\s+)?(?:SECURE\s+)?"
     rf"PROCEDURE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QUALIFIED})\s*\(",
     re.IGNORECASE,
-)
-_CREATE_FUNCTION = re.compile(
-    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?((TEMP|TEMPORARY)\s+)?(SECURE\s+)?(AGGREGATE\s+)?FUNCTION\b(?=.*\bLANGUAGE\s+"
-    r"(?P<language>PYTHON|JAVA|SCALA|JAVASCRIPT)\b)",
-    re.IGNORECASE | re.DOTALL,
 )
 _CALL = re.compile(rf"^\s*CALL\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
 _DESCRIBE = re.compile(rf"^\s*(?:DESC|DESCRIBE)\s+PROCEDURE\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
@@ -114,11 +112,27 @@ class Procedure:
         return cls(**kept)
 
 
-def create_procedure(statement: statements.Statement) -> str | None:
-    """``CREATE [OR REPLACE] [TEMPORARY] PROCEDURE`` of a Python handler: kept, answered as Snowflake does."""
-    match = _CREATE.match(statement.text)
-    if match is None:
-        return None
+@dataclass(frozen=True)
+class Definition:
+    """What ``CREATE PROCEDURE`` and ``CREATE FUNCTION`` of a Python handler say alike (docs: sql/create-procedure,
+    sql/create-function)."""
+
+    database: str
+    schema: str
+    name: str
+    arguments: tuple[str, ...]
+    argument_types: tuple[str, ...]
+    returns: str  # upper-cased; "TABLE" for RETURNS TABLE(…)
+    handler: str
+    code: str | None
+    imports: tuple[str, ...]
+    packages: tuple[str, ...]
+    header: str  # the clauses between the argument list and the body, for what only one of them reads
+
+
+def read_definition(statement: statements.Statement, match: re.Match[str], kind: str) -> Definition:
+    """The definition a ``CREATE … PROCEDURE|FUNCTION name(`` statement gives; ``match`` ends at the argument
+    list's parenthesis and names the object ``name``; ``kind`` ("procedure", "function") names it in errors."""
     arguments_text, rest = _parenthesised(statement.text, match.end() - 1)
     database, schema, name = _resolve(match["name"], statement.session)
     body, header = _body(rest)
@@ -126,31 +140,26 @@ def create_procedure(statement: statements.Statement) -> str | None:
     language = (clauses["language"] or "SQL").upper()
     if language != "PYTHON":
         raise statements.unsupported(
-            f"procedure {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
+            f"{kind} {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
             "simulator runs Python handlers only — write it as LANGUAGE PYTHON"
         )
     returns = _RETURNS.search(header)
     if returns is None:
         raise statements.SqlError(
-            f"SQL compilation error: procedure {name} has no RETURNS clause", 1003, "42000"
-        )
-    if returns["type"].upper() == "TABLE":
-        raise statements.unsupported(
-            f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
-            "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
+            f"SQL compilation error: {kind} {name} has no RETURNS clause", 1003, "42000"
         )
     if clauses["handler"] is None:
-        raise statements.SqlError(f"SQL compilation error: procedure {name} needs HANDLER='…'", 1003, "42000")
+        raise statements.SqlError(f"SQL compilation error: {kind} {name} needs HANDLER='…'", 1003, "42000")
     imports = tuple(_strings(clauses["imports"]))
     if body is None and not imports:
         raise statements.SqlError(
-            f"SQL compilation error: procedure {name} has neither an AS $$…$$ body nor IMPORTS for its handler",
+            f"SQL compilation error: {kind} {name} has neither an AS $$…$$ body nor IMPORTS for its handler",
             1003,
             "42000",
         )
     packages = tuple(_strings(clauses["packages"]))
-    _check_packages(name, packages)
-    procedure = Procedure(
+    _check_packages(f"{kind} {name}", packages)
+    return Definition(
         database=database,
         schema=schema,
         name=name,
@@ -161,30 +170,53 @@ def create_procedure(statement: statements.Statement) -> str | None:
         code=body,
         imports=imports,
         packages=packages,
-        execute_as=" ".join((clauses["execute_as"] or "OWNER").upper().split()),
+        header=header,
+    )
+
+
+def create_procedure(statement: statements.Statement) -> str | None:
+    """``CREATE [OR REPLACE] [TEMPORARY] PROCEDURE`` of a Python handler: kept, answered as Snowflake does."""
+    match = _CREATE.match(statement.text)
+    if match is None:
+        return None
+    definition = read_definition(statement, match, "procedure")
+    name = definition.name
+    if definition.returns == "TABLE":
+        raise statements.unsupported(
+            f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
+            "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
+        )
+    execute_as = _CLAUSES["execute_as"].search(definition.header)
+    procedure = Procedure(
+        database=definition.database,
+        schema=definition.schema,
+        name=name,
+        arguments=definition.arguments,
+        argument_types=definition.argument_types,
+        returns=definition.returns,
+        handler=definition.handler,
+        code=definition.code,
+        imports=definition.imports,
+        packages=definition.packages,
+        execute_as=" ".join((execute_as[1] if execute_as else "OWNER").upper().split()),
     )
     replace, exists = bool(match["replace"]), bool(match["exists"])
     if match["temporary"]:
         kept = statement.session.procedures
         if procedure.key in kept and not (replace or exists):
-            raise _already_exists(procedure)
+            raise already_exists(procedure.qualified)
         if not (exists and procedure.key in kept):
             kept[procedure.key] = procedure
     else:
-        _store(statement.session, procedure, replace=replace, if_not_exists=exists)
-    return _status(f"Procedure {name} successfully created.")
-
-
-def python_function(statement: statements.Statement) -> str | None:
-    """``CREATE FUNCTION … LANGUAGE PYTHON`` (``session.udf.register``): the simulator runs no UDFs."""
-    match = _CREATE_FUNCTION.match(statement.text)
-    if match is None:
-        return None
-    raise statements.unsupported(
-        f"{statements.short(statement.text)!r}: on Snowflake this creates a {match['language'].upper()} user-defined "
-        "function that SQL calls row by row; the simulator runs no UDFs — compute the column with DataFrame "
-        "functions, or in a stored procedure or Python task"
-    )
+        store(
+            statement.session,
+            TABLE,
+            procedure.key,
+            procedure.to_json(),
+            replace=replace,
+            if_not_exists=exists,
+        )
+    return status(f"Procedure {name} successfully created.")
 
 
 def call_procedure(statement: statements.Statement) -> str | None:
@@ -288,7 +320,7 @@ def _package_name(name: str) -> str:
     ).lower()  # PEP 503 normalised, as Snowflake's Anaconda channel names them
 
 
-def _check_packages(procedure: str, packages: tuple[str, ...]) -> None:
+def _check_packages(owner: str, packages: tuple[str, ...]) -> None:
     installed = {
         _package_name(d.metadata["Name"]) for d in importlib.metadata.distributions() if d.metadata["Name"]
     }
@@ -296,7 +328,7 @@ def _check_packages(procedure: str, packages: tuple[str, ...]) -> None:
         name = _package_name(re.split(r"[=<>!~\s\[]", package.strip(), maxsplit=1)[0])
         if name not in installed:
             raise statements.SqlError(
-                f"SQL compilation error: procedure {procedure}: package {package!r} is not installed in the "
+                f"SQL compilation error: {owner}: package {package!r} is not installed in the "
                 "simulator's Python environment (on Snowflake it comes from the Anaconda channel); install it "
                 "there or drop it from PACKAGES",
                 1003,
@@ -313,7 +345,7 @@ def _run(procedure: Procedure, arguments: list[str], state: statements.SessionSt
     try:
         session.use_schema(f"{_quoted(procedure.database)}.{_quoted(procedure.schema)}")
         values = list(session.sql(f"select {', '.join(arguments)}").collect()[0]) if arguments else []
-        handler = _handler(procedure)
+        handler = load_handler(procedure, "procedure")
         try:
             return handler(session, *values)
         except Exception as exc:  # the handler's own error is the CALL's error, as on Snowflake
@@ -330,18 +362,38 @@ def _run(procedure: Procedure, arguments: list[str], state: statements.SessionSt
         atexit.unregister(session._close_at_exit)
 
 
-def _handler(procedure: Procedure) -> Callable[..., Any]:
-    """The handler function: ``fn`` of the inline code, or ``module.fn`` of an imported file."""
-    module_name, _, function = procedure.handler.rpartition(".")
-    if procedure.code is not None and not module_name:
-        namespace: dict[str, Any] = {"__name__": f"procedure_{procedure.name.lower()}"}
-        exec(compile(procedure.code, f"<procedure {procedure.qualified}>", "exec"), namespace)
+class HandlerCode(Protocol):
+    """Where a procedure's or a UDF's handler comes from: its inline code or its IMPORTS."""
+
+    @property
+    def database(self) -> str: ...
+    @property
+    def schema(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def handler(self) -> str: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def imports(self) -> tuple[str, ...]: ...
+
+
+def load_handler(source: HandlerCode, kind: str) -> Callable[..., Any]:
+    """The handler function: ``fn`` of the inline code, or ``module.fn`` of an imported file (Snowpark names
+    ``compute`` of its inline code, or ``udf_py_….compute`` of the zip it PUT when the code is large:
+    snowflake/snowpark/_internal/udf_utils.py ``resolve_imports_and_packages``). ``kind`` names it in errors."""
+    module_name, _, function = source.handler.rpartition(".")
+    if source.code is not None and not module_name:
+        qualified = ".".join(_quoted(p) for p in (source.database, source.schema, source.name))
+        namespace: dict[str, Any] = {"__name__": f"{kind}_{source.name.lower()}"}
+        exec(compile(source.code, f"<{kind} {qualified}>", "exec"), namespace)
         found = namespace.get(function)
     else:
-        found = getattr(_imported_module(procedure, module_name or function), function, None)
+        found = getattr(_imported_module(source, kind, module_name or function), function, None)
     if not callable(found):  # also None: the handler is missing
         raise statements.SqlError(
-            f"Python Interpreter Error: handler {procedure.handler!r} of procedure {procedure.name} is not a "
+            f"Python Interpreter Error: handler {source.handler!r} of {kind} {source.name} is not a "
             "function of its code",
             statements.PROCEDURE_ERROR_CODE,
             "P0000",
@@ -350,10 +402,10 @@ def _handler(procedure: Procedure) -> Callable[..., Any]:
     return handler
 
 
-def _imported_module(procedure: Procedure, module: str) -> types.ModuleType:
-    """``module`` from the procedure's IMPORTS: a ``module.py`` file or a ``.zip`` archive holding it."""
-    for source in procedure.imports:
-        path = _stage_file(source, procedure)
+def _imported_module(source: HandlerCode, kind: str, module: str) -> types.ModuleType:
+    """``module`` from the IMPORTS: a ``module.py`` file or a ``.zip`` archive holding it."""
+    for imported in source.imports:
+        path = _stage_file(imported, source, kind)
         if path.suffix == ".py" and path.stem == module:
             spec_module = types.ModuleType(module)
             spec_module.__file__ = str(path)
@@ -369,37 +421,37 @@ def _imported_module(procedure: Procedure, module: str) -> types.ModuleType:
                 spec.loader.exec_module(loaded)
                 return loaded
     raise statements.SqlError(
-        f"Python Interpreter Error: handler module {module!r} of procedure {procedure.name} is in none of its "
-        f"IMPORTS {list(procedure.imports)}",
+        f"Python Interpreter Error: handler module {module!r} of {kind} {source.name} is in none of its "
+        f"IMPORTS {list(source.imports)}",
         statements.PROCEDURE_ERROR_CODE,
         "P0000",
     )
 
 
-def _stage_file(source: str, procedure: Procedure) -> Path:
+def _stage_file(imported: str, source: HandlerCode, kind: str) -> Path:
     """The local file of a stage path ``@[DB.SCHEMA.]STAGE/path`` (fakesnow/transforms/stage.py ``internal_dir``),
     unzipped when PUT compressed it."""
     from fakesnow.transforms.stage import internal_dir
 
-    if not source.startswith("@"):
+    if not imported.startswith("@"):
         raise statements.unsupported(
-            f"import {source!r} of procedure {procedure.name}: the simulator imports files of internal stages "
+            f"import {imported!r} of {kind} {source.name}: the simulator imports files of internal stages "
             "(@STAGE/path) only"
         )
-    stage, _, inner = source[1:].partition("/")
+    stage, _, inner = imported[1:].partition("/")
     parts = [_normal(p) for p in _split_name(stage)]
-    qualified = [procedure.database, procedure.schema, *parts][-3:]
+    qualified = [source.database, source.schema, *parts][-3:]
     path = Path(internal_dir(".".join(qualified), inner))
     if path.exists():
         return path
     packed = path.with_name(path.name + ".gz")
     if packed.exists():
-        unpacked = Path(tempfile.mkdtemp(prefix="procedure_import_")) / path.name
+        unpacked = Path(tempfile.mkdtemp(prefix=f"{kind}_import_")) / path.name
         with gzip.open(packed) as source_file, unpacked.open("wb") as target:
             shutil.copyfileobj(source_file, target)
         return unpacked
     raise statements.unsupported(
-        f"import {source!r} of procedure {procedure.name}: no such file on the stage ({path}); PUT it there first"
+        f"import {imported!r} of {kind} {source.name}: no such file on the stage ({path}); PUT it there first"
     )
 
 
@@ -416,16 +468,8 @@ def _find(state: statements.SessionState, name: str, arity: int) -> Procedure:
     key = (*_resolve(name, state), arity)
     if key in state.procedures:
         return state.procedures[key]  # type: ignore[no-any-return]
-    if state.account is not None:
-        with state.account.cursor() as cur:
-            cur.execute(_DDL)
-            row = cur.execute(
-                f"select DEFINITION from {TABLE} where DATABASE_NAME = ? and SCHEMA_NAME = ? and NAME = ? "
-                "and ARITY = ?",
-                list(key),
-            ).fetchone()
-        if row is not None:
-            return Procedure.from_json(row[0])
+    if (definition := stored(state, TABLE, key)) is not None:
+        return Procedure.from_json(definition)
     raise statements.SqlError(
         f"SQL compilation error:\nUnknown user-defined procedure {'.'.join(_quoted(p) for p in key[:3])} with "
         f"{arity} argument(s)",
@@ -434,33 +478,46 @@ def _find(state: statements.SessionState, name: str, arity: int) -> Procedure:
     )
 
 
-def _store(
-    state: statements.SessionState, procedure: Procedure, *, replace: bool, if_not_exists: bool
-) -> None:
+def stored(state: statements.SessionState, table: str, key: tuple[str, str, str, int]) -> str | None:
+    """The definition kept in the account's ``table`` (procedures', functions') under ``key``, if any."""
+    if state.account is None:
+        return None
+    with state.account.cursor() as cur:
+        cur.execute(_ddl(table))
+        row = cur.execute(f"select DEFINITION from {table} where {_KEY}", list(key)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def store(
+    state: statements.SessionState,
+    table: str,
+    key: tuple[str, str, str, int],
+    definition: str,
+    *,
+    replace: bool,
+    if_not_exists: bool,
+) -> bool:
+    """Keep ``definition`` in the account's ``table`` under ``key``, as CREATE [OR REPLACE | … IF NOT EXISTS]
+    does; False when IF NOT EXISTS kept the one there."""
     if state.account is None:
         raise statements.SqlError(
-            "CREATE PROCEDURE needs a session of a simulator account",
-            statements.PROCEDURE_ERROR_CODE,
-            "P0000",
+            "CREATE needs a session of a simulator account", statements.PROCEDURE_ERROR_CODE, "P0000"
         )
     with state.account.transaction() as cur:
-        cur.execute(_DDL)
-        key = list(procedure.key)
-        where = "DATABASE_NAME = ? and SCHEMA_NAME = ? and NAME = ? and ARITY = ?"
-        exists = cur.execute(f"select count(*) from {TABLE} where {where}", key).fetchone()
+        cur.execute(_ddl(table))
+        exists = cur.execute(f"select count(*) from {table} where {_KEY}", list(key)).fetchone()
         if exists and exists[0]:
             if if_not_exists:
-                return
+                return False
             if not replace:
-                raise _already_exists(procedure)
-            cur.execute(f"delete from {TABLE} where {where}", key)
-        cur.execute(f"insert into {TABLE} values (?, ?, ?, ?, ?)", [*key, procedure.to_json()])
+                raise already_exists(".".join(_quoted(p) for p in key[:3]))
+            cur.execute(f"delete from {table} where {_KEY}", list(key))
+        cur.execute(f"insert into {table} values (?, ?, ?, ?, ?)", [*key, definition])
+    return True
 
 
-def _already_exists(procedure: Procedure) -> statements.SqlError:
-    return statements.SqlError(
-        f"SQL compilation error:\nObject '{procedure.qualified}' already exists.", 2002, "42710"
-    )
+def already_exists(qualified: str) -> statements.SqlError:
+    return statements.SqlError(f"SQL compilation error:\nObject '{qualified}' already exists.", 2002, "42710")
 
 
 def _resolve(name: str, state: statements.SessionState) -> tuple[str, str, str]:
@@ -573,5 +630,5 @@ def _strings(text: str | None) -> list[str]:
     return re.findall(r"'([^']*)'", text or "")
 
 
-def _status(message: str) -> str:
+def status(message: str) -> str:
     return exp.select(exp.Literal.string(message).as_("status", quoted=True)).sql(dialect="snowflake")

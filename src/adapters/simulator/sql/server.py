@@ -48,7 +48,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.account.home import LocalAccount
-from adapters.simulator.sql import hooks, patches, stages, table_times
+from adapters.simulator.sql import hooks, patches, stages, table_times, udfs
 from adapters.simulator.sql.identifiers import check_exact_names
 from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError
 from adapters.simulator.sql.system import SystemFunctions
@@ -107,6 +107,10 @@ class _Login:
             raise SqlError(f"{type(exc).__name__}: {exc}", PROCEDURE_ERROR_CODE, "P0000") from exc
         except duckdb.InterruptException as exc:
             raise SqlError(f"SQL execution canceled: {exc}", CANCEL_CODE, "57014") from exc
+        except duckdb.InvalidInputException as exc:  # DuckDB's text of an error raised inside a Python UDF
+            if (raised := udfs.raised(exc)) is None:
+                raise
+            raise raised from exc
 
     def interrupt(self) -> None:
         """Stop the running statement and refuse later ones; never waits for the account lock."""
@@ -131,6 +135,8 @@ class _Login:
         for table in self.state.temporary_tables:
             with contextlib.suppress(duckdb.Error, SqlError), self.statement():
                 self.duck.execute(f"DROP TABLE IF EXISTS {table}")
+        with contextlib.suppress(duckdb.Error, DomainError):  # and its temporary UDFs (udfs.py)
+            udfs.end_session(self.state)
         with contextlib.suppress(duckdb.Error):
             self.duck.close()
 
@@ -227,6 +233,13 @@ class _SessionSql:
                     duck.execute(f'insert into "{name}" by name select * from _sf_rows')
                 finally:
                     duck.unregister("_sf_rows")
+
+    def query_ids(self) -> list[str]:
+        # fakesnow/cursor.py ``_execute`` caches each statement's result in order, with its transformed statement;
+        # a describe-only request runs as ``DESCRIBE <query>`` (``_describe_only``): not a statement the client ran
+        return [
+            i for i, cached in self._conn.results_cache.items() if not isinstance(cached[4], exp.Describe)
+        ]
 
     def result_table(self, query_id: str, name: str) -> bool:
         # fakesnow/cursor.py ``_execute`` keeps every result of the connection's statements in ``results_cache``

@@ -50,6 +50,7 @@ class SessionState:
     # a new Snowpark session of this login's account, logged in with its task key (the server sets it)
     open_session: Callable[[], Any] | None = None
     procedures: dict[Any, Any] = field(default_factory=dict)  # its TEMPORARY procedures (procedures.py)
+    functions: dict[Any, Any] = field(default_factory=dict)  # its TEMPORARY Python UDFs (udfs.py)
     # qualified temporary tables made as plain tables, dropped when the session ends (loading.py)
     temporary_tables: list[str] = field(default_factory=list)
 

@@ -63,6 +63,10 @@ class SessionSql(Protocol):
         """(Re)create the session's temporary table ``name`` holding ``rows``."""
         ...
 
+    def query_ids(self) -> list[str]:
+        """The ids of the statements the session ran, oldest first (result_scan.py ``last_query_id``)."""
+        ...
+
     def result_table(self, query_id: str, name: str) -> bool:
         """(Re)create the session's temporary table ``name`` holding the result of its statement ``query_id``;
         False when the session has no such result (result_scan.py)."""
