@@ -5,48 +5,23 @@ from __future__ import annotations
 import argparse
 import errno
 import io
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-import app.cli
 from adapters.simulator.account.errors import translated
 from app.cli import cmd_scheduler, main
 from app.settings import load_settings
-from domain.errors import BackendUnavailable
+from tests.e2e.commands import cli, inject, models, runs, states
 from tests.e2e.homes import ROWS
-
-
-def cli(home: Path, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--home", str(home), *argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def runs(home: Path) -> list[dict[str, Any]]:
-    code, out, err = cli(home, "runs", "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
-
-
-def models(home: Path) -> dict[str, Any]:
-    code, out, err = cli(home, "models", "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
-
-
-def states(run: dict[str, Any]) -> dict[str, str]:
-    return {t["name"]: t["state"] for t in run["tasks"]}
 
 
 def test_help_lists_the_commands() -> None:
@@ -99,39 +74,6 @@ def test_weak_data_takes_the_alert_branch_honestly(home: Path) -> None:
 
     assert code == 0, out + err
     assert "Branch chosen: send_alert" in out
-
-
-class _Failing:
-    """Delegates to a real adapter, except that ``method`` raises (the first ``times`` calls, or always)."""
-
-    def __init__(self, inner: object, method: str, times: int | None = None) -> None:
-        self._inner, self._method, self._left = inner, method, times
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._method and (self._left is None or self._left > 0):
-
-            def fail(*_: object, **__: object) -> Any:
-                if self._left is not None:
-                    self._left -= 1
-                raise BackendUnavailable(f"injected failure in {name}")
-
-            return fail
-        return getattr(self._inner, name)
-
-
-def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str, times: int | None = None) -> None:
-    from dependency_injector import providers
-
-    real: Callable[..., Any] = app.cli.build_container
-
-    def build(settings: Any) -> Any:
-        c = real(settings)
-        provider = getattr(c, f"sim_{port}")
-        adapter = provider()  # the real one, built before the override replaces it
-        provider.override(providers.Object(_Failing(adapter, method, times)))
-        return c
-
-    monkeypatch.setattr(app.cli, "build_container", build)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.e2e.test_cli import cli, inject, runs
+from tests.e2e.commands import cli, inject, runs
 
 
 def test_deploy_run_prints_the_branch_with_the_gates_reasons_and_the_version_as_json_names(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import cli, inject, runs, states
+from tests.e2e.commands import cli, inject, runs, states
 
 
 def test_retry_reruns_the_failed_run_as_its_next_attempt_and_it_succeeds(

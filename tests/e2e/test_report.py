@@ -15,14 +15,9 @@ from typing import Any
 import pytest
 
 from app.cli import main
+from tests.e2e.commands import cli
 from tests.e2e.homes import ROWS
 from tests.support.chromium import INSTALL_LINE, Chromium, find_chromium
-
-
-def cli(home: Path, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--home", str(home), *argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
