@@ -5,48 +5,23 @@ from __future__ import annotations
 import argparse
 import errno
 import io
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-import app.cli
 from adapters.simulator.account.errors import translated
 from app.cli import cmd_scheduler, main
 from app.settings import load_settings
-from domain.errors import BackendUnavailable
+from tests.e2e.commands import cli, inject, models, runs, states
 from tests.e2e.homes import ROWS
-
-
-def cli(home: Path, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--home", str(home), *argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def runs(home: Path) -> list[dict[str, Any]]:
-    code, out, err = cli(home, "runs", "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
-
-
-def models(home: Path) -> dict[str, Any]:
-    code, out, err = cli(home, "models", "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
-
-
-def states(run: dict[str, Any]) -> dict[str, str]:
-    return {t["name"]: t["state"] for t in run["tasks"]}
 
 
 def test_help_lists_the_commands() -> None:
@@ -101,39 +76,6 @@ def test_weak_data_takes_the_alert_branch_honestly(home: Path) -> None:
     assert "Branch chosen: send_alert" in out
 
 
-class _Failing:
-    """Delegates to a real adapter, except that ``method`` raises (the first ``times`` calls, or always)."""
-
-    def __init__(self, inner: object, method: str, times: int | None = None) -> None:
-        self._inner, self._method, self._left = inner, method, times
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._method and (self._left is None or self._left > 0):
-
-            def fail(*_: object, **__: object) -> Any:
-                if self._left is not None:
-                    self._left -= 1
-                raise BackendUnavailable(f"injected failure in {name}")
-
-            return fail
-        return getattr(self._inner, name)
-
-
-def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str, times: int | None = None) -> None:
-    from dependency_injector import providers
-
-    real: Callable[..., Any] = app.cli.build_container
-
-    def build(settings: Any) -> Any:
-        c = real(settings)
-        provider = getattr(c, f"sim_{port}")
-        adapter = provider()  # the real one, built before the override replaces it
-        provider.override(providers.Object(_Failing(adapter, method, times)))
-        return c
-
-    monkeypatch.setattr(app.cli, "build_container", build)
-
-
 @pytest.mark.parametrize(
     ("port", "method", "task"),
     [
@@ -145,26 +87,26 @@ def inject(monkeypatch: pytest.MonkeyPatch, port: str, method: str, times: int |
     ],
 )
 def test_a_failing_task_fails_the_run_but_the_finalizer_runs_and_the_default_is_unchanged(
-    home: Path, monkeypatch: pytest.MonkeyPatch, port: str, method: str, task: str
+    promoted_home: Path, monkeypatch: pytest.MonkeyPatch, port: str, method: str, task: str
 ) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-    before = models(home)["default_version"]
-    assert cli(home, "setup", "--rows", ROWS, "--seed", "8", "--force")[0] == 0  # new data, new candidate
+    before = models(promoted_home)["default_version"]
+    # New data, so a new candidate.
+    assert cli(promoted_home, "setup", "--rows", ROWS, "--seed", "8", "--force")[0] == 0
     inject(monkeypatch, port, method)
 
-    code, _, _ = cli(home, "deploy", "--run")
+    code, _, _ = cli(promoted_home, "deploy", "--run")
 
     assert code == 1
     monkeypatch.undo()
-    run = runs(home)[0]
+    run = runs(promoted_home)[0]
     assert run["state"] == "FAILED" and states(run)[task] == "FAILED"
     if task == "cleanup":  # the finalizer failed after a successful promotion
         assert states(run)["promote_model"] == "SUCCEEDED"
         return
     assert states(run)["cleanup"] == "SUCCEEDED"
-    mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
+    mail = "".join(p.read_text() for p in promoted_home.rglob("*.mbox"))
     assert f"failed in {task}" in mail
-    assert models(home)["default_version"] == before
+    assert models(promoted_home)["default_version"] == before
 
 
 def test_a_full_disk_when_the_run_ends_exits_at_once_naming_the_path_not_at_the_timeout(
@@ -187,22 +129,21 @@ def test_a_full_disk_when_the_run_ends_exits_at_once_naming_the_path_not_at_the_
     assert time.monotonic() - started < 60
 
 
-def test_a_damaged_default_model_is_named_and_models_drop_force_repairs_the_home(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-    default = models(home)["default_version"]
-    model_file = home / "files" / "registry" / "MORTGAGE_MODEL" / default / "model.ubj"
+def test_a_damaged_default_model_is_named_and_models_drop_force_repairs_the_home(promoted_home: Path) -> None:
+    default = models(promoted_home)["default_version"]
+    model_file = promoted_home / "files" / "registry" / "MORTGAGE_MODEL" / default / "model.ubj"
     model_file.write_bytes(b"\xe8" * 64 + model_file.read_bytes()[64:])
 
-    assert cli(home, "deploy", "--run")[0] == 1
-    error = states_errors(runs(home)[0])["check_model_quality"]
+    assert cli(promoted_home, "deploy", "--run")[0] == 1
+    error = states_errors(runs(promoted_home)[0])["check_model_quality"]
     assert f"the model file {model_file} of MORTGAGE_MODEL version {default} is damaged" in error
 
-    code, _, err = cli(home, "models", "--drop", default)
+    code, _, err = cli(promoted_home, "models", "--drop", default)
     assert code == 2 and "is the default version" in err
-    code, out, _ = cli(home, "models", "--drop", default, "--force")
+    code, out, _ = cli(promoted_home, "models", "--drop", default, "--force")
     assert code == 0 and f"Dropped MORTGAGE_MODEL version {default}" in out
 
-    assert cli(home, "deploy", "--run")[0] == 0
+    assert cli(promoted_home, "deploy", "--run")[0] == 0
 
 
 def states_errors(run: dict[str, Any]) -> dict[str, str]:
@@ -234,10 +175,8 @@ def test_run_executes_the_pipeline_in_process_without_registering(home: Path) ->
     assert models(home)["versions"] == []
 
 
-def test_graph_renders_the_last_runs_states_as_mermaid(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    code, out, _ = cli(home, "graph", "--format", "mermaid")
+def test_graph_renders_the_last_runs_states_as_mermaid(promoted_home: Path) -> None:
+    code, out, _ = cli(promoted_home, "graph", "--format", "mermaid")
 
     assert code == 0
     assert "check_model_quality -->|promote_model| promote_model" in out

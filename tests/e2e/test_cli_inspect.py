@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.e2e.test_cli import cli, inject, runs
+from tests.e2e.commands import cli, inject, runs
 
 
 def test_deploy_run_prints_the_branch_with_the_gates_reasons_and_the_version_as_json_names(
@@ -27,10 +27,8 @@ def test_deploy_run_prints_the_branch_with_the_gates_reasons_and_the_version_as_
     )
 
 
-def test_runs_json_carries_return_values_as_json_not_json_in_strings(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    (run,) = runs(home)
+def test_runs_json_carries_return_values_as_json_not_json_in_strings(promoted_home: Path) -> None:
+    (run,) = runs(promoted_home)
 
     tasks = {t["name"]: t for t in run["tasks"]}
     assert tasks["promote_model"]["return_value"]["model_name"] == "MORTGAGE_MODEL"
@@ -69,47 +67,41 @@ def test_runs_show_json_has_the_traceback_and_log_of_each_task(
     assert tasks["cleanup"]["error_traceback"] is None
 
 
-def test_runs_show_of_an_unknown_run_exits_3_naming_it(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    code, _, err = cli(home, "runs", "show", "123")
+def test_runs_show_of_an_unknown_run_exits_3_naming_it(promoted_home: Path) -> None:
+    code, _, err = cli(promoted_home, "runs", "show", "123")
 
     assert code == 3 and "no graph run 123" in err
 
 
-def test_logs_prints_a_tasks_error_and_traceback_and_its_ml_jobs_instance_logs(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-    run_id = runs(home)[0]["run_id"]
+def test_logs_prints_a_tasks_error_and_traceback_and_its_ml_jobs_instance_logs(promoted_home: Path) -> None:
+    run_id = runs(promoted_home)[0]["run_id"]
 
-    code, out, err = cli(home, "logs", "train_model", "--run", run_id)
+    code, out, err = cli(promoted_home, "logs", "train_model", "--run", run_id)
     assert code == 0, err
     assert "task MORTGAGE_PIPELINE$TRAIN_MODEL: SUCCEEDED" in out and "--instance N" in out
 
     for instance in ("0", "1"):
-        code, job_log, err = cli(home, "logs", "train_model", "--instance", instance)
+        code, job_log, err = cli(promoted_home, "logs", "train_model", "--instance", instance)
         assert code == 0, err
         assert job_log.strip(), f"instance {instance} logged nothing"
 
 
-def test_logs_of_a_job_instance_for_a_task_without_a_job_exits_3(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    code, _, err = cli(home, "logs", "cleanup", "--instance", "0")
+def test_logs_of_a_job_instance_for_a_task_without_a_job_exits_3(promoted_home: Path) -> None:
+    code, _, err = cli(promoted_home, "logs", "cleanup", "--instance", "0")
 
     assert code == 3 and "recorded no ML Job" in err
 
 
 def test_runs_has_a_header_each_runs_duration_and_filters_by_state(
-    home: Path, monkeypatch: pytest.MonkeyPatch
+    promoted_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
     inject(monkeypatch, "feature_store", "source_version")
-    assert cli(home, "deploy", "--run")[0] == 1
+    assert cli(promoted_home, "deploy", "--run")[0] == 1
     monkeypatch.undo()
 
-    _, table, _ = cli(home, "runs")
-    _, failed, _ = cli(home, "runs", "--state", "FAILED", "--format", "json")
-    _, none_since, _ = cli(home, "runs", "--since", "2999-01-01", "--format", "json")
+    _, table, _ = cli(promoted_home, "runs")
+    _, failed, _ = cli(promoted_home, "runs", "--state", "FAILED", "--format", "json")
+    _, none_since, _ = cli(promoted_home, "runs", "--since", "2999-01-01", "--format", "json")
 
     assert table.splitlines()[0].split()[:4] == ["graph", "run", "id", "state"]
     assert "error in MORTGAGE_PIPELINE$PREPARE_DATA: BackendUnavailable" in table
@@ -127,10 +119,8 @@ def test_runs_since_that_is_not_a_time_exits_2_naming_the_value(
     assert exit_info.value.code == 2 and "'yesterday'" in err and "7d" in err
 
 
-def test_models_json_carries_each_versions_gate_evidence_as_json(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    code, out, _ = cli(home, "models", "--format", "json")
+def test_models_json_carries_each_versions_gate_evidence_as_json(promoted_home: Path) -> None:
+    code, out, _ = cli(promoted_home, "models", "--format", "json")
 
     (version,) = json.loads(out)["versions"]
     assert code == 0 and version["evidence"]["gate"]["outcome"] == "promote"
@@ -146,12 +136,11 @@ def test_models_follows_the_deployed_model_name_and_shows_every_metric(home: Pat
     assert out.startswith("model OTHER_MODEL") and "test_log_loss=" in out and "train_f1=" in out
 
 
-def test_models_shows_the_graph_run_that_made_each_version_as_its_source_run(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-    run_id = runs(home)[0]["run_id"]
+def test_models_shows_the_graph_run_that_made_each_version_as_its_source_run(promoted_home: Path) -> None:
+    run_id = runs(promoted_home)[0]["run_id"]
 
-    (version,) = json.loads(cli(home, "models", "--format", "json")[1])["versions"]
-    text = cli(home, "models")[1]
+    (version,) = json.loads(cli(promoted_home, "models", "--format", "json")[1])["versions"]
+    text = cli(promoted_home, "models")[1]
 
     assert version["source_run"] == run_id == version["evidence"]["graph_run_id"]
     assert f"source run: {run_id}" in text

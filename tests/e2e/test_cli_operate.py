@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import cli, inject, runs, states
+from tests.e2e.commands import cli, inject, runs, states
 
 
 def test_retry_reruns_the_failed_run_as_its_next_attempt_and_it_succeeds(
@@ -28,13 +28,11 @@ def test_retry_reruns_the_failed_run_as_its_next_attempt_and_it_succeeds(
     assert retried["scheduled_from"] == "MANUAL RETRY" and states(retried)["promote_model"] == "SUCCEEDED"
 
 
-def test_retry_after_a_successful_run_is_refused_saying_why(home: Path) -> None:
-    assert cli(home, "deploy", "--run")[0] == 0
-
-    code, _, err = cli(home, "retry")
+def test_retry_after_a_successful_run_is_refused_saying_why(promoted_home: Path) -> None:
+    code, _, err = cli(promoted_home, "retry")
 
     assert code == 2 and "FAILED or CANCELLED" in err and "SUCCEEDED" in err
-    assert len(runs(home)) == 1
+    assert len(runs(promoted_home)) == 1
 
 
 def test_execute_with_config_uses_it_for_that_run_only_without_redeploying(home: Path) -> None:

@@ -8,15 +8,12 @@ test can hide an import.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from app.cli import main
 
 # What a read-only command must not import (module name prefixes).
 HEAVY = ("snowflake.core", "snowflake.ml", "snowflake.snowpark", "snowflake.connector", "fakesnow", "xgboost")
@@ -28,16 +25,6 @@ code = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in {heavy!r}))
 print(json.dumps({{"exit": code, "heavy": loaded[:5]}}), file=sys.stderr)
 """
-
-
-@pytest.fixture(scope="module")
-def ran_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with a deployed graph, one finished run and a registered model: every read path has data."""
-    home = tmp_path_factory.mktemp("fast") / "home"
-    for argv in (["setup", "--rows", "4000", "--seed", "7"], ["deploy", "--run"]):
-        out, err = io.StringIO(), io.StringIO()
-        assert main(["--home", str(home), *argv], out=out, err=err) == 0, err.getvalue() + out.getvalue()
-    return home
 
 
 @pytest.mark.parametrize(
@@ -53,10 +40,11 @@ def ran_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ids=" ".join,
 )
 def test_a_read_only_command_imports_no_snowflake_library_nor_xgboost(
-    ran_home: Path, argv: list[str]
+    promoted_home: Path, argv: list[str]
 ) -> None:
+    # promoted_home has a deployed graph, one finished run and a registered model: every read path has data.
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(heavy=HEAVY), "--home", str(ran_home), *argv],
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY), "--home", str(promoted_home), *argv],
         capture_output=True,
         text=True,
         timeout=120,

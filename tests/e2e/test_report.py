@@ -4,7 +4,7 @@ real headless Chromium (Debian's ``chromium``; skipped, with the line that insta
 from __future__ import annotations
 
 import io
-import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,28 +15,20 @@ from typing import Any
 import pytest
 
 from app.cli import main
-from tests.e2e.homes import ROWS
+from tests.e2e.commands import cli, runs
 from tests.support.chromium import INSTALL_LINE, Chromium, find_chromium
 
 
-def cli(home: Path, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["--home", str(home), *argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
+def ran(prepared_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
     """A home with one real run of the pipeline, deployed with ``--report``: (home, that page, the run)."""
     folder = tmp_path_factory.mktemp("report")
     home, page = folder / "home", folder / "ci" / "report.html"
-    assert cli(home, "setup", "--rows", ROWS, "--seed", "7")[0] == 0
+    shutil.copytree(prepared_home, home)
     code, out, err = cli(home, "deploy", "--run", "--report", str(page))
     assert code == 0, out + err
     assert f"Wrote run report {page} (1 run(s), 1 model version(s))." in out
-    code, out, err = cli(home, "runs", "--format", "json")
-    assert code == 0, err
-    (run,) = json.loads(out)
+    (run,) = runs(home)
     return home, page, run
 
 

@@ -10,35 +10,20 @@ import pytest
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.taskgraph.store import GraphStore, RunRecord, TaskHistoryRecord
+from adapters.simulator.taskgraph.store import GraphStore, TaskHistoryRecord
 from app.container import build_container
 from app.settings import GraphOptions, load_settings
 from domain.errors import InvalidConfig
-from domain.graph import ScheduledFrom, TaskState
+from domain.graph import GraphRunState, ScheduledFrom, TaskState
+from tests.support.graph_runs import executing_run
 
 
 def _past_run(store: GraphStore, name: str, *, ended_days_ago: float, state: str = "SUCCEEDED") -> None:
     """A run of graph ``name`` (and its one task row) that ended that many days ago, or is still executing."""
     ended = datetime.now(UTC) - timedelta(days=ended_days_ago)
+    run = executing_run(name, scheduled=ended - timedelta(minutes=1))
     store.start_run(
-        RunRecord(
-            root_task_name=name,
-            run_id=1,
-            graph_run_group_id=f"group-{name}",
-            attempt_number=1,
-            state=state,  # type: ignore[arg-type]
-            scheduled_from=ScheduledFrom.EXECUTE_TASK,
-            scheduled_time=ended - timedelta(minutes=1),
-            query_start_time=ended - timedelta(minutes=1),
-            completed_time=None if state == "EXECUTING" else ended,
-            next_scheduled_time=None,
-            first_error_task_name=None,
-            first_error_code=None,
-            first_error_message=None,
-            config={},
-            graph_version=1,
-            task_states={},
-        )
+        run if state == "EXECUTING" else replace(run, state=GraphRunState(state), completed_time=ended)
     )
     store.append_history(
         [

@@ -15,8 +15,9 @@ import pytest
 from snowflake.core.task.dagv1 import DAG, DAGTask
 
 from adapters.simulator import LocalDAGOperation
-from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, GraphStore, RunRecord
+from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, GraphStore
 from domain.errors import BackendUnavailable
+from tests.support.graph_runs import executing_run
 
 CHILD = textwrap.dedent(
     """
@@ -56,35 +57,13 @@ def test_a_killed_run_is_failed_on_restart_with_its_history(tmp_path: Path) -> N
         assert history["CRASHY$FIRST"] == ("SUCCEEDED", "done before the crash")
 
 
-def _executing_run(name: str) -> RunRecord:
-    now = datetime.now(UTC)
-    return RunRecord(
-        root_task_name=name,
-        run_id=1,
-        graph_run_group_id="group-of-the-crashed-process",
-        attempt_number=1,
-        state="EXECUTING",
-        scheduled_from="EXECUTE TASK",
-        scheduled_time=now,
-        query_start_time=now,
-        completed_time=None,
-        next_scheduled_time=None,
-        first_error_task_name=None,
-        first_error_code=None,
-        first_error_message=None,
-        config={},
-        graph_version=1,
-        task_states={},
-    )
-
-
 def test_a_run_left_by_a_crashed_process_with_the_same_pid_is_recovered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A restarted container's process has the crashed one's pid (1): only the process token tells them apart.
     with LocalDAGOperation(tmp_path) as op, monkeypatch.context() as crashed:
         crashed.setattr(PROCESS, "value", "token-of-the-crashed-process")
-        op.store.start_run(_executing_run("SAMEPID"))  # written with this pid
+        op.store.start_run(executing_run("SAMEPID"))  # written with this pid
     with LocalDAGOperation(tmp_path) as op:
         assert op.recovered_runs == 1
         [run] = op.graph_runs("SAMEPID")
@@ -93,7 +72,7 @@ def test_a_run_left_by_a_crashed_process_with_the_same_pid_is_recovered(
 
 def test_a_run_of_this_process_is_not_taken_for_a_crashed_one(tmp_path: Path) -> None:
     with LocalDAGOperation(tmp_path) as op:
-        op.store.start_run(_executing_run("MINE"))
+        op.store.start_run(executing_run("MINE"))
         assert op.store.recover_abandoned(datetime.now(UTC)) == []
         assert op.graph_runs("MINE")[0].state == "EXECUTING"
 

@@ -12,13 +12,14 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.jobs.training import run_training
 from adapters.simulator.notifications.integrations import IntegrationCatalog
 from adapters.simulator.registry import SimModelRegistry
-from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, GraphStore, RunRecord
+from adapters.simulator.taskgraph.store import CRASH_MESSAGE, PROCESS, GraphStore
 from app.container import build_container
 from app.settings import load_settings
 from domain.config import PipelineConfig
 from domain.names import model_version_for
 from domain.pipeline import PROMOTE_MODEL
 from domain.refs import DatasetRef
+from tests.support.graph_runs import executing_run
 from tests.support.training_data import request_for
 
 GRAPH = "MORTGAGE_PIPELINE_CRASHED"
@@ -46,24 +47,7 @@ def _crashed_after_promoting(home: Path, monkeypatch: pytest.MonkeyPatch, cfg: P
         with monkeypatch.context() as crashed:
             crashed.setattr(PROCESS, "value", "token-of-the-killed-process")
             GraphStore(account).start_run(
-                RunRecord(
-                    root_task_name=GRAPH,
-                    run_id=7,
-                    graph_run_group_id="group-of-the-killed-process",
-                    attempt_number=1,
-                    state="EXECUTING",
-                    scheduled_from="EXECUTE TASK",
-                    scheduled_time=SCHEDULED,
-                    query_start_time=SCHEDULED,
-                    completed_time=None,
-                    next_scheduled_time=None,
-                    first_error_task_name=None,
-                    first_error_code=None,
-                    first_error_message=None,
-                    config=cfg.to_mapping(),
-                    graph_version=1,
-                    task_states={},
-                )
+                executing_run(GRAPH, run_id=7, scheduled=SCHEDULED, config=cfg.to_mapping())
             )
 
 

@@ -63,10 +63,11 @@ def ensure_catalog(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def dataset_files(account: LocalAccount, ref: DatasetRef) -> list[Path]:
-    """The Parquet files of a dataset version, sorted; ``NotFound`` when the version has none."""
-    files = sorted(dataset_dir(account.files, ref.name, ref.version).glob("*.parquet"))
+    """The Parquet files of a dataset version, sorted; ``NotFound`` naming the folder when it holds none."""
+    folder = dataset_dir(account.files, ref.name, ref.version)
+    files = sorted(folder.glob("*.parquet"))
     if not files:
-        raise NotFound(f"dataset {ref.name} version {ref.version!r} does not exist or has no files")
+        raise NotFound(f"dataset {ref.name} version {ref.version!r}: no Parquet file in {folder}")
     return files
 
 
@@ -120,12 +121,10 @@ def get_version(account: LocalAccount, name: str, version: str) -> DatasetRef:
 def verify_files(account: LocalAccount, ref: DatasetRef, row_count: int) -> None:
     """The version's Parquet parts exist, each has a readable footer, and together they hold the catalog's
     row count: what a reader would otherwise find only when training fails on it. Reads footers only."""
-    folder = dataset_dir(account.files, ref.name, ref.version)
-    files = sorted(folder.glob("*.parquet"))
-    if not files:
-        raise InvalidData(
-            f"dataset {ref.name} version {ref.version!r}: no Parquet file in {folder}; {REPAIR}"
-        )
+    try:
+        files = dataset_files(account, ref)
+    except NotFound as exc:  # the catalog has the version, so its files are what is wrong
+        raise InvalidData(f"{exc}; {REPAIR}") from exc
     rows = 0
     for f in files:
         try:
@@ -136,8 +135,8 @@ def verify_files(account: LocalAccount, ref: DatasetRef, row_count: int) -> None
             ) from exc
     if rows != row_count:
         raise InvalidData(
-            f"dataset {ref.name} version {ref.version!r}: the files in {folder} hold {rows} rows, the catalog "
-            f"{row_count}; {REPAIR}"
+            f"dataset {ref.name} version {ref.version!r}: the files in {files[0].parent} hold {rows} rows, "
+            f"the catalog {row_count}; {REPAIR}"
         )
 
 
