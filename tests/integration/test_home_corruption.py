@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from adapters.simulator.account.errors import damaged
+from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.wal import replayed_bytes
 from app.cli import EXIT_BACKEND, EXIT_OK, main
 
@@ -207,3 +209,23 @@ def test_a_wal_cut_short_drops_only_its_torn_tail(home: Path) -> None:
 
     replayed = replayed_bytes(wal)
     assert replayed is not None and 0 < replayed < whole - 10
+
+
+def test_naming_a_damaged_block_keeps_the_homes_lock(home: Path) -> None:
+    # reading the block through a descriptor of our own and closing it would drop DuckDB's POSIX lock on the file
+    damage = duckdb.Error(
+        "Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at location 12288"
+    )
+    with LocalAccount(home) as account:
+        assert damaged(damage, account.database_files()) is not None
+
+        other = subprocess.run(
+            [sys.executable, "-m", "app", "--home", str(home), "runs"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+
+    assert "in use by another process" in other.stderr

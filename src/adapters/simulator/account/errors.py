@@ -15,6 +15,7 @@ unchanged. The table (``_RULES``) classifies each DuckDB exception once. What it
 from __future__ import annotations
 
 import errno
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,15 +129,34 @@ class HomeFiles:
     """``<home>/databases/DB.db``: Snowflake database ``DB``."""
 
 
+def _read_at(file: Path, location: int, size: int) -> bytes | None:
+    """``size`` bytes at ``location`` of ``file``, through a descriptor this process already has on it (DuckDB's)
+    when there is one: closing a descriptor of our own would release every POSIX lock this process holds on the
+    file (fcntl semantics), DuckDB's lock on the home's files among them. None when it cannot be read safely."""
+    target = file.resolve()
+    fds = Path("/proc/self/fd")
+    try:
+        for fd in fds.iterdir():
+            try:
+                if Path(os.readlink(fd)) == target:
+                    return os.pread(int(fd.name), size, location)
+            except (OSError, ValueError):
+                continue
+    except OSError:  # no /proc (not Linux): whether DuckDB has the file open cannot be told
+        return None
+    try:  # not open in this process: no lock of ours to lose
+        with file.open("rb") as f:
+            f.seek(location)
+            return f.read(size)
+    except OSError:
+        return None
+
+
 def _holds_block(file: Path, stored_checksum: int, location: int) -> bool:
     """Whether ``file`` has ``stored_checksum`` at ``location``: DuckDB read it from there (a block starts with its
     checksum, single_file_block_manager.cpp ``ReadAndChecksum``), another file holds it by chance 1 in 2**64."""
-    try:
-        with file.open("rb") as f:
-            f.seek(location)
-            return int.from_bytes(f.read(8), "little") == stored_checksum
-    except OSError:
-        return False
+    data = _read_at(file, location, 8)
+    return data is not None and int.from_bytes(data, "little") == stored_checksum
 
 
 def _damaged_file(text: str, files: HomeFiles | None) -> Path | None:

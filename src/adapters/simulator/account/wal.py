@@ -14,7 +14,9 @@ such crash, with nothing they could do but move the log aside. The copy keeps th
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,11 +89,39 @@ def replayed_bytes(wal: Path) -> int | None:
         return at
 
 
+def _in_use(database: Path) -> bool:
+    """Whether a DuckDB already has ``database`` open — this process or another, whose log may be mid-write: the
+    log is then not judged (DuckDB replays it only when it first opens the file). This process's own descriptors
+    are looked up in /proc rather than probed: closing a probe would release DuckDB's POSIX lock on the file."""
+    target = database.resolve()
+    try:
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                if Path(os.readlink(fd)) == target:
+                    return True
+            except OSError:
+                continue
+    except OSError:  # no /proc: whether this process has it open cannot be told, so it is not judged
+        return True
+    try:
+        with database.open("rb") as f:
+            fcntl.lockf(
+                f, fcntl.LOCK_SH | fcntl.LOCK_NB
+            )  # DuckDB holds an exclusive lock while it has it open
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return False
+
+
 def keep_if_dropped(database: Path) -> Path | None:
     """Copy ``database``'s WAL aside when DuckDB would drop part of it on open; the copy's path, else None."""
     wal = database.with_name(database.name + ".wal")
     try:
         if not wal.is_file() or wal.stat().st_size == 0:  # an empty log holds nothing (DuckDB deletes it)
+            return None
+        if _in_use(database):
             return None
         replayed = replayed_bytes(wal)
         size = wal.stat().st_size
