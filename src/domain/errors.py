@@ -49,6 +49,12 @@ class BackendUnavailable(DomainError):
     """The backend cannot be reached or used: no connection, missing privilege, locked home…"""
 
 
+class StoreDamaged(BackendUnavailable):
+    """A file of the backend's own store is damaged (a checksum mismatch, an unreadable log): nothing read from it
+    can be trusted, so no caller may treat it as a passing failure (a notice that could not be sent, say). The
+    message names the file and how to recover."""
+
+
 class HomeInUse(BackendUnavailable):
     """Another process holds the simulator home at ``home`` (the CLI forwards commands to it: ``app.control``)."""
 

@@ -19,7 +19,16 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from domain.config import DEPLOYMENT_PREFIX, PipelineConfig, RunConfig
-from domain.errors import AlreadyExists, Conflict, DomainError, InvalidData, JobFailed, JobTimeout, NotFound
+from domain.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    InvalidData,
+    JobFailed,
+    JobTimeout,
+    NotFound,
+    StoreDamaged,
+)
 from domain.gating import GateDecision, evaluate_gate
 from domain.graph import GraphSpec, OverlapPolicy, TaskKind, TaskSpec
 from domain.metrics import prefixed
@@ -297,6 +306,8 @@ def _default_line(ports: Ports, model_name: str) -> str:
     """What the model's default version is now (read back, not assumed)."""
     try:
         default = ports.registry.default_version(model_name)
+    except StoreDamaged:  # a damaged store fails the task that read it, never a line of a notice
+        raise
     except DomainError as exc:
         return f"The default version of {model_name} could not be read: {exc}"
     if default is None:
@@ -307,6 +318,8 @@ def _default_line(ports: Ports, model_name: str) -> str:
 def _notify_quietly(ports: Ports, cfg: PipelineConfig, message: Notification) -> None:
     try:
         ports.notifier.send(cfg.notification_integration, message)
+    except StoreDamaged:  # a damaged store fails the task, never a warning beside a SUCCEEDED run
+        raise
     except DomainError as exc:
         log.warning("notification through %s failed: %s", cfg.notification_integration, exc)
 

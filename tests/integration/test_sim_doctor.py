@@ -49,7 +49,7 @@ def test_a_pool_the_home_does_not_hold_is_reported_with_setup_as_the_fix(tmp_pat
     code, out = doctor(tmp_path / "home", "--config", "compute_pool=NOPE")
 
     assert code == EXIT_BACKEND
-    assert "FAIL  compute pool NOPE: does not exist" in out and "1 of 11 check(s) failed" in out
+    assert "FAIL  compute pool NOPE: does not exist" in out and "1 of 12 check(s) failed" in out
 
 
 def test_a_home_from_before_pools_lacks_only_the_pool(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -11,7 +12,9 @@ from adapters.simulator.account.errors import (
     ACCOUNT,
     ENGINE_STATE,
     USER_INPUT,
+    HomeFiles,
     classify,
+    damaged,
     translate,
     translated,
 )
@@ -22,6 +25,7 @@ from domain.errors import (
     InvalidConfig,
     InvalidData,
     NotFound,
+    StoreDamaged,
 )
 
 
@@ -64,7 +68,7 @@ ENGINE_ERRORS = [
             "IO Error: Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at "
             "location 3"
         ),
-        BackendUnavailable,
+        StoreDamaged,
     ),
     (duckdb.FatalException("FATAL Error: database has been invalidated"), BackendUnavailable),
     (duckdb.InternalException("INTERNAL Error: unreachable"), BackendUnavailable),
@@ -179,3 +183,37 @@ def test_translated_lets_domain_errors_pass_unchanged() -> None:
     with pytest.raises(NotFound) as raised, translated("reading graph G", ENGINE_STATE):
         raise original
     assert raised.value is original
+
+
+def _block_damage(location: int, stored: int) -> duckdb.Error:
+    return duckdb.Error(
+        f"Corrupt database file: computed checksum 1 does not match stored checksum {stored} in block at location "
+        f"{location}"
+    )
+
+
+def test_a_damaged_block_is_named_by_the_file_whose_bytes_there_are_the_stored_checksum(
+    tmp_path: Path,
+) -> None:
+    account, database = tmp_path / "account.duckdb", tmp_path / "databases" / "DB.db"
+    database.parent.mkdir()
+    account.write_bytes(bytes(64))
+    database.write_bytes(bytes(16) + (12345).to_bytes(8, "little") + bytes(40))
+
+    error = damaged(_block_damage(16, 12345), HomeFiles(account, (database,)), "reading table T")
+
+    assert isinstance(error, StoreDamaged)
+    assert str(error).startswith(f"reading table T: the file {database} of Snowflake database DB is damaged")
+
+
+def test_a_damaged_block_no_file_holds_sends_the_user_to_doctor(tmp_path: Path) -> None:
+    account = tmp_path / "account.duckdb"
+    account.write_bytes(bytes(64))
+
+    error = damaged(_block_damage(16, 12345), HomeFiles(account, ()))
+
+    assert isinstance(error, StoreDamaged) and "`python -m app doctor` names it" in str(error)
+
+
+def test_an_error_that_is_no_damage_is_left_to_the_table() -> None:
+    assert damaged(duckdb.CatalogException("Catalog Error: Table with name T does not exist!")) is None

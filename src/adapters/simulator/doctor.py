@@ -2,7 +2,9 @@
 
 It checks what ``setup`` creates — the home, database, schemas, stages, source table, feature view, compute
 pool and notification integration — and reads only: a home that does not exist yet is reported, not created.
-Every fix is ``python -m app setup``, which creates whatever is missing and keeps what exists.
+Every fix is ``python -m app setup``, which creates whatever is missing and keeps what exists. First it reads
+every table of every database file once ("database integrity"): a damaged file is named with what to do, and
+the other checks, which would read it too, are not run.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 import duckdb
 
 from adapters.simulator.account.errors import translated
-from adapters.simulator.account.home import DB_FILE, LocalAccount
+from adapters.simulator.account.home import DB_FILE, LocalAccount, stored_tables
 from adapters.simulator.account.objects import (
     compute_pool_max_nodes,
     object_exists,
+    quote_ident,
     render_part,
     resolve_name,
 )
@@ -24,7 +27,7 @@ from adapters.simulator.feature_store.feature_views import find_feature_view
 from adapters.simulator.feature_store.source_tables import find_table
 from adapters.simulator.notifications.integrations import IntegrationCatalog
 from adapters.simulator.setup import STAGES, UDF_STAGE
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, StoreDamaged
 from domain.features import FEATURE_VIEW_NAME
 from domain.names import normalize_identifier, normalize_qualified
 from domain.readiness import Check
@@ -64,6 +67,8 @@ class SimulatorDoctor:
         try:
             account = self._account()
             new = account.is_new
+        except StoreDamaged as exc:  # a damaged file or log, found while opening the home
+            return [Check("simulator home", False, "its database files cannot be opened", str(exc))]
         except DomainError as exc:  # e.g. the home is in use by another process
             return [
                 Check("simulator home", False, str(exc), "wait for the other process, or use another --home")
@@ -71,11 +76,42 @@ class SimulatorDoctor:
         if new:
             return [Check("simulator home", False, f"{account.home}: setup has not run in it", SETUP)]
         home = Check("simulator home", True, str(account.home))
+        integrity = self._integrity(account)
+        if not integrity.ok:
+            return [home, integrity]
         with translated("reading the account catalog"), account.cursor() as cur:
             objects = self._catalog(cur)
             objects += self._data(cur)
             objects.append(self._pool(cur))
-        return [home, *objects, self._integration(account)]
+        return [home, integrity, *objects, self._integration(account)]
+
+    def _integrity(self, account: LocalAccount) -> Check:
+        """Every table of every database file read whole once: DuckDB checks each block's checksum as it reads it
+        (a count would read no column, so every row is hashed)."""
+        with translated("listing the tables of the home"), account.cursor() as cur:
+            tables = [(c, s, n) for c, s, n, kind in stored_tables(cur) if kind == "BASE TABLE"]
+        damage: dict[str, list[str]] = {}  # what to do -> the tables it is found in
+        for catalog, schema, name in tables:
+            shown = ".".join(render_part(p) for p in (catalog, schema, name))
+            try:
+                with translated(f"reading table {shown}"), account.cursor() as cur:
+                    table = ".".join(quote_ident(p) for p in (catalog, schema, name))
+                    cur.execute(f"select bit_xor(hash(t)) from {table} as t").fetchone()
+            except StoreDamaged as exc:
+                damage.setdefault(str(exc), []).append(shown)
+        files = account.database_files()
+        count = 1 + len(files.databases) if files is not None else 1
+        if not damage:
+            return Check(
+                "database integrity", True, f"{len(tables)} tables of {count} database file(s) read whole"
+            )
+        unreadable = [t for found in damage.values() for t in found]
+        return Check(
+            "database integrity",
+            False,
+            f"{len(unreadable)} of {len(tables)} tables cannot be read: {', '.join(unreadable)}",
+            "; ".join(damage),
+        )
 
     def _catalog(self, cur: duckdb.DuckDBPyConnection) -> list[Check]:
         db, sc, ds = render_part(self.database), render_part(self.schema), render_part(self.data_schema)

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.simulator.account import table_times
+from adapters.simulator.account import table_times, wal
+from adapters.simulator.account.errors import HomeFiles, damaged
 from domain.errors import BackendUnavailable, HomeInUse, InvalidName
 from domain.names import normalize_qualified
 
@@ -66,6 +67,9 @@ def _sql_text(value: str) -> str:
 def _connect(database: str, global_file: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up as fakesnow sets up its own (fakesnow/instance.py ``FakeSnow.__init__``), its
     global catalog attached from ``global_file``."""
+    for file in (database, global_file):
+        if file != ":memory:":
+            wal.keep_if_dropped(Path(file))
     # sqlglot's DuckDB output still writes ``x -> …`` lambdas, which DuckDB 2.0 accepts only with this setting.
     con = duckdb.connect(database, config={"lambda_syntax": "ENABLE_SINGLE_ARROW"})
     try:
@@ -167,6 +171,8 @@ class LocalAccount:
                 f"the simulator database in {self.home} cannot be opened: {exc}"
             ) from exc
         except duckdb.Error as exc:  # e.g. a file that is not a DuckDB database
+            if (damage := damaged(exc, self.database_files(), f"opening {database}")) is not None:
+                raise damage from exc
             raise BackendUnavailable(
                 f"the simulator database in {self.home} cannot be opened: {exc}"
             ) from exc
@@ -198,10 +204,21 @@ class LocalAccount:
             try:
                 self.attach_database(self._con, file.stem)
             except (duckdb.Error, InvalidName) as exc:
+                if (
+                    isinstance(exc, duckdb.Error)
+                    and (damage := damaged(exc, self.database_files())) is not None
+                ):
+                    raise damage from exc
                 raise BackendUnavailable(
                     f"the simulator database file {file} cannot be attached: {exc}; move it out of "
                     f"{self.databases} if it is not a database of this home"
                 ) from exc
+
+    def database_files(self) -> HomeFiles | None:
+        """The home's database files (None for a temporary account, whose databases are in memory)."""
+        if self.databases is None:
+            return None
+        return HomeFiles(self.home / DB_FILE, tuple(sorted(self.databases.glob("*.db"))))
 
     def database_file(self, database: str) -> str:
         """Where Snowflake database ``database`` (normalized) is attached from: fakesnow's ``<db_path>/DB.db``
@@ -225,8 +242,11 @@ class LocalAccount:
             )
         if database_exists(cur, database):
             return False
-        file = self.database_file(database).replace("'", "''")
-        cur.execute(f"attach if not exists '{file}' as {_quoted(database)}")
+        file = self.database_file(database)
+        if self.databases is not None:
+            wal.keep_if_dropped(Path(file))
+        quoted = file.replace("'", "''")
+        cur.execute(f"attach if not exists '{quoted}' as {_quoted(database)}")
         if not database_exists(cur, database):  # a new file: it gets fakesnow's objects once, when made
             from fakesnow import info_schema, macros
 
@@ -454,6 +474,10 @@ class LocalAccount:
                     self._interruptible[me] = cur
             try:
                 yield cur
+            except duckdb.Error as exc:  # damage found by any statement names its file, wherever it was read
+                if (damage := damaged(exc, self.database_files())) is not None:
+                    raise damage from exc
+                raise
             finally:
                 with self._guard:
                     if me in self._interruptible:
