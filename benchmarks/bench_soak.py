@@ -16,7 +16,9 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from adapters.simulator.account.home import stored_tables
 from app.container import build_container
 from app.settings import load_settings, with_pipeline_overrides
 from domain import pipeline as p
@@ -26,10 +28,48 @@ def home_bytes(home: Path) -> int:
     return sum(f.stat().st_blocks * 512 for f in home.rglob("*") if f.is_file())
 
 
+def file_bytes(home: Path) -> dict[str, int]:
+    """Bytes on disk per part of the home: each database file, and each folder two levels under files/."""
+    parts: dict[str, int] = {}
+    for f in home.rglob("*"):
+        if f.is_file():
+            rel = f.relative_to(home).parts
+            key = "/".join(rel[:3] if rel[0] == "files" else rel[:2])
+            parts[key] = parts.get(key, 0) + f.stat().st_blocks * 512
+    return parts
+
+
+def table_rows(account: Any) -> dict[str, int]:
+    """Rows of every table of the account file and its databases, and each database's free blocks."""
+    with account.cursor() as cur:
+        counts = {
+            f"{cat}.{sch}.{name}": int(
+                cur.execute(f'select count(*) from "{cat}"."{sch}"."{name}"').fetchone()[0]
+            )
+            for cat, sch, name, kind in stored_tables(cur)
+            if kind == "BASE TABLE"
+        }
+        for name, _, _, blocks, _, free, *_ in cur.execute("pragma database_size").fetchall():
+            counts[f"{name} total blocks"] = int(blocks)
+            counts[f"{name} free blocks"] = int(free)
+    return counts
+
+
+def changed(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    return [
+        f"  {key}: {before.get(key, 0):,} -> {after.get(key, 0):,}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key, 0) != after.get(key, 0)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument(
+        "--detail", action="store_true", help="print what grew, per file and table, after run 10"
+    )
     args = parser.parse_args()
     if args.runs < 20:
         parser.error(f"--runs {args.runs}: at least 20, to compare the first ten runs with the last ten")
@@ -54,6 +94,15 @@ def main() -> None:
                 assert str(run.state) == "SUCCEEDED", run
                 sizes.append(home_bytes(home))
                 print(f"run {i + 1:3d}: {times[-1]:6.2f} s, home {sizes[-1] / 1024:9.0f} KiB", flush=True)
+                if args.detail and i + 1 == 10:
+                    marks = file_bytes(home), table_rows(c.account())
+                if args.detail and i + 1 == args.runs:
+                    print("what changed from run 10 to the last:")
+                    print(
+                        "\n".join(
+                            changed(marks[0], file_bytes(home)) + changed(marks[1], table_rows(c.account()))
+                        )
+                    )
                 time.sleep(max(0.0, 1.0 - times[-1]))  # model versions are named by the second
         finally:
             c.shutdown_resources()
