@@ -71,10 +71,11 @@ def sim_registry(account: Any) -> Any:
     return SimModelRegistry(account)
 
 
-def sim_notifier(account: Any) -> Any:
+def sim_notifier(account: Any, history_days: int) -> Any:
     from adapters.simulator.notifications.notifier import SimNotifier
 
-    return SimNotifier(account)
+    # Sent messages are kept as long as the runs that sent them.
+    return SimNotifier(account, retention=timedelta(days=history_days))
 
 
 def dag_operation(

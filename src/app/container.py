@@ -40,7 +40,8 @@ class Container(containers.DeclarativeContainer):
     sim_feature_store = providers.Singleton(build.sim_feature_store, account, object_names)
     sim_jobs = providers.Singleton(build.sim_jobs, account, object_names)
     sim_registry = providers.Singleton(build.sim_registry, account)
-    sim_notifier = providers.Singleton(build.sim_notifier, account)
+    history_days = providers.Callable(attrgetter("graph.history_days"), settings)
+    sim_notifier = providers.Singleton(build.sim_notifier, account, history_days)
 
     # --- snowflake: the ports come from the function the deployed tasks call, one provider per port so
     # that one can be replaced ---
@@ -66,7 +67,7 @@ class Container(containers.DeclarativeContainer):
         sim_notifier,
         sim_jobs,
         ports.provider,
-        providers.Callable(attrgetter("graph.history_days"), settings),
+        history_days,
     )
     sim_scheduler = providers.Singleton(build.sim_scheduler, dag_operation, ports.provider)
     deployed_definitions = providers.Callable(_deployed_definitions)

@@ -26,6 +26,7 @@ def setup_simulator(
     from adapters.simulator.setup import setup_account
 
     n = settings.names
+    new_home = account.is_new
     report = setup_account(
         account,
         rows=rows,
@@ -40,8 +41,19 @@ def setup_simulator(
         compute_pool=settings.pipeline.compute_pool,
         compute_pool_max_nodes=n.compute_pool_max_nodes,
     )
-    lines = list(report.messages)
-    catalog = IntegrationCatalog(account)
+    try:
+        return [
+            *report.messages,
+            *_ensure_notifications(IntegrationCatalog(account), settings, account.files),
+        ]
+    except BaseException:
+        if new_home:  # all or nothing, as setup_account: a failed first setup leaves no home behind
+            account.discard_on_close()
+        raise
+
+
+def _ensure_notifications(catalog: Any, settings: Settings, files: Path) -> list[str]:
+    lines: list[str] = []
     name = settings.pipeline.notification_integration
     if settings.webhook is not None:
         # Re-running setup replaces both, so a rotated secret or a new URL takes effect.
@@ -71,7 +83,7 @@ def setup_simulator(
             default_recipients=("ml-team@localhost",),
             default_subject="Model Training Status",
         )
-        mail = account.files / "mail"
+        mail = files / "mail"
         lines.append(f"Created email notification integration {name}; its mail goes to a mailbox in {mail}.")
     return lines
 

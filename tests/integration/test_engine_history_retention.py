@@ -84,3 +84,12 @@ def test_the_containers_operation_keeps_history_for_graph_history_days(tmp_path:
         assert container.dag_operation().store.retention == timedelta(days=3)
     finally:
         container.shutdown_resources()
+
+
+def test_the_containers_notifier_keeps_sent_messages_for_graph_history_days(tmp_path: Path) -> None:
+    settings = load_settings(env={}, backend="simulator", home=tmp_path / "home")
+    container = build_container(replace(settings, graph=GraphOptions(history_days=3)))
+    try:
+        assert container.notifier().retention == timedelta(days=3)
+    finally:
+        container.shutdown_resources()

@@ -371,3 +371,42 @@ def test_integrations_are_listed_replaced_and_dropped(catalog: IntegrationCatalo
     assert catalog.list_integrations() == []
     with pytest.raises(NotFound):
         catalog.drop_integration("one")
+
+
+def test_sent_messages_older_than_the_retention_leave_the_outbox_and_unsent_ones_stay(
+    hook: Hook, catalog: IntegrationCatalog, account: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, timedelta
+
+    from adapters.simulator.notifications import notifier as module
+
+    clock = [datetime(2026, 2, 1, 12)]
+    monkeypatch.setattr(module, "catalog_now", lambda: clock[0])
+    slack_like(catalog, hook.url)
+    notifier = SimNotifier(account, catalog=catalog, attempts=1, retention=timedelta(days=3))
+    notifier.send("demo_notification_integration", ALERT)  # sent on day 0
+    hook.statuses = [404]
+    with pytest.raises(NotificationFailed):
+        notifier.send("demo_notification_integration", ALERT)  # failed on day 0
+    clock[0] += timedelta(days=2)
+    notifier.send("demo_notification_integration", ALERT)  # day 2: within the retention, nothing goes
+    assert [row[0] for row in outbox(account)] == ["SENT", "FAILED", "SENT"]
+    clock[0] += timedelta(days=2)
+    notifier.send("demo_notification_integration", ALERT)  # day 4: day 0's sent message is past it
+
+    with account.cursor() as cur:
+        kept = cur.execute(
+            "select STATUS, CREATED_ON from NOTIFICATION_OUTBOX order by CREATED_ON"
+        ).fetchall()
+    assert kept == [
+        ("FAILED", datetime(2026, 2, 1, 12)),
+        ("SENT", datetime(2026, 2, 3, 12)),
+        ("SENT", datetime(2026, 2, 5, 12)),
+    ]
+
+
+def test_a_notifier_needs_a_positive_retention(account: LocalAccount) -> None:
+    from datetime import timedelta
+
+    with pytest.raises(InvalidConfig, match=r"positive retention; got 3, 5\.0, 0\.5, 0:00:00"):
+        SimNotifier(account, retention=timedelta(0))

@@ -36,7 +36,8 @@ Public API (used by the deploy tests, the stored-procedure emulation and ``docto
   path is ``@STAGE/prefix/file`` as Snowpark addressed it; ``conn.upload_log`` keeps them in order.
 - ``recording_session(conn)``: a real ``snowflake.snowpark.Session`` over ``conn``.
 
-The stage is what was PUT: ``ls @stage[/path]`` (or ``list``) lists the recorded uploads under it, and
+The stage is what was PUT: ``ls @stage[/path]`` (or ``list``) lists the recorded uploads under it,
+``REMOVE @stage/path/`` (or ``rm``) deletes them, and
 ``SELECT … FROM TABLE(RESULT_SCAN('<query id>'))`` reads back the result of an earlier statement. Snowpark
 lists the import stage before it uploads a procedure's imports and skips every zip already there
 (snowflake/snowpark/session.py ``Session._resolve_imports`` / ``_list_files_in_stage``), so a redeploy of
@@ -57,7 +58,7 @@ from urllib.parse import urlparse
 
 from snowflake.connector.constants import FIELD_NAME_TO_ID
 from snowflake.connector.cursor import ResultMetadata
-from snowflake.connector.errors import ProgrammingError
+from snowflake.connector.errors import NotSupportedError, ProgrammingError
 
 Rows = list[tuple[Any, ...]]
 Answer = Rows | Callable[[str, Sequence[Any] | None], Rows]
@@ -101,6 +102,9 @@ class _Rule:
 _LIST_COLUMNS = (("name", "TEXT"), ("size", "FIXED"), ("md5", "TEXT"), ("last_modified", "TEXT"))
 _LAST_MODIFIED = "Tue, 10 Feb 2026 09:28:49 GMT"  # LIST's format; one fixed time, nothing reads it
 _LIST = re.compile(r"^\s*(?:ls|list)\s+'?(?P<location>@[^'\s]+)'?", re.IGNORECASE)
+# REMOVE's output columns (https://docs.snowflake.com/en/sql-reference/sql/remove): each removed file and "removed"
+_REMOVE = re.compile(r"^\s*(?:remove|rm)\s+'?(?P<location>@[^'\s]+)'?\s*$", re.IGNORECASE)
+_REMOVE_COLUMNS = (("name", "TEXT"), ("result", "TEXT"))
 # Snowpark selects from the listing as SELECT "name" FROM ( SELECT * FROM TABLE ( RESULT_SCAN('<id>')))
 # (analyzer_utils.py result_scan_statement, wrapped by the select's projection)
 _RESULT_SCAN = re.compile(
@@ -168,6 +172,11 @@ class RecordingCursor:
         rows, self._rows = self._rows, []
         return rows
 
+    def fetch_pandas_all(self, **_kwargs: Any) -> Any:
+        """As the connector's cursor does for a JSON result (snowflake/connector/cursor.py ``fetch_pandas_all``):
+        Snowpark's ``to_pandas`` then builds the frame from ``fetchall`` (server_connection.py ``_to_data_or_iter``)."""
+        raise NotSupportedError
+
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._rows.pop(0) if self._rows else None
 
@@ -217,6 +226,7 @@ class RecordingConnection:
         self.answer(r"system\$are_anaconda_terms_acknowledged", [(True,)], [("A", "BOOLEAN")])
         self.answer_packages(DEFAULT_PACKAGES if packages is None else packages)
         self.answer(_LIST.pattern, self._list_stage, _LIST_COLUMNS)
+        self.answer(_REMOVE.pattern, self._remove_from_stage, _REMOVE_COLUMNS)
 
     # --- configuration ----------------------------------------------------------------------------------
 
@@ -310,6 +320,23 @@ class RecordingConnection:
                 rows.append(
                     (f"{shown}/{file_path}", len(data), hashlib.md5(data).hexdigest(), _LAST_MODIFIED)
                 )
+        return rows
+
+    def _remove_from_stage(self, sql: str, _params: Sequence[Any] | None) -> Rows:
+        removing = _REMOVE.match(sql)
+        assert removing is not None, sql  # this answers only statements its own pattern matched
+        stage, prefix = self._stage_key(removing.group("location"))
+        shown = stage.rsplit(".", 1)[-1].strip('"').lower()
+        kept: list[Upload] = []
+        rows: Rows = []
+        for upload in self.upload_log:
+            file_stage, file_path = self._stage_key(upload.stage_path)
+            # as LIST, the path after the stage is a prefix of the names removed
+            if file_stage == stage and file_path.startswith(prefix):
+                rows.append((f"{shown}/{file_path}", "removed"))
+            else:
+                kept.append(upload)
+        self.upload_log = kept
         return rows
 
     def _result_scan(self, query_id: str, selected: str) -> tuple[Rows, list[ResultMetadata]]:

@@ -4,17 +4,22 @@ The guide's ``create_resources.sql`` and ``setup_feature_store.py`` create datab
 JOB_STAGE, the data schema (which is also the feature store), UDF_STAGE in it, the source table and the feature
 view of its data version; an administrator creates the compute pool there, here setup creates the configured
 one (MAX_NODES from ``[names] compute_pool_max_nodes``), since a job on a pool that does not exist fails. Here the same objects are made in the local account (see ``account_objects`` for how
-they map to DuckDB and folders), and ``ACCOUNT_INFO`` records when and with what parameters.
+they map to DuckDB and folders), and ``ACCOUNT_INFO`` records when (where the data came from is kept with the
+table's rows).
 
 Idempotent: what exists is kept and reported; the source table is rebuilt only with ``force`` (a new
 last-altered time, so a new data version), and a ``data`` file for a table that exists is refused without it. Input is checked before anything is written — bad parameters or a bad
-data file leave the account as it was.
+data file leave the account as it was. All or nothing: a setup that fails half way (a full disk) leaves the
+table with its rows and data version as they were (``_write``), and a first setup leaves no home on a path it
+made.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -110,38 +115,26 @@ def setup_account(
             f"--data {data} was not loaded: table {previous.name} already holds {previous.row_count:,} rows "
             f"(data version {previous.version}); add -f to replace them with the file (a new data version)"
         )
-    frame = None
-    if data is None and (previous is None or force):
-        frame = generate_mortgage_data(rows, seed, signal)  # validates rows, seed, signal before any write
-    info: TableInfo
-    if previous is not None and not force:
-        info = previous
-    elif data is not None:
-        info = load_source_file(
-            account, source_table, Path(data), database=db, schema=ds, replace=force, pipeline_rules=True
-        )
-    else:
-        info = load_source_table(
-            account, source_table, frame, database=db, schema=ds, replace=force, pipeline_rules=True
-        )
-    loaded = previous is None or force
     origin = _Origin(rows, seed, signal, None if data is None else Path(data))
-
-    # The user database's objects first (each idempotent), then the account's catalog rows in one transaction:
-    # DuckDB lets one transaction write one attached database.
-    with translated("creating the account objects"), account.cursor() as cur:
-        ensure_database(account, cur, db)
-        for s in dict.fromkeys((sc, ds)):
-            ensure_schema(cur, db, s)
-    with translated("creating the account objects"), account.transaction() as cur:
-        for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE)):
-            ensure_stage(account, cur, db, s, st)
-        ensure_compute_pool(cur, pool, pool_nodes)
-        _record_info(cur, origin, info, loaded=loaded)
-
-    with warnings.catch_warnings():  # an existing view is the idempotent case, not news
-        warnings.simplefilter("ignore", UserWarning)
-        SimFeatureStore(account, database=db, schema=ds).ensure_feature_view(table.qualified, info.version)
+    load: Callable[[], TableInfo]
+    if previous is not None and not force:
+        kept = previous
+        load = lambda: kept  # noqa: E731
+    elif data is not None:
+        load = partial(load_source_file, account, source_table, Path(data), database=db, schema=ds,
+                       replace=force, pipeline_rules=True, origin=origin.info())  # fmt: skip
+    else:
+        frame = generate_mortgage_data(rows, seed, signal)  # validates rows, seed, signal before any write
+        load = partial(load_source_table, account, source_table, frame, database=db, schema=ds,
+                       replace=force, pipeline_rules=True, origin=origin.info())  # fmt: skip
+    new_home = account.is_new
+    try:
+        info = _write(account, load, db=db, schemas=(sc, ds), pool=(pool, pool_nodes))
+    except BaseException:
+        if new_home:  # all or nothing: a first setup that failed leaves no home (on a path it made)
+            account.discard_on_close()
+        raise
+    loaded = previous is None or force
 
     labels = [label for _, _, label in objects] + [pool_label]
     created = tuple(label for label in labels if label not in before)
@@ -164,6 +157,40 @@ def setup_account(
             loaded=loaded,
         ),
     )
+
+
+def _write(
+    account: LocalAccount,
+    load: Callable[[], TableInfo],
+    *,
+    db: str,
+    schemas: tuple[str, str],
+    pool: tuple[str, int],
+) -> TableInfo:
+    """Every write of setup, in an order that makes it all or nothing: the source table's one transaction
+    (rows and data version, ``source_tables``) comes first, as it is where input is checked and where a full
+    disk is most likely; after it come only objects created if missing (on a home set up before, nothing) and
+    the feature view, which every run derives again from the table's data version. A first setup that fails
+    is undone by its caller (``discard_on_close``)."""
+    sc, ds = schemas
+    info = load()
+    # The user database's objects first (each idempotent), then the account's catalog rows in one transaction:
+    # DuckDB lets one transaction write one attached database.
+    with translated("creating the account objects"), account.cursor() as cur:
+        ensure_database(account, cur, db)
+        for s in dict.fromkeys((sc, ds)):
+            ensure_schema(cur, db, s)
+    with translated("creating the account objects"), account.transaction() as cur:
+        for s, st in ((sc, STAGES[0]), (sc, STAGES[1]), (ds, UDF_STAGE)):
+            ensure_stage(account, cur, db, s, st)
+        ensure_compute_pool(cur, *pool)
+        _record_info(cur)
+    with warnings.catch_warnings():  # an existing view is the idempotent case, not news
+        warnings.simplefilter("ignore", UserWarning)
+        SimFeatureStore(account, database=db, schema=ds).ensure_feature_view(
+            info.name.qualified, info.version
+        )
+    return info
 
 
 @dataclass(frozen=True)
@@ -190,23 +217,14 @@ class _Origin:
         }
 
 
-def _record_info(cur: duckdb.DuckDBPyConnection, origin: _Origin, info: TableInfo, *, loaded: bool) -> None:
-    """``ACCOUNT_INFO`` (key, value): the marker ``LocalAccount.is_new`` looks for, and the load's parameters."""
+def _record_info(cur: duckdb.DuckDBPyConnection) -> None:
+    """``ACCOUNT_INFO`` (key, value): the marker ``LocalAccount.is_new`` looks for. What was loaded, from where,
+    travels with the table's rows (``source_tables``), so nothing here can disagree with them."""
     cur.execute(
         "create table if not exists ACCOUNT_INFO (KEY varchar primary key, VALUE varchar, UPDATED_ON timestamp)"
     )
     now = catalog_now()
     cur.execute("insert or ignore into ACCOUNT_INFO values ('created_on', ?, ?)", [now.isoformat(), now])
-    if not loaded:
-        return
-    values = {
-        "source_table": info.name.qualified,
-        "data_version": info.version,
-        "row_count": str(info.row_count),
-        **origin.info(),
-    }
-    for key, value in values.items():
-        cur.execute("insert or replace into ACCOUNT_INFO values (?, ?, ?)", [key, value, now])
 
 
 def _messages(

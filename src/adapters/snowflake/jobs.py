@@ -16,6 +16,7 @@ snowflake/ml/jobs/manager.py) would wipe the others'.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,9 @@ from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
 # A model version names a stage folder: snowflake.ml accepts [\w\-./] in a stage path's relative part
 # (snowflake/ml/jobs/_utils/stage_utils.py _RELPATH_PATTERN); '.' and '/' would make nested or relative folders.
 _RUN_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+JOB_NAME = "train_model"  # the job definition's name: its payload is <job stage>/<run folder>/train_model
+
+log = logging.getLogger(__name__)
 
 
 def pool_fix(names: SnowflakeNames, pool: str, nodes: int = 2) -> str:
@@ -115,7 +119,7 @@ class SnowflakeJobRunner:
                 schema=self.names.schema,
                 query_warehouse=self.names.warehouse,
                 imports=[domain, adapters],
-                name="train_model",
+                name=JOB_NAME,
                 # A retried run resubmits into its folder: the entrypoint must be this deployment's, not the last.
                 overwrite=True,
             )(train_in_job)
@@ -151,29 +155,66 @@ class SnowflakeJobRunner:
             return str(self._job(job).get_logs(instance_id=instance))
 
     def delete_jobs(self, finished_before: datetime) -> list[str]:
-        """``snowflake.ml.jobs.delete_job`` (DROP SERVICE, and REMOVE of its payload folder) for each training job
-        of this schema that ``list_jobs`` reports finished before ``finished_before`` (its ``completed_time``:
-        snowflake/ml/jobs/manager.py ``_get_job_history_spcs`` / ``_get_job_services``)."""
-        from snowflake.ml.jobs import delete_job, list_jobs
+        """Each training job of this schema that ``list_jobs`` reports finished before ``finished_before`` (its
+        ``completed_time``: snowflake/ml/jobs/manager.py ``_get_job_history_spcs`` / ``_get_job_services``) goes:
+        ``delete_job`` (DROP SERVICE, and REMOVE of its payload folder), then its run's model folder
+        ``<dag stage>/run_artifacts/<folder>/``. A retried run trains again into its folder, so a folder a kept
+        job uses stays (and so does its payload: only the service is dropped)."""
+        from snowflake.ml.jobs import delete_job, get_job, list_jobs
 
         with vendor_errors(f"listing ML jobs in {self.names.schema_fqn}"):
             frame = list_jobs(
                 limit=-1, database=self.names.database, schema=self.names.schema, session=self._session
             )
         cutoff = pd.Timestamp(finished_before)
-        gone = []
+        expired: list[str] = []
+        kept: list[str] = []
         for row in frame.to_dict("records"):
+            if not str(row["name"]).startswith("TRAIN_MODEL"):
+                continue
             completed = row.get("completed_time")
-            if not str(row["name"]).startswith("TRAIN_MODEL") or completed is None or pd.isna(completed):
-                continue
-            when = pd.Timestamp(completed)
-            if (when if when.tzinfo else when.tz_localize("UTC")) >= cutoff:
-                continue
-            job_id = f"{row['database_name']}.{row['schema_name']}.{row['name']}"
+            when = None if completed is None or pd.isna(completed) else pd.Timestamp(completed)
+            ended = when is not None and (when if when.tzinfo else when.tz_localize("UTC")) < cutoff
+            (expired if ended else kept).append(f"{row['database_name']}.{row['schema_name']}.{row['name']}")
+        if not expired:
+            return []
+        with vendor_errors("reading the ML jobs' stage folders"):
+            handles = {job_id: get_job(job_id, session=self._session) for job_id in [*expired, *kept]}
+        in_use = {self._run_folder(handles[job_id]) for job_id in kept}
+        for job_id in expired:
+            folder = self._run_folder(handles[job_id])
             with vendor_errors(f"deleting job {job_id}"):
-                delete_job(job_id, session=self._session)
-            gone.append(job_id)
-        return gone
+                if folder is not None and folder in in_use:
+                    # delete_job's own statement, without its REMOVE of the payload the kept job shares
+                    self._session.sql("DROP SERVICE IDENTIFIER(?)", params=[job_id]).collect()
+                    continue
+                delete_job(handles[job_id], session=self._session)
+            if folder is not None:
+                self._remove(f"{self.names.dag_stage}/run_artifacts/{folder}/", f"job {job_id}")
+        return expired
+
+    def _run_folder(self, job: Any) -> str | None:
+        """The run folder a job was submitted into (``submit_training``): its payload is
+        ``<job stage>/<folder>/train_model`` (snowflake/ml/jobs/job_definition.py ``build_object_stage_path``),
+        which the job's spec holds as its stage volume (``MLJob._stage_path``, what ``delete_job`` removes).
+        None for a job laid out otherwise: nothing of the DAG stage is touched for it."""
+        stage_path = str(job._stage_path or "")
+        prefix = f"{self.names.job_stage}/".lower()
+        folder, _, leaf = stage_path[len(prefix) :].partition("/")
+        if stage_path.lower().startswith(prefix) and _RUN_FOLDER.match(folder) and leaf == JOB_NAME:
+            return folder
+        log.warning(
+            "job %s: stage path %r is not a run folder of %s", job.id, stage_path, self.names.job_stage
+        )
+        return None
+
+    def _remove(self, location: str, owner: str) -> None:
+        """REMOVE a stage folder; one that cannot be removed is a warning, never a failed cleanup (as
+        ``delete_job`` treats its own REMOVE, snowflake/ml/jobs/manager.py)."""
+        try:
+            self._session.sql(f"REMOVE {location}").collect()
+        except Exception as exc:  # the vendor's errors are many; none of them may fail the cleanup
+            log.warning("could not remove %s of %s: %s", location, owner, exc)
 
     def cancel(self, job: JobRef) -> None:
         handle = self._job(job)

@@ -114,41 +114,6 @@ def test_waiting_on_a_deleted_job_is_not_found(monkeypatch: pytest.MonkeyPatch) 
         SnowflakeJobRunner(_session()).wait(JobRef("DB.S.TRAIN_MODEL_1"), timeout=1)
 
 
-def test_training_jobs_finished_before_the_cutoff_are_deleted_and_no_others(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from datetime import UTC, datetime
-
-    from snowflake.ml import jobs
-
-    # The columns list_jobs returns (snowflake/ml/jobs/manager.py _get_job_history_spcs); times are LTZ.
-    listed = pd.DataFrame(
-        [
-            {
-                "name": "TRAIN_MODEL_OLD",
-                "status": "DONE",
-                "completed_time": pd.Timestamp("2026-02-01", tz="UTC"),
-            },
-            {
-                "name": "TRAIN_MODEL_NEW",
-                "status": "DONE",
-                "completed_time": pd.Timestamp("2026-02-09", tz="UTC"),
-            },
-            {"name": "TRAIN_MODEL_RUN", "status": "RUNNING", "completed_time": None},
-            {"name": "OTHER_JOB", "status": "FAILED", "completed_time": pd.Timestamp("2026-01-01", tz="UTC")},
-        ]
-    ).assign(database_name="SNOWBANK", schema_name="DEV")
-    asked: list[dict[str, Any]] = []
-    deleted: list[str] = []
-    monkeypatch.setattr(jobs, "list_jobs", lambda **kw: asked.append(kw) or listed)
-    monkeypatch.setattr(jobs, "delete_job", lambda job, session=None: deleted.append(job))
-
-    gone = SnowflakeJobRunner(_session()).delete_jobs(datetime(2026, 2, 5, tzinfo=UTC))
-
-    assert gone == deleted == ["SNOWBANK.DEV.TRAIN_MODEL_OLD"]
-    assert asked[0]["limit"] == -1 and (asked[0]["database"], asked[0]["schema"]) == ("SNOWBANK", "DEV")
-
-
 def test_a_pool_name_is_validated_before_it_reaches_show_compute_pools() -> None:
     from domain.errors import InvalidName
 

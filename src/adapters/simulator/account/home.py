@@ -186,6 +186,7 @@ class LocalAccount:
         self._on_close: list[Callable[[], None]] = []
         self._fakesnow_lock = threading.Lock()
         self._fakesnow_ready = False  # see ensure_fakesnow
+        self._discard = False  # see discard_on_close
         self._main = str(self._con.execute("select current_database()").fetchone()[0])
         try:
             self._attach_databases()
@@ -580,7 +581,11 @@ class LocalAccount:
                     threads = list(self._interruptible)
                 for thread_id in threads:
                     self.interrupt(thread_id)
-            stub = self._made if locked and self._made is not None and self._holds_nothing() else None
+            stub = (
+                self._made
+                if locked and self._made is not None and (self._discard or self._holds_nothing())
+                else None
+            )
             self._close_connection()
         finally:
             if locked:
@@ -589,6 +594,11 @@ class LocalAccount:
             shutil.rmtree(self.home, ignore_errors=True)
         elif stub is not None:
             shutil.rmtree(stub, ignore_errors=True)
+
+    def discard_on_close(self) -> None:
+        """Remove the folder this account made when it closes, whatever it holds: the first ``setup`` failed half
+        way, so everything in it is that command's (a folder that existed before is always kept)."""
+        self._discard = True
 
     def _close_connection(self) -> None:
         deadline = time.monotonic() + CLOSE_WAIT_SECONDS

@@ -1,20 +1,28 @@
 """Source tables of the local account, with the last-altered time Snowflake keeps for every table.
 
-``SIM_TABLES`` (DuckDB ``main`` schema) plays ``INFORMATION_SCHEMA.TABLES``: one row per table with
-CREATED_ON, LAST_ALTERED and ROW_COUNT. The data version of a table is ``vYYYYmmdd_HHMMSS`` of LAST_ALTERED; a
-reload always moves LAST_ALTERED forward by at least one second, so new data never reuses an old version.
+Each table carries what ``INFORMATION_SCHEMA.TABLES`` would say of it (CREATED_ON, LAST_ALTERED, ROW_COUNT)
+in its own DuckDB comment, written in the same transaction of its database as its rows: a load that stops
+half way (a crash, a full disk) leaves the old rows with the old version or the new rows with the new one,
+never a mix (DuckDB lets one transaction write one attached database, so a catalog row in the account file
+could not travel with the rows). fakesnow keeps a Snowflake ``COMMENT`` in its own ``_fs_tables_ext`` table
+(fakesnow/info_schema.py ``insert_table_comment_sql``), never in DuckDB's comment, so task SQL neither sees
+nor overwrites this one. Homes from before keep the version in the account file's ``SIM_TABLES`` rows: they
+are read while the table has no comment, and the next load replaces them. The data version of a table is
+``vYYYYmmdd_HHMMSS`` of LAST_ALTERED; a reload always moves LAST_ALTERED forward by at least one second, so
+new data never reuses an old version.
 
 Loading validates everything first (columns present and well typed, not empty, no duplicate LOAN_ID+TS, labels
 0/1, positive loan amounts; for setup also ``domain.features.check_source_rows``: enough loans, both classes,
-finite amounts) and then writes the table in one transaction of its database and its catalog row after it (one
-DuckDB transaction writes one attached database): bad input leaves nothing behind, and a table whose catalog
-row is missing is simply loaded again. Stored types: LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
+finite amounts) and then writes the table in one transaction: bad input leaves nothing behind. Stored types:
+LOAN_ID BIGINT, TS TIMESTAMP, names VARCHAR, amounts DOUBLE, the label INTEGER.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,10 +41,13 @@ from adapters.simulator.account.objects import (
     ensure_schema,
     quote_ident,
     resolve_name,
+    sql_string,
 )
 from domain.errors import AlreadyExists, InvalidData, NotFound
 from domain.features import JOIN_KEY, LABEL_COL, SOURCE_AMOUNT_COLS, check_source_rows
 from domain.names import version_from_timestamp
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "SNOWBANK"
 DEFAULT_DATA_SCHEMA = "DATA"
@@ -81,23 +92,56 @@ class TableInfo:
         return version_from_timestamp(self.last_altered)
 
 
-def ensure_tables_catalog(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(
-        "create table if not exists SIM_TABLES (DATABASE_NAME varchar not null, "
-        "SCHEMA_NAME varchar not null, TABLE_NAME varchar not null, CREATED_ON timestamp not null, "
-        "LAST_ALTERED timestamp not null, "
-        "ROW_COUNT bigint not null, primary key (DATABASE_NAME, SCHEMA_NAME, TABLE_NAME))"
-    )
+# The key of this module's record in a table's DuckDB comment (a comment someone else wrote is not ours).
+_COMMENT_KEY = "sim_table"
+_LEGACY_CATALOG = "SIM_TABLES"  # homes from before the version travelled with the rows
 
 
 def find_table(cur: duckdb.DuckDBPyConnection, table: ObjectName) -> TableInfo | None:
-    ensure_tables_catalog(cur)
+    """The table's size and times, or None when it does not exist or was not loaded by this module."""
     row = cur.execute(
-        "select ROW_COUNT, CREATED_ON, LAST_ALTERED from SIM_TABLES "
+        "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+        [table.database, table.schema, table.name],
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        record = json.loads(row[0] or "{}")[_COMMENT_KEY]
+        return TableInfo(
+            table,
+            int(record["row_count"]),
+            datetime.fromisoformat(record["created_on"]),
+            datetime.fromisoformat(record["last_altered"]),
+        )
+    except (ValueError, TypeError, KeyError):
+        return _legacy_row(cur, table)
+
+
+def _legacy_row(cur: duckdb.DuckDBPyConnection, table: ObjectName) -> TableInfo | None:
+    if not cur.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() and "
+        "schema_name = 'main' and table_name = ?",
+        [_LEGACY_CATALOG],
+    ).fetchone()[0]:
+        return None
+    row = cur.execute(
+        f"select ROW_COUNT, CREATED_ON, LAST_ALTERED from {_LEGACY_CATALOG} "
         "where DATABASE_NAME = ? and SCHEMA_NAME = ? and TABLE_NAME = ?",
         [table.database, table.schema, table.name],
     ).fetchone()
     return None if row is None else TableInfo(table, int(row[0]), row[1], row[2])
+
+
+def _drop_legacy_row(cur: duckdb.DuckDBPyConnection, table: ObjectName) -> None:
+    """After a load the comment is what counts; the old catalog row goes, and the catalog with its last row."""
+    if _legacy_row(cur, table) is None:
+        return
+    cur.execute(
+        f"delete from {_LEGACY_CATALOG} where DATABASE_NAME = ? and SCHEMA_NAME = ? and TABLE_NAME = ?",
+        [table.database, table.schema, table.name],
+    )
+    if not cur.execute(f"select count(*) from {_LEGACY_CATALOG}").fetchone()[0]:
+        cur.execute(f"drop table {_LEGACY_CATALOG}")
 
 
 def describe_table(
@@ -121,18 +165,20 @@ def load_source_table(
     schema: str = DEFAULT_DATA_SCHEMA,
     replace: bool = False,
     pipeline_rules: bool = False,
+    origin: Mapping[str, str] | None = None,
 ) -> TableInfo:
     """Validate ``frame`` (the guide's columns, any case) and store it as the table ``name``.
 
     The database and schema are created if missing. An existing table raises ``AlreadyExists`` unless
     ``replace``; replacing moves its last-altered time (and so its data version) forward. ``pipeline_rules``
-    also applies ``check_source_rows`` (what a pipeline run needs; setup asks for it, small fixtures do not).
+    also applies ``check_source_rows`` (what a pipeline run needs; setup asks for it, small fixtures do not);
+    ``origin`` (where the rows came from) is kept with them.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidData(f"expected a pandas DataFrame for table {name!r}, got {type(frame).__name__}")
     table = resolve_name(name, database=database, schema=schema)
     with account.cursor() as cur, _incoming(cur, lambda view: cur.register(view, frame)) as view:
-        return _store(account, cur, table, view, replace, pipeline_rules)
+        return _store(account, cur, table, view, replace, pipeline_rules, origin)
 
 
 def load_source_file(
@@ -144,6 +190,7 @@ def load_source_file(
     schema: str = DEFAULT_DATA_SCHEMA,
     replace: bool = False,
     pipeline_rules: bool = False,
+    origin: Mapping[str, str] | None = None,
 ) -> TableInfo:
     """Like ``load_source_table`` from a CSV (``.csv``, ``.csv.gz``, ``.csv.zip``) or Parquet file."""
     path = Path(path).expanduser()
@@ -165,7 +212,7 @@ def load_source_file(
         doing = f"data file {path} could not be read"
         try:
             with translated(doing, USER_INPUT), _incoming(cur, register) as view:
-                return _store(account, cur, table, view, replace, pipeline_rules)
+                return _store(account, cur, table, view, replace, pipeline_rules, origin)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # pandas reads the zipped CSV
             raise InvalidData(f"{doing}: {exc}") from exc
         except InvalidData as exc:
@@ -227,6 +274,7 @@ def _store(
     view: str,
     replace: bool,
     pipeline_rules: bool,
+    origin: Mapping[str, str] | None,
 ) -> TableInfo:
     with translated(f"checking the data for table {table}"):
         columns = _validate(cur, table, view)
@@ -239,7 +287,6 @@ def _store(
         for c, (sql_type, _, _) in COLUMNS.items()
     )
     with translated(f"loading table {table}"):
-        ensure_tables_catalog(cur)
         previous = find_table(cur, table)
         if previous is not None and not replace:
             raise AlreadyExists(f"table {table} exists already; replace it to load new data")
@@ -248,21 +295,29 @@ def _store(
         now = catalog_now().replace(microsecond=0)
         if previous is not None:  # a reload is a new data version, even within the same second
             now = max(now, previous.last_altered + timedelta(seconds=1))
-        cur.execute("begin transaction")  # the user database's: the old rows or the new, never a mix
+        created = previous.created_on if previous is not None else now
+        # the user database's transaction: old rows and version, or new ones; never a mix
+        cur.execute("begin transaction")
         try:
             cur.execute(f"create or replace table {table.duck} as select {select} from {view}")
             rows = int(cur.execute(f"select count(*) from {table.duck}").fetchone()[0])
+            record = {
+                "created_on": created.isoformat(),
+                "last_altered": now.isoformat(),
+                "row_count": rows,
+                "origin": dict(origin or {}),
+            }
+            cur.execute(f"comment on table {table.duck} is {sql_string(json.dumps({_COMMENT_KEY: record}))}")
             # INFORMATION_SCHEMA.TABLES' times, committed with the rows (account/table_times.py)
             table_times.created(cur, table.database, table.schema, table.name, now)
         except BaseException:
             cur.execute("rollback")
             raise
         cur.execute("commit")
-        created = previous.created_on if previous is not None else now
-        cur.execute(
-            "insert or replace into SIM_TABLES values (?, ?, ?, ?, ?, ?)",
-            [table.database, table.schema, table.name, created, now, rows],
-        )
+    try:
+        _drop_legacy_row(cur, table)
+    except duckdb.Error as exc:  # the comment already wins over the old row; the next load retries
+        log.warning("the old catalog row of table %s was not removed: %s", table, exc)
     return TableInfo(table, rows, created, now)
 
 

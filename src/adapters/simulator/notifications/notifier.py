@@ -4,7 +4,8 @@ What ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION`` does, locally. The secret is substit
 URL, body template and headers only — the message is inserted after that, so a placeholder inside a message
 can never pull the secret out. Webhooks are retried with exponential backoff on 5xx answers and connection
 errors (never on 4xx), each attempt bounded by a timeout. Every message lands in ``NOTIFICATION_OUTBOX`` with
-its status, attempts and error; the secret value is redacted from everything recorded or raised.
+its status, attempts and error; the secret value is redacted from everything recorded or raised. Sent messages
+are kept as long as the graph history (``retention``, ``[graph] history_days``); unsent ones until deleted.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
-from adapters.simulator.account.clock import catalog_now
+from adapters.simulator.account.clock import HISTORY_RETENTION, catalog_now
 from adapters.simulator.account.errors import translated
 from adapters.simulator.account.folders import path_segment
 from adapters.simulator.account.home import LocalAccount
@@ -70,15 +72,18 @@ class SimNotifier:
         timeout: float = 5.0,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        retention: timedelta = HISTORY_RETENTION,
     ) -> None:
-        if attempts < 1 or timeout <= 0 or backoff < 0:
+        """``retention``: sent messages older than this leave the outbox as each new one is recorded."""
+        if attempts < 1 or timeout <= 0 or backoff < 0 or retention <= timedelta(0):
             raise InvalidConfig(
-                f"notifier needs attempts >= 1, timeout > 0 and backoff >= 0; "
-                f"got {attempts}, {timeout}, {backoff}"
+                f"notifier needs attempts >= 1, timeout > 0, backoff >= 0 and a positive retention; "
+                f"got {attempts}, {timeout}, {backoff}, {retention}"
             )
         self.account = account
         self.catalog = catalog or IntegrationCatalog(account)
         self.attempts, self.timeout, self.backoff, self.sleep = attempts, timeout, backoff, sleep
+        self.retention = retention
         with translated("creating the notification outbox"), account.cursor() as cur:
             cur.execute(_DDL)
 
@@ -229,7 +234,13 @@ class SimNotifier:
     def _record(
         self, integration: Integration, subject: str, body: str, attempts: int, error: str | None
     ) -> None:
-        with translated("recording the notification in the outbox"), self.account.cursor() as cur:
+        now = catalog_now()
+        with translated("recording the notification in the outbox"), self.account.transaction() as cur:
+            # Unsent messages stay whatever their age: they are what someone has to look at.
+            cur.execute(
+                "delete from NOTIFICATION_OUTBOX where STATUS = 'SENT' and CREATED_ON < ?",
+                [now - self.retention],
+            )
             cur.execute(
                 "insert into NOTIFICATION_OUTBOX values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -241,7 +252,7 @@ class SimNotifier:
                     "FAILED" if error else "SENT",
                     attempts,
                     error,
-                    catalog_now(),
+                    now,
                 ],
             )
 

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from adapters.simulator.account.clock import HISTORY_RETENTION
 from adapters.simulator.account.errors import ENGINE_STATE, translated
 from adapters.simulator.account.home import LocalAccount
 from domain.errors import InvalidConfig
@@ -34,10 +35,6 @@ from domain.graph import GraphRunState, ScheduledFrom, TaskState
 
 CRASH_MESSAGE = "the simulator process running this graph ended unexpectedly"
 CRASH_CODE = 3000
-# How long finished runs and their task rows are kept. Snowflake keeps INFORMATION_SCHEMA.TASK_HISTORY 7 days
-# and ACCOUNT_USAGE.TASK_HISTORY a year; a week is what a task can query here (history_sql) and bounds the home
-# at a week of runs (~13 KiB each, with their captured output) instead of growing forever.
-HISTORY_RETENTION = timedelta(days=7)
 
 _DDL = """
 create table if not exists TG_GRAPHS (

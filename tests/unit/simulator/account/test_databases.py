@@ -15,8 +15,6 @@ from fakesnow.conn import FakeSnowflakeConnection
 
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import ensure_database, ensure_schema, object_exists
-from adapters.simulator.feature_store import source_tables
-from adapters.simulator.feature_store.source_tables import describe_table
 from adapters.simulator.setup import setup_account
 from domain.errors import BackendUnavailable, InvalidName
 
@@ -162,23 +160,3 @@ def test_a_user_table_named_account_info_does_not_make_a_new_account_look_set_up
             cur.execute("create table APP.S.ACCOUNT_INFO as select 1 as X")
 
         assert account.is_new
-
-
-def test_a_load_stopped_before_its_catalog_row_is_loaded_again_by_the_next_setup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The table is written in SNOWBANK's transaction and its SIM_TABLES row after it (one DuckDB transaction
-    # writes one attached database): a failure between the two must not keep setup from loading again.
-    def stopped() -> None:
-        raise OSError("disk full")
-
-    with LocalAccount(tmp_path) as account:
-        with monkeypatch.context() as patched:
-            patched.setattr(source_tables, "catalog_now", stopped)
-            with pytest.raises(BackendUnavailable, match="disk full"):
-                setup_account(account, rows=ROWS)
-
-        report = setup_account(account, rows=ROWS)
-
-        assert report.loaded and report.row_count == ROWS
-        assert describe_table(account, "MORTGAGE_LENDING_DEMO_DATA").row_count == ROWS
