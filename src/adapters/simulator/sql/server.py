@@ -281,7 +281,9 @@ class SqlServer:
                 timeout_graceful_shutdown=5,
             )
         )
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only then (asyncio/base_events.py
+        # ``_set_nodelay``); without it every reply waits ~40 ms for the client's delayed ACK (Nagle's algorithm)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self._stopped = False
