@@ -331,6 +331,10 @@ class SqlServer:
             "session_parameters": parameters,
             # no retries: an error of the local server is not transient (fakesnow.server() does the same)
             "network_timeout": 1,
+            # 0.0 skips the connector's probes of cloud metadata endpoints at every login (boto3, 169.254.169.254:
+            # snowflake/connector/platform_detection.py ``detect_platforms``, cached per session manager, so
+            # never across logins): ~20 ms a login, and an offline account has no cloud to detect
+            "platform_detection_timeout_seconds": 0.0,
         }
 
     @contextlib.contextmanager

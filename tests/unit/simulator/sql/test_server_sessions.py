@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from snowflake.connector import platform_detection
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
 from adapters.simulator.account.home import LocalAccount
@@ -51,3 +52,14 @@ def test_the_server_sends_each_reply_at_once_not_after_the_clients_delayed_ack()
         sockets = [c.transport.get_extra_info("socket") for c in connections]
         assert sockets
         assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+
+
+def test_a_login_probes_no_cloud_metadata_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connector probes EC2/Azure/GCP metadata services at every login unless the timeout is 0.0
+    # (snowflake/connector/platform_detection.py ``detect_platforms``): ~20 ms of each session open, offline.
+    probed: list[str] = []
+    for probe in ("is_ec2_instance", "has_aws_identity", "is_azure_vm", "is_gce_vm"):
+        monkeypatch.setattr(platform_detection, probe, lambda *_a, _p=probe, **_k: probed.append(_p))
+    with LocalAccount(None) as account:
+        open_session(account).close()
+    assert probed == []
