@@ -300,7 +300,9 @@ class SqlServer:
                 timeout_graceful_shutdown=5,
             )
         )
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only then (asyncio/base_events.py
+        # ``_set_nodelay``); without it every reply waits ~40 ms for the client's delayed ACK (Nagle's algorithm)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self._stopped = False
@@ -348,6 +350,10 @@ class SqlServer:
             "session_parameters": parameters,
             # no retries: an error of the local server is not transient (fakesnow.server() does the same)
             "network_timeout": 1,
+            # 0.0 skips the connector's probes of cloud metadata endpoints at every login (boto3, 169.254.169.254:
+            # snowflake/connector/platform_detection.py ``detect_platforms``, cached per session manager, so
+            # never across logins): ~20 ms a login, and an offline account has no cloud to detect
+            "platform_detection_timeout_seconds": 0.0,
         }
 
     @contextlib.contextmanager

@@ -374,7 +374,7 @@ class Attempt:
                 functions = SystemFunctions(scope, engine.notifier, engine.task_graphs)
                 with task_session(engine.account, functions) as handle:
                     self._sessions[id(scope)] = handle
-                    if scope.abandoned:  # abandoned while the session opened: _abandon could not stop it
+                    if scope.abandoned:  # abandoned before its handle was registered: _abandon missed it
                         return
                     session: Any = (
                         handle.session

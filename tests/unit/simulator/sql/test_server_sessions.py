@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+from snowflake.connector import platform_detection
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
 from adapters.simulator.account.home import LocalAccount
+from adapters.simulator.sql.server import server_for
 from adapters.simulator.sql.session import open_session
 
 
@@ -36,3 +40,26 @@ def test_a_table_a_session_creates_lives_in_the_account_database_file(tmp_path) 
         with account.cursor() as cur:
             assert cur.execute("select count(*) from SIMULATOR.PUBLIC.T").fetchone() == (0,)
     assert (tmp_path / "databases" / "SIMULATOR.db").exists()
+
+
+def test_the_server_sends_each_reply_at_once_not_after_the_clients_delayed_ack() -> None:
+    # uvicorn writes a response's headers and body separately; without TCP_NODELAY Nagle's algorithm holds the
+    # body until the client ACKs the headers, which Linux delays by 40 ms: ~45 ms per statement, measured.
+    # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP (asyncio/base_events.py ``_set_nodelay``).
+    with LocalAccount(None) as account:
+        open_session(account).sql("select 1").collect()
+        connections = server_for(account)._server.server_state.connections
+        sockets = [c.transport.get_extra_info("socket") for c in connections]
+        assert sockets
+        assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+
+
+def test_a_login_probes_no_cloud_metadata_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connector probes EC2/Azure/GCP metadata services at every login unless the timeout is 0.0
+    # (snowflake/connector/platform_detection.py ``detect_platforms``): ~20 ms of each session open, offline.
+    probed: list[str] = []
+    for probe in ("is_ec2_instance", "has_aws_identity", "is_azure_vm", "is_gce_vm"):
+        monkeypatch.setattr(platform_detection, probe, lambda *_a, _p=probe, **_k: probed.append(_p))
+    with LocalAccount(None) as account:
+        open_session(account).close()
+    assert probed == []
