@@ -93,3 +93,15 @@ def test_the_containers_notifier_keeps_sent_messages_for_graph_history_days(tmp_
         assert container.notifier().retention == timedelta(days=3)
     finally:
         container.shutdown_resources()
+
+
+def test_a_finished_run_leaves_no_write_ahead_log_behind(tmp_path: Path) -> None:
+    # DuckDB checkpoints by itself only past 16 MiB of log: without this, every run's writes stay in the log
+    with LocalDAGOperation(tmp_path / "home") as op:
+        with DAG("logged") as dag:
+            DAGTask("t", lambda s: None)
+        op.deploy(dag)
+        assert op.run(dag).state == "SUCCEEDED"
+
+        log = tmp_path / "home" / "account.duckdb.wal"
+        assert not log.exists() or log.stat().st_size == 0

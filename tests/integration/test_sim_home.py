@@ -124,3 +124,29 @@ def test_closing_waits_for_a_statement_another_thread_is_running(tmp_path: Path)
 
     assert finished.is_set()
     worker.join(10)
+
+
+def test_a_checkpoint_folds_the_account_and_database_logs_into_their_files(tmp_path: Path) -> None:
+    with LocalAccount(tmp_path) as account:
+        with account.cursor() as cur:
+            account.attach_database(cur, "LAKE")
+            cur.execute("create table T as select range as X from range(1000)")
+            cur.execute("create table LAKE.main.T as select range as X from range(1000)")
+        logs = [tmp_path / "account.duckdb.wal", tmp_path / "databases" / "LAKE.db.wal"]
+        assert all(log.exists() and log.stat().st_size > 0 for log in logs)
+
+        assert account.checkpoint()
+
+        assert [log.exists() and log.stat().st_size for log in logs] == [False, False]
+
+
+def test_a_checkpoint_is_skipped_while_another_cursor_has_a_transaction_open(tmp_path: Path) -> None:
+    with LocalAccount(tmp_path) as account:
+        writer = account.session_cursor()
+        writer.execute("begin transaction")
+        writer.execute("create table T as select 1 as X")
+        try:
+            assert not account.checkpoint()
+        finally:
+            writer.execute("rollback")
+            writer.close()

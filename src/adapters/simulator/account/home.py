@@ -187,7 +187,9 @@ class LocalAccount:
         self._fakesnow_lock = threading.Lock()
         self._fakesnow_ready = False  # see ensure_fakesnow
         self._discard = False  # see discard_on_close
-        self._main = str(self._con.execute("select current_database()").fetchone()[0])
+        # fetchall, not fetchone: a result left unread keeps the connection's transaction open, and DuckDB then
+        # never checkpoints (not even at its WAL size threshold), so the write-ahead log grew without bound.
+        self._main = str(self._con.execute("select current_database()").fetchall()[0][0])
         try:
             self._attach_databases()
             self._migrate_legacy_schemas()
@@ -484,6 +486,25 @@ class LocalAccount:
                     if me in self._interruptible:
                         self._interruptible[me] = outer
                 cur.close()
+
+    def checkpoint(self) -> bool:
+        """Fold each database's write-ahead log into its file (DuckDB checkpoints by itself only past 16 MiB of
+        log); True when done. Best effort: skipped, not waited for, while another cursor has a transaction open
+        (DuckDB refuses then; FORCE CHECKPOINT would abort that transaction)."""
+        with self.cursor() as cur:
+            files = [
+                str(name)
+                for (name,) in cur.execute(
+                    "select database_name from duckdb_databases() where path is not null and not readonly"
+                ).fetchall()
+            ]
+            try:
+                for name in files:
+                    cur.execute(f"checkpoint {_quoted(name)}")
+            except duckdb.TransactionException as exc:
+                log.debug("checkpoint of %s skipped: %s", self.home, exc)
+                return False
+        return True
 
     def session_cursor(self) -> duckdb.DuckDBPyConnection:
         """A long-lived cursor for one SQL session: its current database and schema and its temporary tables

@@ -284,6 +284,8 @@ class GraphStore:
             )
             if run.completed_time is not None:
                 self._expire(cur, run.completed_time - self.retention)
+        if run.completed_time is not None:  # a run's writes leave the log at its end: the home stays bounded
+            self._account.checkpoint()
 
     @staticmethod
     def _expire(cur: duckdb.DuckDBPyConnection, before: datetime) -> None:
