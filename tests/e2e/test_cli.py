@@ -382,7 +382,9 @@ def test_graph_shows_the_config_and_schedule_the_graph_was_deployed_with(home: P
 
 def test_a_timed_out_task_fails_the_run_and_the_finalizer_notifies(home: Path, tmp_path: Path) -> None:
     settings = tmp_path / "settings.toml"
-    settings.write_text("[graph]\ntask_timeout_seconds = 1\n")
+    # Every task gets the limit; train_model (3000 trees) always passes it, and on a loaded machine an earlier task
+    # may too: whichever times out first is the one that fails and is named.
+    settings.write_text("[graph]\ntask_timeout_seconds = 2\n")
 
     result = subprocess.run(
         [sys.executable, "-m", "app", "--home", str(home), "--config-file", str(settings), "deploy", "--run",
@@ -392,10 +394,11 @@ def test_a_timed_out_task_fails_the_run_and_the_finalizer_notifies(home: Path, t
 
     assert result.returncode == 1, result.stderr
     run = runs(home)[0]
-    assert states(run)["train_model"] == "FAILED" and states(run)["cleanup"] == "SUCCEEDED"
+    failed = [task for task, state in states(run).items() if state == "FAILED"]
+    assert len(failed) == 1 and states(run)["cleanup"] == "SUCCEEDED"
     assert "timed out" in (run["first_error_message"] or "")
     mail = "".join(p.read_text() for p in home.rglob("*.mbox"))
-    assert "failed in train_model" in mail
+    assert f"failed in {failed[0]}" in mail
 
 
 def test_cancel_with_nothing_running_succeeds_and_says_nothing_was_running(home: Path) -> None:
