@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from adapters.simulator.sql import statements
+from adapters.simulator.sql import scripting_tokens, statements
 from adapters.simulator.sql.system import literal
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def create_procedure(statement: statements.Statement) -> str | None:
     match = _CREATE.match(statement.text)
     if match is None:
         return None
-    arguments_text, rest = _parenthesised(statement.text, match.end() - 1)
+    arguments_text, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     database, schema, name = _resolve(match["name"], statement.session)
     body, header = _body(rest)
     clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
@@ -192,14 +192,14 @@ def call_procedure(statement: statements.Statement) -> str | None:
     match = _CALL.match(statement.text)
     if match is None or match["name"].upper().startswith("SYSTEM$"):
         return None
-    arguments, rest = _parenthesised(statement.text, match.end() - 1)
+    arguments, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     if rest.strip().rstrip(";").strip():
         return None  # CALL … INTO, or more: not a form this rule serves
     if "=>" in arguments:
         raise statements.unsupported(
             f"{statements.short(statement.text)!r}: named arguments (name => value); pass them by position"
         )
-    values = _split_arguments(arguments)
+    values = scripting_tokens.split(arguments)
     procedure = _find(statement.session, match["name"], len(values))
     value = _run(procedure, values, statement.session)
     return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
@@ -214,10 +214,10 @@ def describe_procedure(statement: statements.Statement) -> str | None:
     match = _DESCRIBE.match(statement.text)
     if match is None:
         return None
-    types, rest = _parenthesised(statement.text, match.end() - 1)
+    types, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     if rest.strip().rstrip(";").strip():
         return None
-    procedure = _find(statement.session, match["name"], len(_split_arguments(types)))
+    procedure = _find(statement.session, match["name"], len(scripting_tokens.split(types)))
     kinds = procedure.argument_types or ("",) * len(procedure.arguments)
     signature = ", ".join(
         f"{name} {kind}".rstrip() for name, kind in zip(procedure.arguments, kinds, strict=True)
@@ -495,52 +495,8 @@ def _quoted(part: str) -> str:
     return f'"{part}"'
 
 
-def _parenthesised(text: str, start: int) -> tuple[str, str]:
-    """The text inside the parentheses opening at ``start`` (nested ones and quoted strings skipped), and what
-    follows them."""
-    depth, i, quote = 0, start, ""
-    while i < len(text):
-        char = text[i]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], text[i + 1 :]
-        i += 1
-    raise statements.SqlError(
-        f"SQL compilation error: unbalanced parentheses in {statements.short(text)!r}", 1003, "42000"
-    )
-
-
-def _split_arguments(text: str) -> list[str]:
-    """Top-level comma-separated parts of an argument list."""
-    parts, depth, quote, current = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += char
-    if current.strip():
-        parts.append(current)
-    return [p.strip() for p in parts]
-
-
 def _argument_names(text: str) -> list[str]:
-    return [_normal(part.split()[0]) for part in _split_arguments(text)]
+    return [_normal(part.split()[0]) for part in scripting_tokens.split(text)]
 
 
 def _argument_types(text: str) -> list[str]:
@@ -549,7 +505,7 @@ def _argument_types(text: str) -> list[str]:
         " ".join(re.split(r"\s+DEFAULT\s", part.split(maxsplit=1)[1], flags=re.I)[0].upper().split())
         if len(part.split()) > 1
         else ""
-        for part in _split_arguments(text)
+        for part in scripting_tokens.split(text)
     ]
 
 
