@@ -15,6 +15,7 @@ from fakesnow.params import MutableParams
 from sqlglot import exp
 
 from adapters.simulator.sql import stages
+from adapters.simulator.sql.scripting import is_block
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -52,6 +53,17 @@ def _identifier(expression: exp.Expr, params: MutableParams | None) -> exp.Expr:
     return table
 
 
+_original_parse_one = fs_server.parse_one  # type: ignore[attr-defined]
+
+
+def _parse_request(command: str) -> exp.Expr:
+    """fakesnow/server.py ``query_request`` parses each statement before running it, only to name its type; a
+    Snowflake Scripting block does not parse in sqlglot, and runs in the statement rules (scripting.py)."""
+    if is_block(command):
+        return exp.Command(this="BEGIN", expression=exp.Literal.string(command))
+    return _original_parse_one(command)
+
+
 def install() -> None:
     # fakesnow/arrow.py ``to_sf`` and fakesnow/cursor.py ``_transform`` look these up in their modules at call time
     fakesnow.arrow.timestamp_to_sf_struct = _timestamp_to_sf_struct
@@ -65,3 +77,4 @@ def install() -> None:
     fakesnow.transforms.stage.internal_file_name = stages.internal_file_name
     fs_server.gcs_stage_info = stages.gcs_stage_info
     fs_server._write_bucket_file = stages.write_bucket_file
+    fs_server.parse_one = _parse_request  # type: ignore[attr-defined]

@@ -5,9 +5,11 @@ splitting an argument list and splitting a Snowflake Scripting block into statem
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from adapters.simulator.sql import statements
 
@@ -15,7 +17,7 @@ from adapters.simulator.sql import statements
 class _Tokenizer(Snowflake.Tokenizer):
     # Snowflake's tokenizer reads the rest of a "command" (CALL, EXECUTE, SHOW …) as one string
     # (sqlglot/tokens.py ``COMMANDS``): a scanner needs the tokens inside it.
-    COMMANDS: set[TokenType] = set()
+    COMMANDS: ClassVar[set[TokenType]] = set()
 
 
 _OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
