@@ -18,7 +18,9 @@ How they run here:
 - ``EXECUTE AS CALLER|OWNER`` is accepted and not enforced (the simulator has one role); ``RUNTIME_VERSION`` is
   not checked (the local interpreter runs it); ``PACKAGES`` must be installed locally;
 - ``IMPORTS`` of stage files are read from the stage folders (``.py`` modules and ``.zip`` archives);
-- ``RETURNS TABLE(…)`` procedures, other languages and Python UDFs (``CREATE FUNCTION … LANGUAGE PYTHON``, which
+- a ``LANGUAGE SQL`` procedure's Snowflake Scripting block runs on the calling session (scripting.py), its
+  arguments bound as the block's variables, in the caller's current schema (as EXECUTE AS CALLER would);
+- Python ``RETURNS TABLE(…)`` procedures, other languages and Python UDFs (``CREATE FUNCTION … LANGUAGE PYTHON``, which
   ``session.udf.register`` sends) fail as ``Unsupported``, naming what would run on Snowflake.
 """
 
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from adapters.simulator.sql import scripting_tokens, statements
+from adapters.simulator.sql import scripting, scripting_tokens, statements
 from adapters.simulator.sql.system import literal
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ _CLAUSES = {
     "packages": re.compile(r"\bPACKAGES\s*=\s*\(([^)]*)\)", re.IGNORECASE),
     "imports": re.compile(r"\bIMPORTS\s*=\s*\(([^)]*)\)", re.IGNORECASE),
 }
+_BARE_BLOCK = re.compile(r"\bAS\s+(?P<block>(?:DECLARE|BEGIN)\b.*)$", re.IGNORECASE | re.DOTALL)
 _RETURNS = re.compile(r"\bRETURNS\s+(?P<type>TABLE\b|\w+(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?)", re.IGNORECASE)
 _JSON_TYPES = ("VARIANT", "OBJECT", "ARRAY")
 UNKNOWN_CODE = 2140  # "SQL compilation error: Unknown function"
@@ -95,6 +98,7 @@ class Procedure:
     execute_as: str
     # the arguments' types as CREATE gave them; empty for procedures kept before the types were
     argument_types: tuple[str, ...] = ()
+    language: str = "PYTHON"  # or SQL: ``code`` is a Snowflake Scripting block (scripting.py)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -124,22 +128,28 @@ def create_procedure(statement: statements.Statement) -> str | None:
     body, header = _body(rest)
     clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
     language = (clauses["language"] or "SQL").upper()
-    if language != "PYTHON":
+    if language not in {"PYTHON", "SQL"}:
         raise statements.unsupported(
             f"procedure {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
-            "simulator runs Python handlers only — write it as LANGUAGE PYTHON"
+            "simulator runs Python handlers and Snowflake Scripting only — write it as LANGUAGE PYTHON or SQL"
         )
+    if language == "SQL" and body is None and (block := _BARE_BLOCK.search(rest)) is not None:
+        body, header = block["block"], rest[: block.start()]  # AS BEGIN … END without $$ (Snowsight's form)
     returns = _RETURNS.search(header)
     if returns is None:
         raise statements.SqlError(
             f"SQL compilation error: procedure {name} has no RETURNS clause", 1003, "42000"
         )
-    if returns["type"].upper() == "TABLE":
+    if returns["type"].upper() == "TABLE" and language == "PYTHON":
         raise statements.unsupported(
             f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
             "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
         )
-    if clauses["handler"] is None:
+    if language == "SQL" and body is None:
+        raise statements.SqlError(
+            f"SQL compilation error: procedure {name} LANGUAGE SQL has no AS $$<block>$$ body", 1003, "42000"
+        )
+    if clauses["handler"] is None and language == "PYTHON":
         raise statements.SqlError(f"SQL compilation error: procedure {name} needs HANDLER='…'", 1003, "42000")
     imports = tuple(_strings(clauses["imports"]))
     if body is None and not imports:
@@ -157,11 +167,12 @@ def create_procedure(statement: statements.Statement) -> str | None:
         arguments=tuple(_argument_names(arguments_text)),
         argument_types=tuple(_argument_types(arguments_text)),
         returns=" ".join(returns["type"].upper().split()),
-        handler=clauses["handler"],
+        handler=clauses["handler"] or "",
         code=body,
         imports=imports,
         packages=packages,
         execute_as=" ".join((clauses["execute_as"] or "OWNER").upper().split()),
+        language=language,
     )
     replace, exists = bool(match["replace"]), bool(match["exists"])
     if match["temporary"]:
@@ -201,6 +212,8 @@ def call_procedure(statement: statements.Statement) -> str | None:
         )
     values = scripting_tokens.split(arguments)
     procedure = _find(statement.session, match["name"], len(values))
+    if procedure.language == "SQL":
+        return _run_block(procedure, values, statement.session)
     value = _run(procedure, values, statement.session)
     return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
         dialect="snowflake"
@@ -225,7 +238,7 @@ def describe_procedure(statement: statements.Statement) -> str | None:
     properties = (
         ("signature", f"({signature})"),
         ("returns", procedure.returns),
-        ("language", "PYTHON"),
+        ("language", procedure.language),
         ("execute as", procedure.execute_as),
         ("handler", procedure.handler),
         ("packages", json.dumps(list(procedure.packages))),
@@ -328,6 +341,30 @@ def _run(procedure: Procedure, arguments: list[str], state: statements.SessionSt
         # Session() registers its close at interpreter exit and close() leaves it registered (session.py
         # ``_close_at_exit``), so each call's session would be kept alive until exit
         atexit.unregister(session._close_at_exit)
+
+
+def _run_block(procedure: Procedure, arguments: list[str], state: statements.SessionState) -> str:
+    """A LANGUAGE SQL procedure's block, run on the calling session with its arguments as variables; its value as
+    CALL's one row, or the rows of its ``RETURN TABLE(resultset)``."""
+    if state.sql is None:
+        raise statements.SqlError(
+            "CALL needs a session of a simulator account", statements.PROCEDURE_ERROR_CODE, "P0000"
+        )
+    values = [state.sql.scalar(argument) for argument in arguments]
+    value = scripting.run(
+        procedure.code or "", state.sql, dict(zip(procedure.arguments, values, strict=True))
+    )
+    if isinstance(value, scripting.ResultSet):
+        return scripting.table_sql(value, state.sql)
+    if procedure.returns == "TABLE":
+        raise statements.SqlError(
+            f"procedure {procedure.name} RETURNS TABLE but its block returned no RETURN TABLE(resultset)",
+            statements.PROCEDURE_ERROR_CODE,
+            "P0000",
+        )
+    return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
+        dialect="snowflake"
+    )
 
 
 def _handler(procedure: Procedure) -> Callable[..., Any]:

@@ -83,8 +83,8 @@ def block_statement(statement: statements.Statement) -> str | None:
         return None
     session = _session(statement.session)
     returned = run(statement.text, session, {})
-    if isinstance(returned, _ResultSet):
-        return _table(returned, session)
+    if isinstance(returned, ResultSet):
+        return table_sql(returned, session)
     return exp.select(value_sql(returned).as_(ANONYMOUS, quoted=True)).sql(dialect="snowflake")
 
 
@@ -135,7 +135,7 @@ def _session(state: statements.SessionState) -> SessionSql:
     return state.sql
 
 
-def _table(result: _ResultSet, session: SessionSql) -> str:
+def table_sql(result: ResultSet, session: SessionSql) -> str:
     # RETURN TABLE(rs): the statement's rows are the resultset's (docs: resultsets, "Returning a RESULTSET")
     name = f"_SF_BLOCK_{result.query_id.replace('-', '_').upper()}"
     if not session.result_table(result.query_id, name):
@@ -549,7 +549,7 @@ class _Raised(Exception):
 
 
 @dataclass(frozen=True)
-class _ResultSet:
+class ResultSet:
     rows: list[dict[str, Any]]
     query_id: str
 
@@ -649,7 +649,7 @@ class _Interpreter:
         elif isinstance(node, _ReturnStatement):
             if node.table is not None:
                 value = self.lookup(node.table)
-                if not isinstance(value, _ResultSet):
+                if not isinstance(value, ResultSet):
                     raise _unsupported(f"RETURN TABLE({node.table})", "TABLE() takes a RESULTSET")
                 raise _Return(value)
             raise _Return(None if node.value is None else self.evaluate(node.value))
@@ -700,7 +700,8 @@ class _Interpreter:
             self.execute_immediate(node, found)
             return
         text, targets = self._into(node.text, found)
-        executed = self.run(self.bind(text), node.line, node.column)
+        text = self._call_arguments(text) if first == "CALL" else self.bind(text)
+        executed = self.run(text, node.line, node.column)
         self.rowcount = executed.rowcount if first in _DML else None
         if targets:
             row = executed.rows[0] if executed.rows else None
@@ -724,22 +725,22 @@ class _Interpreter:
                 exc,
             ) from exc
 
-    def resultset(self, query: str) -> _ResultSet:
+    def resultset(self, query: str) -> ResultSet:
         inner = query.strip()
         if inner.startswith("(") and inner.endswith(")"):
             inner = inner[1:-1]
         executed = self.run(self.bind(inner))
-        return _ResultSet(executed.rows, executed.query_id or "")
+        return ResultSet(executed.rows, executed.query_id or "")
 
     def cursor_rows(self, name: str) -> list[dict[str, Any]]:
         source = self.lookup(name)
         if isinstance(source, _CursorQuery):
             query = source.query.strip()
             declared = self.lookup(query.upper())
-            if isinstance(declared, _ResultSet):  # CURSOR FOR resultset
+            if isinstance(declared, ResultSet):  # CURSOR FOR resultset
                 return declared.rows
             return self.resultset(query).rows
-        if isinstance(source, _ResultSet):
+        if isinstance(source, ResultSet):
             return source.rows
         raise _Raised(
             "STATEMENT_ERROR", 1003, f"SQL compilation error: {name} is not a cursor or RESULTSET", "42000"
@@ -768,6 +769,20 @@ class _Interpreter:
                 ) from exc
             return
         self.sql(_Sql(target.strip().rstrip(";"), node.line, node.column))
+
+    def _call_arguments(self, text: str) -> str:
+        """``CALL name(expr, …)`` with each argument evaluated in the block (variables by name or ``:name``): the
+        procedure receives values, as a CALL in a block passes them (docs: stored-procedures, "Calling")."""
+        opening = next((t for t in scripting_tokens.tokens(text) if t.token_type == TokenType.L_PAREN), None)
+        if opening is None:
+            return self.bind(text)
+        inside, rest = scripting_tokens.parenthesised(text, opening.start)
+        # plain literals: the SYSTEM$ functions take literal arguments only (system.py ``value_of``)
+        values = [
+            literal(value).sql(dialect="snowflake") if isinstance(value, float) else self.literal_sql(value)
+            for value in (self.evaluate(argument) for argument in scripting_tokens.split(inside))
+        ]
+        return f"{text[: opening.start]}({', '.join(values)}){rest}"
 
     def _into(self, text: str, found: list[Token]) -> tuple[str, list[str]]:
         """``SELECT … INTO :a, :b FROM …`` / ``CALL p() INTO :a``: the statement without INTO, and its targets."""
@@ -878,7 +893,7 @@ class _Interpreter:
             name = node.name if node.this.quoted else node.name.upper()
             value = self.builtin(name) if name in _BUILTINS else self.lookup(name)
             return (
-                node if value is _UNSET or isinstance(value, _ResultSet | _CursorQuery) else value_sql(value)
+                node if value is _UNSET or isinstance(value, ResultSet | _CursorQuery) else value_sql(value)
             )
 
         return ", ".join(
