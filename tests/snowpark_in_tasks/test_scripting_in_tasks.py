@@ -4,6 +4,7 @@ rule, citing its page under https://docs.snowflake.com/en/developer-guide/snowfl
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ def op() -> Iterator[LocalDAGOperation]:
         yield operation
 
 
-_graphs = iter(range(1_000_000))
+_graphs = itertools.count()
 
 
 def run(op: LocalDAGOperation, *definitions: Any) -> tuple[str, dict[str, Any], str | None]:

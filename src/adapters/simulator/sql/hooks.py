@@ -8,7 +8,8 @@ The rules, most specific first:
 - statements that need Snowflake services the simulator does not have (notebooks, container services) fail;
 - ``CALL SYSTEM$…(…)`` and ``SYSTEM$…`` functions inside a query are evaluated by the running task's engine
   and replaced by their values (the engine, not DuckDB, owns return values, configs and runtime info);
-- fakesnow gaps, each rewritten at the narrowest point (see the rule's comment for the fakesnow code).
+- fakesnow gaps, each rewritten at the narrowest point (see the rule's comment for the fakesnow code);
+- a Snowflake Scripting block is run by scripting.py, each of its statements through these same rules.
 """
 
 from __future__ import annotations

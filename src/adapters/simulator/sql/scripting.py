@@ -24,7 +24,7 @@ Served (each with its docs page under developer-guide/snowflake-scripting/):
 What is not served fails as ``Unsupported`` naming what would run on Snowflake: ASYNC/AWAIT/CANCEL, CASE
 statements, labels, OPEN/FETCH/CLOSE, transactions inside a block (BEGIN TRANSACTION/COMMIT/ROLLBACK: each
 statement here commits on its own) and EXECUTE IMMEDIATE … USING. An ``Unsupported`` error is never caught by a
-WHEN OTHER handler: the block would run differently on Snowflake.
+WHEN OTHER handler: the block would run differently on Snowflake; nor is the refusal of a timed-out task's session.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ _CUSTOM_SQLSTATE = (
     "P0001"  # the SQLSTATE of a declared exception (docs: exceptions, "Declaring an exception")
 )
 _DEFAULT_CODE = -20000
+_CANCELLED_CODE = 604  # "SQL execution canceled" (server.CANCEL_CODE)
 _EXPRESSION_ERROR_CODE = 100037  # "Expression error" of an expression a block evaluates
 _TRANSACTION = {"COMMIT", "ROLLBACK", "START"}
 _MAYBE_BLOCK = re.compile(r"\s*(?:BEGIN|DECLARE|--|//|/\*)", re.IGNORECASE)
@@ -981,4 +982,6 @@ def _field(row: dict[str, Any], token: Any) -> Any:
 
 
 def _is_unsupported(exc: ProgrammingError) -> bool:
-    return exc.errno == statements.UNSUPPORTED_CODE
+    """Errors no handler catches: a statement the simulator cannot honour, and a cancelled session's refusal (its
+    task timed out or was cancelled: the block must stop, as Snowflake cancels the whole statement)."""
+    return exc.errno in {statements.UNSUPPORTED_CODE, _CANCELLED_CODE}
