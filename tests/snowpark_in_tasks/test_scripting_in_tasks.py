@@ -102,6 +102,20 @@ def test_if_elseif_else_runs_the_first_branch_whose_condition_is_true(op: LocalD
     assert returned(op, block) == "medium"
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        "CASE (n) WHEN 1 THEN s := 'one'; WHEN 5 THEN s := 'five'; ELSE s := 'other'; END CASE;",
+        "CASE WHEN n < 3 THEN s := 'small'; WHEN n < 10 THEN s := 'five'; ELSE s := 'large'; END;",
+    ],
+    ids=["simple", "searched"],
+)
+def test_a_case_statement_runs_the_branch_its_value_selects(op: LocalDAGOperation, case: str) -> None:
+    # branch: CASE (expr) WHEN value THEN …; CASE WHEN condition THEN …; ELSE; END [CASE]
+    block = f"BEGIN LET n INT := 5; LET s VARCHAR; {case} CALL SYSTEM$SET_RETURN_VALUE(:s); END"
+    assert returned(op, block) == "five"
+
+
 def test_a_range_for_loop_counts_inclusively_and_continue_skips_an_iteration(op: LocalDAGOperation) -> None:
     # loops: FOR i IN [REVERSE] start TO end DO … END FOR (both bounds included); CONTINUE
     block = """BEGIN LET s VARCHAR := '';

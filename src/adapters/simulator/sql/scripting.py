@@ -13,7 +13,7 @@ Served (each with its docs page under developer-guide/snowflake-scripting/):
   in SQL statements, bare names in expressions; a typed variable's value is cast to its type (variables);
 - ``RESULTSET`` (``:= (query)``, ``RETURN TABLE(rs)``) and ``CURSOR FOR query | resultset`` read with
   ``FOR row IN cursor DO … END FOR`` and ``row.column`` (resultsets, cursors);
-- IF / ELSEIF / ELSE, FOR over a range (REVERSE), WHILE, REPEAT … UNTIL, LOOP, BREAK / EXIT, CONTINUE / ITERATE
+- IF / ELSEIF / ELSE, CASE (simple and searched), FOR over a range (REVERSE), WHILE, REPEAT … UNTIL, LOOP, BREAK / EXIT, CONTINUE / ITERATE
   (branch, loops); RETURN (return-values);
 - EXCEPTION WHEN name [OR name] | STATEMENT_ERROR | EXPRESSION_ERROR | OTHER THEN …, ``DECLARE e EXCEPTION (code,
   'message')``, RAISE, ``SQLCODE``/``SQLERRM``/``SQLSTATE`` (exceptions);
@@ -21,8 +21,7 @@ Served (each with its docs page under developer-guide/snowflake-scripting/):
 - ``SELECT … INTO :v, …`` and ``CALL … INTO :v`` (querying, stored procedures);
 - ``EXECUTE IMMEDIATE`` of a string or variable holding a statement or a block (dynamic-sql).
 
-What is not served fails as ``Unsupported`` naming what would run on Snowflake: ASYNC/AWAIT/CANCEL, CASE
-statements, labels, OPEN/FETCH/CLOSE, transactions inside a block (BEGIN TRANSACTION/COMMIT/ROLLBACK: each
+What is not served fails as ``Unsupported`` naming what would run on Snowflake: ASYNC/AWAIT/CANCEL, labels, OPEN/FETCH/CLOSE, transactions inside a block (BEGIN TRANSACTION/COMMIT/ROLLBACK: each
 statement here commits on its own) and EXECUTE IMMEDIATE … USING. An ``Unsupported`` error is never caught by a
 WHEN OTHER handler: the block would run differently on Snowflake; nor is the refusal of a timed-out task's session.
 """
@@ -355,7 +354,7 @@ class _Parser:
         if word in {"ASYNC", "AWAIT", "CANCEL"}:
             raise _unsupported(word, "this runs or waits for a child job asynchronously")
         if word == "CASE":
-            raise _unsupported("a CASE statement", "it runs the branch its value selects; write IF / ELSEIF")
+            return self._case()
         if word in {"OPEN", "FETCH", "CLOSE"}:
             raise _unsupported(
                 f"{word} of a cursor", "it steps through the cursor; read it with FOR row IN cursor DO"
@@ -423,6 +422,29 @@ class _Parser:
             self.i += 1
             otherwise = self._statements({"END"})
         self._end("IF")
+        return _If(tuple(branches), otherwise)
+
+    def _case(self) -> _If:
+        """``CASE [(expr)] WHEN value | condition THEN … [ELSE …] END [CASE];`` as the IF it means (docs: branch,
+        "CASE statement": the simple form compares the expression with each WHEN value, the searched form tests
+        each WHEN condition)."""
+        self.i += 1
+        matched = None if self._at("WHEN") else self._until_word({"WHEN"})
+        branches = []
+        while self._at("WHEN"):
+            self.i += 1
+            value = self._until_word({"THEN"})
+            self.i += 1
+            condition = value if matched is None else f"({matched}) = ({value})"
+            branches.append((condition, self._statements({"WHEN", "ELSE", "END"})))
+        otherwise: tuple[Any, ...] = ()
+        if self._at("ELSE"):
+            self.i += 1
+            otherwise = self._statements({"END"})
+        self._expect("END")
+        if self._at("CASE"):
+            self.i += 1
+        self._semicolon()
         return _If(tuple(branches), otherwise)
 
     def _for(self) -> Any:
