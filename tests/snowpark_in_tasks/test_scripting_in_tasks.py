@@ -132,6 +132,14 @@ def test_a_cursor_for_loop_reads_each_rows_columns(op: LocalDAGOperation) -> Non
     assert returned(op, block) == "42"
 
 
+def test_fetch_steps_through_an_open_cursor_and_gives_nulls_after_the_last_row(op: LocalDAGOperation) -> None:
+    # cursors: OPEN c; FETCH c INTO v; CLOSE c (sql-reference/snowflake-scripting/fetch: NULL after the last row)
+    block = """DECLARE a INT; b INT; c CURSOR FOR SELECT X FROM (VALUES (1), (2)) AS T(X) ORDER BY X;
+    BEGIN OPEN c; FETCH c INTO a; FETCH c INTO b; FETCH c INTO a; CLOSE c;
+      CALL SYSTEM$SET_RETURN_VALUE(COALESCE(TO_VARCHAR(a), 'null') || ',' || b); END"""
+    assert returned(op, block) == "null,2"
+
+
 def test_while_and_loop_with_break_repeat_until_their_end(op: LocalDAGOperation) -> None:
     # loops: WHILE (cond) DO … END WHILE; LOOP … BREAK … END LOOP
     block = """BEGIN LET a INT := 0; LET b INT := 0;

@@ -12,7 +12,7 @@ Served (each with its docs page under developer-guide/snowflake-scripting/):
 - variables: ``name [type] [DEFAULT | := expr]``, ``LET``, ``name := expr``, ``:name`` and ``IDENTIFIER(:name)``
   in SQL statements, bare names in expressions; a typed variable's value is cast to its type (variables);
 - ``RESULTSET`` (``:= (query)``, ``RETURN TABLE(rs)``) and ``CURSOR FOR query | resultset`` read with
-  ``FOR row IN cursor DO … END FOR`` and ``row.column`` (resultsets, cursors);
+  ``FOR row IN cursor DO … END FOR`` and ``row.column``, or OPEN / FETCH … INTO / CLOSE (resultsets, cursors);
 - IF / ELSEIF / ELSE, CASE (simple and searched), FOR over a range (REVERSE), WHILE, REPEAT … UNTIL, LOOP, BREAK / EXIT, CONTINUE / ITERATE
   (branch, loops); RETURN (return-values);
 - EXCEPTION WHEN name [OR name] | STATEMENT_ERROR | EXPRESSION_ERROR | OTHER THEN …, ``DECLARE e EXCEPTION (code,
@@ -21,7 +21,7 @@ Served (each with its docs page under developer-guide/snowflake-scripting/):
 - ``SELECT … INTO :v, …`` and ``CALL … INTO :v`` (querying, stored procedures);
 - ``EXECUTE IMMEDIATE`` of a string or variable holding a statement or a block (dynamic-sql).
 
-What is not served fails as ``Unsupported`` naming what would run on Snowflake: ASYNC/AWAIT/CANCEL, labels, OPEN/FETCH/CLOSE, transactions inside a block (BEGIN TRANSACTION/COMMIT/ROLLBACK: each
+What is not served fails as ``Unsupported`` naming what would run on Snowflake: ASYNC/AWAIT/CANCEL, labels, OPEN … USING, transactions inside a block (BEGIN TRANSACTION/COMMIT/ROLLBACK: each
 statement here commits on its own) and EXECUTE IMMEDIATE … USING. An ``Unsupported`` error is never caught by a
 WHEN OTHER handler: the block would run differently on Snowflake; nor is the refusal of a timed-out task's session.
 """
@@ -229,6 +229,13 @@ class _RaiseStatement:
 
 
 @dataclass(frozen=True)
+class _CursorStep:
+    word: str  # OPEN | FETCH | CLOSE
+    cursor: str
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Handler:
     names: tuple[str, ...]
     body: tuple[Any, ...]
@@ -356,9 +363,7 @@ class _Parser:
         if word == "CASE":
             return self._case()
         if word in {"OPEN", "FETCH", "CLOSE"}:
-            raise _unsupported(
-                f"{word} of a cursor", "it steps through the cursor; read it with FOR row IN cursor DO"
-            )
+            return self._cursor_statement(word)
         if word in _TRANSACTION or (word == "BEGIN" and following in {"TRANSACTION", "WORK", "NAME", ";"}):
             raise _unsupported(
                 f"{word} inside a block",
@@ -423,6 +428,23 @@ class _Parser:
             otherwise = self._statements({"END"})
         self._end("IF")
         return _If(tuple(branches), otherwise)
+
+    def _cursor_statement(self, word: str) -> _CursorStep:
+        """``OPEN c;``, ``FETCH c INTO v [, …];``, ``CLOSE c;`` (docs: cursors; sql-reference/snowflake-scripting/
+        open, fetch, close)."""
+        self.i += 1
+        name = self._name()
+        targets: list[str] = []
+        if word == "OPEN" and self._at("USING"):
+            raise _unsupported("OPEN … USING", "the cursor's ? placeholders take the bind variables' values")
+        if word == "FETCH":
+            self._expect("INTO")
+            targets.append(self._name())
+            while self._at(","):
+                self.i += 1
+                targets.append(self._name())
+        self._semicolon()
+        return _CursorStep(word, name, tuple(targets))
 
     def _case(self) -> _If:
         """``CASE [(expr)] WHEN value | condition THEN … [ELSE …] END [CASE];`` as the IF it means (docs: branch,
@@ -600,6 +622,9 @@ class _Interpreter:
     rowcount: int | None = None
     handling: list[_Raised] = field(default_factory=list)
     position: tuple[int, int] = (1, 0)  # of the statement running
+    opened: dict[str, Iterator[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # OPEN cursors' rows still to FETCH
 
     def push(self) -> dict[str, Any]:
         self.scopes.append({})
@@ -678,6 +703,8 @@ class _Interpreter:
             raise _Return(None if node.value is None else self.evaluate(node.value))
         elif isinstance(node, _RaiseStatement):
             self.raise_(node)
+        elif isinstance(node, _CursorStep):
+            self.cursor_step(node)
 
     def declare(self, node: _Declare) -> None:
         scope, types = self.scopes[-1], self.types[-1]
@@ -768,6 +795,19 @@ class _Interpreter:
         raise _Raised(
             "STATEMENT_ERROR", 1003, f"SQL compilation error: {name} is not a cursor or RESULTSET", "42000"
         )
+
+    def cursor_step(self, node: _CursorStep) -> None:
+        if node.word == "OPEN":
+            self.opened[node.cursor] = iter(self.cursor_rows(node.cursor))
+        elif node.cursor not in self.opened:
+            raise _Raised("STATEMENT_ERROR", 1003, f"Cursor '{node.cursor}' is not open", "24000")
+        elif node.word == "CLOSE":
+            del self.opened[node.cursor]
+        else:  # FETCH: the next row's columns in order; NULLs after the last row (docs: fetch, usage notes)
+            row = next(self.opened[node.cursor], None)
+            values = list(row.values()) if row is not None else []
+            for i, target in enumerate(node.targets):
+                self.assign(target, self.literal_sql(values[i] if i < len(values) else None))
 
     def execute_immediate(self, node: _Sql, found: list[Token]) -> None:
         rest = node.text[found[1].end + 1 :].strip()
