@@ -92,6 +92,8 @@ def run(text: str, session: SessionSql, arguments: dict[str, Any]) -> Any:
     """The value ``text`` (a block) returns on ``session``; ``arguments`` are variables in scope (a procedure's)."""
     parser = _Parser(text)
     block = parser.block()
+    if parser.i < len(parser.tokens):  # a block is one statement (docs: sql/execute-immediate, usage notes)
+        raise parser.error(f"{parser.tokens[parser.i].text!r} after the block's END")
     interpreter = _Interpreter(session, parser.where)
     scope = interpreter.push()
     scope.update({name.upper(): value for name, value in arguments.items()})
@@ -290,7 +292,7 @@ class _Parser:
         found = []
         while not self._at(*until):
             if self.i >= len(self.tokens):
-                raise self._error(f"the block ends before {' or '.join(sorted(until))}")
+                raise self.error(f"the block ends before {' or '.join(sorted(until))}")
             token = self.tokens[self.i]
             statement = self._statement()
             self.where[id(statement)] = self._position(token)
@@ -514,7 +516,7 @@ class _Parser:
     def _expect(self, word: str) -> None:
         if not self._at(word):
             found = self.tokens[self.i].text if self.i < len(self.tokens) else "the end of the block"
-            raise self._error(f"expected {word}, found {found!r}")
+            raise self.error(f"expected {word}, found {found!r}")
         self.i += 1
 
     def _end(self, word: str) -> None:
@@ -526,7 +528,7 @@ class _Parser:
         if self._at(";"):
             self.i += 1
         elif self.i < len(self.tokens):
-            raise self._error(f"expected ';', found {self.tokens[self.i].text!r}")
+            raise self.error(f"expected ';', found {self.tokens[self.i].text!r}")
 
     def _until_word(self, words: set[str]) -> str:
         """The source text up to (not including) one of ``words`` outside brackets and CASE … END."""
@@ -538,7 +540,7 @@ class _Parser:
             cases += (word == "CASE") - (word == "END" and cases > 0)
             self.i += 1
         else:
-            raise self._error(f"expected {' or '.join(sorted(words))}")
+            raise self.error(f"expected {' or '.join(sorted(words))}")
         return self._source(begin, self.i)
 
     def _until_semicolon(self) -> str:
@@ -555,7 +557,7 @@ class _Parser:
         """The token's line and its 0-based position in the line, as Snowflake's errors give them."""
         return token.line, token.start - self.text.rfind("\n", 0, token.start) - 1
 
-    def _error(self, message: str) -> statements.SqlError:
+    def error(self, message: str) -> statements.SqlError:
         token = self.tokens[min(self.i, len(self.tokens) - 1)] if self.tokens else None
         where = " on line {} at position {}".format(*self._position(token)) if token else ""
         return statements.SqlError(f"SQL compilation error: syntax error{where}: {message}", 1003, "42000")

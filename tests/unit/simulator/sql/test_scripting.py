@@ -74,3 +74,10 @@ def test_a_malformed_block_is_a_compilation_error_naming_its_position() -> None:
 def test_a_transaction_inside_a_block_is_unsupported() -> None:
     with pytest.raises(SqlError, match="Unsupported: COMMIT inside a block: on Snowflake"):
         scripting.run("BEGIN INSERT INTO T VALUES (1); COMMIT; END", RecordingSession(), {})
+
+
+def test_statements_after_the_blocks_end_are_a_compilation_error_not_ignored() -> None:
+    with pytest.raises(
+        SqlError, match="syntax error on line 1 at position 21: 'SELECT' after the block's END"
+    ):
+        scripting.run("BEGIN SELECT 1; END; SELECT 2", RecordingSession(), {})
