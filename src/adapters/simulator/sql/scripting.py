@@ -42,6 +42,24 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from adapters.simulator.sql import scripting_tokens, statements
+from adapters.simulator.sql.scripting_parse import (
+    Assign,
+    Block,
+    CursorStep,
+    Declare,
+    ForCursor,
+    ForRange,
+    Handler,
+    If,
+    Jump,
+    Parser,
+    RaiseStatement,
+    ReturnStatement,
+    Sql,
+    While,
+    keyword,
+    unsupported,
+)
 from adapters.simulator.sql.system import literal
 from adapters.simulator.sql.taskgraph_sql import Executed, SessionSql
 
@@ -52,10 +70,8 @@ _BUILTINS = ("SQLROWCOUNT", "SQLFOUND", "SQLNOTFOUND", "SQLCODE", "SQLERRM", "SQ
 _CUSTOM_SQLSTATE = (
     "P0001"  # the SQLSTATE of a declared exception (docs: exceptions, "Declaring an exception")
 )
-_DEFAULT_CODE = -20000
 _CANCELLED_CODE = 604  # "SQL execution canceled" (server.CANCEL_CODE)
 _EXPRESSION_ERROR_CODE = 100037  # "Expression error" of an expression a block evaluates
-_TRANSACTION = {"COMMIT", "ROLLBACK", "START"}
 _MAYBE_BLOCK = re.compile(r"\s*(?:BEGIN|DECLARE|--|//|/\*)", re.IGNORECASE)
 
 
@@ -73,7 +89,9 @@ def is_block(text: str) -> bool:
     first = found[0].text.upper()
     if first == "DECLARE":
         return True
-    return first == "BEGIN" and len(found) > 1 and _word(found[1]) not in {"TRANSACTION", "WORK", "NAME", ";"}
+    return (
+        first == "BEGIN" and len(found) > 1 and keyword(found[1]) not in {"TRANSACTION", "WORK", "NAME", ";"}
+    )
 
 
 def block_statement(statement: statements.Statement) -> str | None:
@@ -90,7 +108,7 @@ def block_statement(statement: statements.Statement) -> str | None:
 
 def run(text: str, session: SessionSql, arguments: dict[str, Any]) -> Any:
     """The value ``text`` (a block) returns on ``session``; ``arguments`` are variables in scope (a procedure's)."""
-    parser = _Parser(text)
+    parser = Parser(text)
     block = parser.block()
     if parser.i < len(parser.tokens):  # a block is one statement (docs: sql/execute-immediate, usage notes)
         raise parser.error(f"{parser.tokens[parser.i].text!r} after the block's END")
@@ -145,422 +163,6 @@ def table_sql(result: ResultSet, session: SessionSql) -> str:
             "RETURN TABLE: the resultset's query result is gone", statements.PROCEDURE_ERROR_CODE, "P0000"
         )
     return exp.select("*").from_(exp.to_identifier(name, quoted=True)).sql(dialect="snowflake")
-
-
-def _word(token: Token) -> str:
-    return token.text.upper() if token.token_type != TokenType.SEMICOLON else ";"
-
-
-def _unsupported(what: str, snowflake: str) -> statements.SqlError:
-    return statements.unsupported(
-        f"{what}: on Snowflake {snowflake}; the simulator's Snowflake Scripting does not"
-    )
-
-
-# ---- the block's statements, as parsed ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Sql:
-    text: str
-    line: int
-    column: int
-
-
-@dataclass(frozen=True)
-class _Declare:
-    name: str
-    kind: str  # VARIABLE | RESULTSET | CURSOR | EXCEPTION
-    type: str | None = None
-    value: str | None = None  # an expression; a query for RESULTSET and CURSOR
-    code: int = _DEFAULT_CODE
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class _Assign:
-    name: str
-    value: str
-
-
-@dataclass(frozen=True)
-class _If:
-    branches: tuple[tuple[str, tuple[Any, ...]], ...]
-    otherwise: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class _ForRange:
-    name: str
-    start: str
-    stop: str
-    reverse: bool
-    body: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class _ForCursor:
-    name: str
-    cursor: str
-    body: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class _While:
-    condition: str | None  # None: LOOP, until BREAK
-    body: tuple[Any, ...]
-    until: str | None = None  # REPEAT … UNTIL
-
-
-@dataclass(frozen=True)
-class _Jump:
-    word: str  # BREAK | CONTINUE
-
-
-@dataclass(frozen=True)
-class _ReturnStatement:
-    value: str | None
-    table: str | None = None  # RETURN TABLE(resultset)
-
-
-@dataclass(frozen=True)
-class _RaiseStatement:
-    name: str | None  # None: re-raise in a handler
-    line: int
-    column: int
-
-
-@dataclass(frozen=True)
-class _CursorStep:
-    word: str  # OPEN | FETCH | CLOSE
-    cursor: str
-    targets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Handler:
-    names: tuple[str, ...]
-    body: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class _Block:
-    declarations: tuple[_Declare, ...]
-    body: tuple[Any, ...]
-    handlers: tuple[_Handler, ...]
-
-
-# ---- parsing ---------------------------------------------------------------------------------------------------
-
-
-class _Parser:
-    """Recursive descent over the scanner's tokens; SQL statements and expressions are kept as source text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = scripting_tokens.tokens(text)
-        self.depth = scripting_tokens.depths(self.tokens)
-        self.i = 0
-        self.where: dict[
-            int, tuple[int, int]
-        ] = {}  # id(statement) -> its line and position, for error messages
-
-    def block(self) -> _Block:
-        declarations: list[_Declare] = []
-        if self._at("DECLARE"):
-            self.i += 1
-            while not self._at("BEGIN"):
-                declarations.append(self._declaration())
-        self._expect("BEGIN")
-        body = self._statements({"END", "EXCEPTION"})
-        handlers: list[_Handler] = []
-        if self._at("EXCEPTION"):
-            self.i += 1
-            while self._at("WHEN"):
-                self.i += 1
-                names = [self._name()]
-                while self._at("OR"):
-                    self.i += 1
-                    names.append(self._name())
-                self._expect("THEN")
-                handlers.append(_Handler(tuple(names), self._statements({"WHEN", "END"})))
-        self._expect("END")
-        self._semicolon()
-        return _Block(tuple(declarations), body, tuple(handlers))
-
-    def _statements(self, until: set[str]) -> tuple[Any, ...]:
-        found = []
-        while not self._at(*until):
-            if self.i >= len(self.tokens):
-                raise self.error(f"the block ends before {' or '.join(sorted(until))}")
-            token = self.tokens[self.i]
-            statement = self._statement()
-            self.where[id(statement)] = self._position(token)
-            found.append(statement)
-        return tuple(found)
-
-    def _statement(self) -> Any:
-        token = self.tokens[self.i]
-        word = _word(token)
-        following = _word(self.tokens[self.i + 1]) if self.i + 1 < len(self.tokens) else ""
-        if word in {"BEGIN", "DECLARE"} and following not in {"TRANSACTION", "WORK", "NAME", ";"}:
-            return self.block()
-        if word == "LET":
-            self.i += 1
-            return self._declaration()
-        if self._peek_type(1) == TokenType.COLON_EQ:
-            name = self._name()
-            self.i += 1
-            return _Assign(name, self._until_semicolon())
-        if word == "IF":
-            return self._if()
-        if word == "FOR":
-            return self._for()
-        if word == "WHILE":
-            self.i += 1
-            condition = self._until_word({"DO", "LOOP"})
-            closing = self._take()
-            body = self._statements({"END"})
-            self._end((closing == "DO" and "WHILE") or "LOOP")
-            return _While(condition, body)
-        if word == "LOOP":
-            self.i += 1
-            body = self._statements({"END"})
-            self._end("LOOP")
-            return _While(None, body)
-        if word == "REPEAT":
-            self.i += 1
-            body = self._statements({"UNTIL"})
-            self.i += 1
-            until = self._until_word({"END"})
-            self._end("REPEAT")
-            return _While(None, body, until=until)
-        if word in {"BREAK", "EXIT", "CONTINUE", "ITERATE"}:
-            self.i += 1
-            if not self._at(";"):
-                raise _unsupported(f"{word} {self.tokens[self.i].text}", "a label names the loop to leave")
-            self._semicolon()
-            return _Jump("BREAK" if word in {"BREAK", "EXIT"} else "CONTINUE")
-        if word == "RETURN":
-            self.i += 1
-            if self._at("TABLE") and self._peek_type(1) == TokenType.L_PAREN:
-                self.i += 2
-                name = self._name()
-                if not self._at(")"):
-                    raise _unsupported(
-                        "RETURN TABLE(<query>)",
-                        "the table of a query or cursor is returned; return TABLE(resultset)",
-                    )
-                self.i += 1
-                self._semicolon()
-                return _ReturnStatement(None, table=name)
-            return _ReturnStatement(self._until_semicolon() or None)
-        if word == "RAISE":
-            self.i += 1
-            raised = None if self._at(";") else self._name()
-            self._semicolon()
-            return _RaiseStatement(raised, *self._position(token))
-        if word in {"ASYNC", "AWAIT", "CANCEL"}:
-            raise _unsupported(word, "this runs or waits for a child job asynchronously")
-        if word == "CASE":
-            return self._case()
-        if word in {"OPEN", "FETCH", "CLOSE"}:
-            return self._cursor_statement(word)
-        if word in _TRANSACTION or (word == "BEGIN" and following in {"TRANSACTION", "WORK", "NAME", ";"}):
-            raise _unsupported(
-                f"{word} inside a block",
-                "the block's statements join one explicit transaction; here each commits",
-            )
-        text = self._until_semicolon()
-        return _Sql(text, *self._position(token))
-
-    def _declaration(self) -> _Declare:
-        name = self._name()
-        word = self._word()
-        if word == "RESULTSET":
-            self.i += 1
-            value = None
-            if self._at("DEFAULT", ":="):
-                self.i += 1
-                value = self._until_semicolon()
-            else:
-                self._semicolon()
-            return _Declare(name, "RESULTSET", value=value)
-        if word == "CURSOR":
-            self.i += 1
-            self._expect("FOR")
-            return _Declare(name, "CURSOR", value=self._until_semicolon())
-        if word == "EXCEPTION":
-            self.i += 1
-            code, message = _DEFAULT_CODE, ""
-            if self._at("("):
-                inside, _ = scripting_tokens.parenthesised(self.text, self.tokens[self.i].start)
-                parts = scripting_tokens.split(inside)
-                code = int(parts[0])
-                message = parts[1].strip("'") if len(parts) > 1 else ""
-                while not self._at(";"):
-                    self.i += 1
-            self._semicolon()
-            return _Declare(name, "EXCEPTION", code=code, message=message)
-        type_text = None
-        if not self._at("DEFAULT", ":=", ";"):
-            type_text = self._until_word({"DEFAULT", ":=", ";"})
-        value = None
-        if self._at("DEFAULT", ":="):
-            self.i += 1
-            value = self._until_semicolon()
-        else:
-            self._semicolon()
-        return _Declare(name, "VARIABLE", type=type_text, value=value)
-
-    def _if(self) -> _If:
-        branches = []
-        self.i += 1
-        while True:
-            condition = self._until_word({"THEN"})
-            self.i += 1
-            body = self._statements({"ELSEIF", "ELSE", "END"})
-            branches.append((condition, body))
-            if not self._at("ELSEIF"):
-                break
-            self.i += 1
-        otherwise: tuple[Any, ...] = ()
-        if self._at("ELSE"):
-            self.i += 1
-            otherwise = self._statements({"END"})
-        self._end("IF")
-        return _If(tuple(branches), otherwise)
-
-    def _cursor_statement(self, word: str) -> _CursorStep:
-        """``OPEN c;``, ``FETCH c INTO v [, …];``, ``CLOSE c;`` (docs: cursors; sql-reference/snowflake-scripting/
-        open, fetch, close)."""
-        self.i += 1
-        name = self._name()
-        targets: list[str] = []
-        if word == "OPEN" and self._at("USING"):
-            raise _unsupported("OPEN … USING", "the cursor's ? placeholders take the bind variables' values")
-        if word == "FETCH":
-            self._expect("INTO")
-            targets.append(self._name())
-            while self._at(","):
-                self.i += 1
-                targets.append(self._name())
-        self._semicolon()
-        return _CursorStep(word, name, tuple(targets))
-
-    def _case(self) -> _If:
-        """``CASE [(expr)] WHEN value | condition THEN … [ELSE …] END [CASE];`` as the IF it means (docs: branch,
-        "CASE statement": the simple form compares the expression with each WHEN value, the searched form tests
-        each WHEN condition)."""
-        self.i += 1
-        matched = None if self._at("WHEN") else self._until_word({"WHEN"})
-        branches = []
-        while self._at("WHEN"):
-            self.i += 1
-            value = self._until_word({"THEN"})
-            self.i += 1
-            condition = value if matched is None else f"({matched}) = ({value})"
-            branches.append((condition, self._statements({"WHEN", "ELSE", "END"})))
-        otherwise: tuple[Any, ...] = ()
-        if self._at("ELSE"):
-            self.i += 1
-            otherwise = self._statements({"END"})
-        self._expect("END")
-        if self._at("CASE"):
-            self.i += 1
-        self._semicolon()
-        return _If(tuple(branches), otherwise)
-
-    def _for(self) -> Any:
-        self.i += 1
-        name = self._name()
-        self._expect("IN")
-        reverse = self._at("REVERSE")
-        if reverse:
-            self.i += 1
-        first = self._until_word({"TO", "DO", "LOOP"})
-        if self._at("TO"):
-            self.i += 1
-            stop = self._until_word({"DO", "LOOP"})
-            closing = self._take()
-            body = self._statements({"END"})
-            self._end("FOR" if closing == "DO" else "LOOP")
-            return _ForRange(name, first, stop, reverse, body)
-        closing = self._take()
-        body = self._statements({"END"})
-        self._end("FOR" if closing == "DO" else "LOOP")
-        return _ForCursor(name, first.strip().upper(), body)
-
-    # -- token helpers
-
-    def _word(self) -> str:
-        return _word(self.tokens[self.i]) if self.i < len(self.tokens) else ""
-
-    def _at(self, *words: str) -> bool:
-        return self._word() in words
-
-    def _peek_type(self, ahead: int) -> TokenType | None:
-        j = self.i + ahead
-        return self.tokens[j].token_type if j < len(self.tokens) else None
-
-    def _take(self) -> str:
-        word = self._word()
-        self.i += 1
-        return word
-
-    def _name(self) -> str:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token.text if token.token_type == TokenType.IDENTIFIER else token.text.upper()
-
-    def _expect(self, word: str) -> None:
-        if not self._at(word):
-            found = self.tokens[self.i].text if self.i < len(self.tokens) else "the end of the block"
-            raise self.error(f"expected {word}, found {found!r}")
-        self.i += 1
-
-    def _end(self, word: str) -> None:
-        self._expect("END")
-        self._expect(word)
-        self._semicolon()
-
-    def _semicolon(self) -> None:
-        if self._at(";"):
-            self.i += 1
-        elif self.i < len(self.tokens):
-            raise self.error(f"expected ';', found {self.tokens[self.i].text!r}")
-
-    def _until_word(self, words: set[str]) -> str:
-        """The source text up to (not including) one of ``words`` outside brackets and CASE … END."""
-        begin, cases = self.i, 0
-        while self.i < len(self.tokens):
-            word = self._word()
-            if self.depth[self.i] == 0 and cases == 0 and word in words:
-                break
-            cases += (word == "CASE") - (word == "END" and cases > 0)
-            self.i += 1
-        else:
-            raise self.error(f"expected {' or '.join(sorted(words))}")
-        return self._source(begin, self.i)
-
-    def _until_semicolon(self) -> str:
-        text = self._until_word({";"})
-        self.i += 1
-        return text
-
-    def _source(self, begin: int, end: int) -> str:
-        if begin >= end:
-            return ""
-        return self.text[self.tokens[begin].start : self.tokens[end - 1].end + 1]
-
-    def _position(self, token: Token) -> tuple[int, int]:
-        """The token's line and its 0-based position in the line, as Snowflake's errors give them."""
-        return token.line, token.start - self.text.rfind("\n", 0, token.start) - 1
-
-    def error(self, message: str) -> statements.SqlError:
-        token = self.tokens[min(self.i, len(self.tokens) - 1)] if self.tokens else None
-        where = " on line {} at position {}".format(*self._position(token)) if token else ""
-        return statements.SqlError(f"SQL compilation error: syntax error{where}: {message}", 1003, "42000")
 
 
 # ---- running ---------------------------------------------------------------------------------------------------
@@ -633,7 +235,7 @@ class _Interpreter:
         self.types.append({})
         return self.scopes[-1]
 
-    def block(self, block: _Block) -> None:
+    def block(self, block: Block) -> None:
         self.push()
         try:
             for declaration in block.declarations:
@@ -653,7 +255,7 @@ class _Interpreter:
             self.scopes.pop()
             self.types.pop()
 
-    def _handler(self, block: _Block, raised: _Raised) -> _Handler | None:
+    def _handler(self, block: Block, raised: _Raised) -> Handler | None:
         for handler in block.handlers:
             if raised.kind in handler.names or "OTHER" in handler.names:
                 return handler
@@ -673,42 +275,42 @@ class _Interpreter:
             raise
 
     def _statement(self, node: Any) -> None:
-        if isinstance(node, _Block):
+        if isinstance(node, Block):
             self.block(node)
-        elif isinstance(node, _Declare):
+        elif isinstance(node, Declare):
             self.declare(node)
-        elif isinstance(node, _Assign):
+        elif isinstance(node, Assign):
             self.assign(node.name, node.value)
-        elif isinstance(node, _Sql):
+        elif isinstance(node, Sql):
             self.sql(node)
-        elif isinstance(node, _If):
+        elif isinstance(node, If):
             for condition, body in node.branches:
                 if self.evaluate(condition) is True:
                     self.statements(body)
                     return
             self.statements(node.otherwise)
-        elif isinstance(node, _ForRange):
+        elif isinstance(node, ForRange):
             self.for_range(node)
-        elif isinstance(node, _ForCursor):
+        elif isinstance(node, ForCursor):
             rows = self.cursor_rows(node.cursor)
             self.loop(node.body, iter(rows), node.name)
-        elif isinstance(node, _While):
+        elif isinstance(node, While):
             self.while_loop(node)
-        elif isinstance(node, _Jump):
+        elif isinstance(node, Jump):
             raise _Leave(node.word)
-        elif isinstance(node, _ReturnStatement):
+        elif isinstance(node, ReturnStatement):
             if node.table is not None:
                 value = self.lookup(node.table)
                 if not isinstance(value, ResultSet):
-                    raise _unsupported(f"RETURN TABLE({node.table})", "TABLE() takes a RESULTSET")
+                    raise unsupported(f"RETURN TABLE({node.table})", "TABLE() takes a RESULTSET")
                 raise _Return(value)
             raise _Return(None if node.value is None else self.evaluate(node.value))
-        elif isinstance(node, _RaiseStatement):
+        elif isinstance(node, RaiseStatement):
             self.raise_(node)
-        elif isinstance(node, _CursorStep):
+        elif isinstance(node, CursorStep):
             self.cursor_step(node)
 
-    def declare(self, node: _Declare) -> None:
+    def declare(self, node: Declare) -> None:
         scope, types = self.scopes[-1], self.types[-1]
         if node.kind == "EXCEPTION":
             scope[node.name] = _Exception(node.code, node.message)
@@ -745,10 +347,10 @@ class _Interpreter:
 
     # -- SQL
 
-    def sql(self, node: _Sql) -> None:
+    def sql(self, node: Sql) -> None:
         found = scripting_tokens.tokens(node.text)
-        first = _word(found[0])
-        if first == "EXECUTE" and len(found) > 1 and _word(found[1]) == "IMMEDIATE":
+        first = keyword(found[0])
+        if first == "EXECUTE" and len(found) > 1 and keyword(found[1]) == "IMMEDIATE":
             self.execute_immediate(node, found)
             return
         text, targets = self._into(node.text, found)
@@ -798,7 +400,7 @@ class _Interpreter:
             "STATEMENT_ERROR", 1003, f"SQL compilation error: {name} is not a cursor or RESULTSET", "42000"
         )
 
-    def cursor_step(self, node: _CursorStep) -> None:
+    def cursor_step(self, node: CursorStep) -> None:
         if node.word == "OPEN":
             self.opened[node.cursor] = iter(self.cursor_rows(node.cursor))
         elif node.cursor not in self.opened:
@@ -811,10 +413,10 @@ class _Interpreter:
             for i, target in enumerate(node.targets):
                 self.assign(target, self.literal_sql(values[i] if i < len(values) else None))
 
-    def execute_immediate(self, node: _Sql, found: list[Token]) -> None:
+    def execute_immediate(self, node: Sql, found: list[Token]) -> None:
         rest = node.text[found[1].end + 1 :].strip()
-        if any(_word(t) == "USING" for t in found[2:]):
-            raise _unsupported(
+        if any(keyword(t) == "USING" for t in found[2:]):
+            raise unsupported(
                 "EXECUTE IMMEDIATE … USING", "the statement's ? placeholders take the bind variables' values"
             )
         target = self.evaluate(rest)
@@ -833,7 +435,7 @@ class _Interpreter:
                     node.column,
                 ) from exc
             return
-        self.sql(_Sql(target.strip().rstrip(";"), node.line, node.column))
+        self.sql(Sql(target.strip().rstrip(";"), node.line, node.column))
 
     def _call_arguments(self, text: str) -> str:
         """``CALL name(expr, …)`` with each argument evaluated in the block (variables by name or ``:name``): the
@@ -851,11 +453,11 @@ class _Interpreter:
 
     def _into(self, text: str, found: list[Token]) -> tuple[str, list[str]]:
         """``SELECT … INTO :a, :b FROM …`` / ``CALL p() INTO :a``: the statement without INTO, and its targets."""
-        if _word(found[0]) not in {"SELECT", "CALL", "WITH"}:
+        if keyword(found[0]) not in {"SELECT", "CALL", "WITH"}:
             return text, []
         depth = scripting_tokens.depths(found)
         for i, token in enumerate(found):
-            if _word(token) == "INTO" and depth[i] == 0:
+            if keyword(token) == "INTO" and depth[i] == 0:
                 targets, j = [], i + 1
                 while j + 1 < len(found) and found[j].token_type == TokenType.COLON:
                     targets.append(found[j + 1].text.upper())
@@ -979,7 +581,7 @@ class _Interpreter:
 
     # -- loops and exceptions
 
-    def for_range(self, node: _ForRange) -> None:
+    def for_range(self, node: ForRange) -> None:
         start, stop = self.evaluate(node.start), self.evaluate(node.stop)
         if not isinstance(start, int) or not isinstance(stop, int):
             raise _Raised("EXPRESSION_ERROR", _EXPRESSION_ERROR_CODE, "FOR bounds must be integers", "22000")
@@ -997,7 +599,7 @@ class _Interpreter:
             self.scopes.pop()
             self.types.pop()
 
-    def while_loop(self, node: _While) -> None:
+    def while_loop(self, node: While) -> None:
         while node.condition is None or self.evaluate(node.condition) is True:
             if not self._iteration(node.body):
                 return
@@ -1012,7 +614,7 @@ class _Interpreter:
             return leave.word == "CONTINUE"
         return True
 
-    def raise_(self, node: _RaiseStatement) -> None:
+    def raise_(self, node: RaiseStatement) -> None:
         if node.name is None:
             if not self.handling:
                 raise statements.SqlError(
