@@ -211,17 +211,6 @@ def test_execute_immediate_runs_its_statement(op: LocalDAGOperation, statement: 
     assert run_task(op, lambda s: s.sql(statement).collect()[0].N) == 3
 
 
-def test_execute_immediate_of_a_scripting_block_is_unsupported(op: LocalDAGOperation) -> None:
-    with DAG("script") as dag:
-        DAGTask("blk", "EXECUTE IMMEDIATE $$ BEGIN RETURN 1; END; $$")
-    op.deploy(dag)
-    run = op.run(dag)
-    assert run.state == "FAILED"
-    assert (
-        "Unsupported:" in run.first_error_message and "Snowflake Scripting block" in run.first_error_message
-    )
-
-
 def test_identifier_of_a_quoted_qualified_name_names_that_table(op: LocalDAGOperation) -> None:
     # the form write_pandas gives its temporary stages (snowflake/connector/pandas_tools.py _create_temp_stage)
     def body(s: Session) -> int:

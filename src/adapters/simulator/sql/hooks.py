@@ -8,7 +8,8 @@ The rules, most specific first:
 - statements that need Snowflake services the simulator does not have (notebooks, container services) fail;
 - ``CALL SYSTEM$…(…)`` and ``SYSTEM$…`` functions inside a query are evaluated by the running task's engine
   and replaced by their values (the engine, not DuckDB, owns return values, configs and runtime info);
-- fakesnow gaps, each rewritten at the narrowest point (see the rule's comment for the fakesnow code).
+- fakesnow gaps, each rewritten at the narrowest point (see the rule's comment for the fakesnow code);
+- a Snowflake Scripting block is run by scripting.py, each of its statements through these same rules.
 """
 
 from __future__ import annotations
@@ -141,14 +142,13 @@ def _called(parsed: exp.Expr) -> exp.Expr | None:
 _EXECUTE_IMMEDIATE = re.compile(
     r"^\s*EXECUTE\s+IMMEDIATE\s+(?P<body>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL
 )
-_SCRIPT_BLOCK = re.compile(r"^\s*(BEGIN|DECLARE)\b", re.IGNORECASE)
 
 
 def _execute_immediate(statement: Statement) -> str | None:
     """``EXECUTE IMMEDIATE $$…$$`` / ``'…'`` of one statement runs that statement (docs: sql/execute-immediate).
 
-    sqlglot parses it as a Command that fakesnow hands DuckDB unchanged (a parser error); Snowflake Scripting
-    blocks and ``USING`` bind variables are beyond this and fail as Unsupported, naming what Snowflake would do.
+    sqlglot parses it as a Command that fakesnow hands DuckDB unchanged (a parser error); a Snowflake Scripting
+    block is run by the next rule (scripting.py); ``USING`` bind variables fail as Unsupported.
     """
     match = _EXECUTE_IMMEDIATE.match(statement.text)
     if match is None:
@@ -169,13 +169,7 @@ def _execute_immediate(statement: Statement) -> str | None:
         inner = first.this
     else:
         raise unsupported(f"{short(statement.text)!r}: {_IMMEDIATE_FORMS}")
-    inner = inner.strip().rstrip(";").strip()
-    if _SCRIPT_BLOCK.match(inner):
-        raise unsupported(
-            f"{short(statement.text)!r}: on Snowflake this runs a Snowflake Scripting block; the simulator runs "
-            "one SQL statement per EXECUTE IMMEDIATE — run the block's statements from a Python task instead"
-        )
-    return inner
+    return inner.strip().rstrip(";").strip()
 
 
 _IMMEDIATE_FORMS = (
@@ -356,10 +350,11 @@ def _put_target_unquoted(statement: Statement) -> str | None:
 # fakesnow gaps in statements a describe request sends too (fakesnow/server.py ``query_request``, describeOnly)
 _DESCRIBED_GAPS: tuple[Rule, ...] = (_positional_values_columns,)
 
-from adapters.simulator.sql import procedures  # noqa: E402  (its rules use this module's errors)
+from adapters.simulator.sql import procedures, scripting  # noqa: E402  (their rules use this module's errors)
 
 RULES: tuple[Rule, ...] = (
     _execute_immediate,  # first: the statement it runs goes through the rules below
+    scripting.block_statement,  # a block (also EXECUTE IMMEDIATE's): its statements run through all the rules
     _cannot_honour,
     procedures.create_procedure,  # before any rule reads the handler's code as SQL
     udfs.create_function,
@@ -406,6 +401,8 @@ def rewrite(
 def describable(text: str) -> str:
     """``text`` as fakesnow can describe it, with its ``SYSTEM$`` calls as typed NULLs: describing a statement
     must not run them."""
+    if scripting.is_block(text):  # describing must not run it: its one column, as a block returns it
+        return scripting.DESCRIBED
     for rule in _DESCRIBED_GAPS:
         text = rule(Statement(text, None)) or text
     text = described_table_functions(text)

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from adapters.simulator.account import table_times as table_times_catalog
 from adapters.simulator.sql import stages, table_times
+from adapters.simulator.sql.scripting import is_block
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -63,6 +64,17 @@ def _per_db_creation_sql(catalog: str) -> str:
     return f"{_original_per_db_creation_sql(catalog)};\n{table_times_catalog.creation_sql(catalog)};"
 
 
+_original_parse_one = fs_server.parse_one  # type: ignore[attr-defined]
+
+
+def _parse_request(command: str) -> exp.Expr:
+    """fakesnow/server.py ``query_request`` parses each statement before running it, only to name its type; a
+    Snowflake Scripting block does not parse in sqlglot, and runs in the statement rules (scripting.py)."""
+    if is_block(command):
+        return exp.Command(this="BEGIN", expression=exp.Literal.string(command))
+    return _original_parse_one(command)
+
+
 def install() -> None:
     # fakesnow/arrow.py ``to_sf`` and fakesnow/cursor.py ``_transform`` look these up in their modules at call time
     fakesnow.arrow.timestamp_to_sf_struct = _timestamp_to_sf_struct
@@ -78,3 +90,4 @@ def install() -> None:
     fakesnow.transforms.stage.internal_file_name = stages.internal_file_name
     fs_server.gcs_stage_info = stages.gcs_stage_info
     fs_server._write_bucket_file = stages.write_bucket_file
+    fs_server.parse_one = _parse_request  # type: ignore[attr-defined]

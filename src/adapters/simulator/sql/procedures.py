@@ -18,7 +18,10 @@ How they run here:
 - ``EXECUTE AS CALLER|OWNER`` is accepted and not enforced (the simulator has one role); ``RUNTIME_VERSION`` is
   not checked (the local interpreter runs it); ``PACKAGES`` must be installed locally;
 - ``IMPORTS`` of stage files are read from the stage folders (``.py`` modules and ``.zip`` archives);
-- ``RETURNS TABLE(…)`` procedures and other languages fail as ``Unsupported``, naming what would run on Snowflake.
+- a ``LANGUAGE SQL`` procedure's Snowflake Scripting block runs on the calling session (scripting.py), its
+  arguments bound as the block's variables, in the caller's current schema (as EXECUTE AS CALLER would);
+- Python ``RETURNS TABLE(…)`` procedures and other languages fail as ``Unsupported``, naming what would run on
+  Snowflake.
 Python UDFs (udfs.py) share the definition reader and the handler loader here.
 """
 
@@ -41,7 +44,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from adapters.simulator.sql import statements
+from adapters.simulator.sql import scripting, scripting_tokens, statements
 from adapters.simulator.sql.system import literal
 
 TABLE = "SQL_PROCEDURES"
@@ -73,6 +76,7 @@ _CLAUSES = {
     "imports": re.compile(r"\bIMPORTS\s*=\s*\(([^)]*)\)", re.IGNORECASE),
 }
 _RETURNS = re.compile(r"\bRETURNS\s+(?P<type>TABLE\b|\w+(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?)", re.IGNORECASE)
+_BARE_BLOCK = re.compile(r"\bAS\s+(?P<block>(?:DECLARE|BEGIN)\b.*)$", re.IGNORECASE | re.DOTALL)
 _JSON_TYPES = ("VARIANT", "OBJECT", "ARRAY")
 UNKNOWN_CODE = 2140  # "SQL compilation error: Unknown function"
 
@@ -93,6 +97,7 @@ class Procedure:
     execute_as: str
     # the arguments' types as CREATE gave them; empty for procedures kept before the types were
     argument_types: tuple[str, ...] = ()
+    language: str = "PYTHON"  # or SQL: ``code`` is a Snowflake Scripting block (scripting.py)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -128,27 +133,39 @@ class Definition:
     imports: tuple[str, ...]
     packages: tuple[str, ...]
     header: str  # the clauses between the argument list and the body, for what only one of them reads
+    language: str  # PYTHON, or SQL (a procedure's Snowflake Scripting block in ``code``)
 
 
-def read_definition(statement: statements.Statement, match: re.Match[str], kind: str) -> Definition:
+def read_definition(
+    statement: statements.Statement, match: re.Match[str], kind: str, *, scripting_block: bool = False
+) -> Definition:
     """The definition a ``CREATE … PROCEDURE|FUNCTION name(`` statement gives; ``match`` ends at the argument
-    list's parenthesis and names the object ``name``; ``kind`` ("procedure", "function") names it in errors."""
-    arguments_text, rest = _parenthesised(statement.text, match.end() - 1)
+    list's parenthesis and names the object ``name``; ``kind`` ("procedure", "function") names it in errors;
+    ``scripting_block``: LANGUAGE SQL with a Snowflake Scripting body is served too (procedures)."""
+    arguments_text, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     database, schema, name = _resolve(match["name"], statement.session)
     body, header = _body(rest)
     clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
     language = (clauses["language"] or "SQL").upper()
-    if language != "PYTHON":
+    if language != "PYTHON" and not (scripting_block and language == "SQL"):
+        served = "Python handlers and Snowflake Scripting" if scripting_block else "Python handlers"
+        written = "LANGUAGE PYTHON or SQL" if scripting_block else "LANGUAGE PYTHON"
         raise statements.unsupported(
             f"{kind} {name} is written in {language}: on Snowflake it runs in that language's runtime; the "
-            "simulator runs Python handlers only — write it as LANGUAGE PYTHON"
+            f"simulator runs {served} only — write it as {written}"
         )
+    if language == "SQL" and body is None and (block := _BARE_BLOCK.search(rest)) is not None:
+        body, header = block["block"], rest[: block.start()]  # AS BEGIN … END without $$ (Snowsight's form)
     returns = _RETURNS.search(header)
     if returns is None:
         raise statements.SqlError(
             f"SQL compilation error: {kind} {name} has no RETURNS clause", 1003, "42000"
         )
-    if clauses["handler"] is None:
+    if language == "SQL" and body is None:
+        raise statements.SqlError(
+            f"SQL compilation error: {kind} {name} LANGUAGE SQL has no AS $$<block>$$ body", 1003, "42000"
+        )
+    if clauses["handler"] is None and language == "PYTHON":
         raise statements.SqlError(f"SQL compilation error: {kind} {name} needs HANDLER='…'", 1003, "42000")
     imports = tuple(_strings(clauses["imports"]))
     if body is None and not imports:
@@ -166,11 +183,12 @@ def read_definition(statement: statements.Statement, match: re.Match[str], kind:
         arguments=tuple(_argument_names(arguments_text)),
         argument_types=tuple(_argument_types(arguments_text)),
         returns=" ".join(returns["type"].upper().split()),
-        handler=clauses["handler"],
+        handler=clauses["handler"] or "",
         code=body,
         imports=imports,
         packages=packages,
         header=header,
+        language=language,
     )
 
 
@@ -179,9 +197,9 @@ def create_procedure(statement: statements.Statement) -> str | None:
     match = _CREATE.match(statement.text)
     if match is None:
         return None
-    definition = read_definition(statement, match, "procedure")
+    definition = read_definition(statement, match, "procedure", scripting_block=True)
     name = definition.name
-    if definition.returns == "TABLE":
+    if definition.returns == "TABLE" and definition.language == "PYTHON":
         raise statements.unsupported(
             f"procedure {name} RETURNS TABLE(…): on Snowflake CALL returns the rows of the DataFrame it returns; "
             "the simulator's procedures return one value — return a scalar or VARIANT, or write the rows to a table"
@@ -199,6 +217,7 @@ def create_procedure(statement: statements.Statement) -> str | None:
         imports=definition.imports,
         packages=definition.packages,
         execute_as=" ".join((execute_as[1] if execute_as else "OWNER").upper().split()),
+        language=definition.language,
     )
     replace, exists = bool(match["replace"]), bool(match["exists"])
     if match["temporary"]:
@@ -224,15 +243,17 @@ def call_procedure(statement: statements.Statement) -> str | None:
     match = _CALL.match(statement.text)
     if match is None or match["name"].upper().startswith("SYSTEM$"):
         return None
-    arguments, rest = _parenthesised(statement.text, match.end() - 1)
+    arguments, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     if rest.strip().rstrip(";").strip():
         return None  # CALL … INTO, or more: not a form this rule serves
     if "=>" in arguments:
         raise statements.unsupported(
             f"{statements.short(statement.text)!r}: named arguments (name => value); pass them by position"
         )
-    values = _split_arguments(arguments)
+    values = scripting_tokens.split(arguments)
     procedure = _find(statement.session, match["name"], len(values))
+    if procedure.language == "SQL":
+        return _run_block(procedure, values, statement.session)
     value = _run(procedure, values, statement.session)
     return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
         dialect="snowflake"
@@ -246,10 +267,10 @@ def describe_procedure(statement: statements.Statement) -> str | None:
     match = _DESCRIBE.match(statement.text)
     if match is None:
         return None
-    types, rest = _parenthesised(statement.text, match.end() - 1)
+    types, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     if rest.strip().rstrip(";").strip():
         return None
-    procedure = _find(statement.session, match["name"], len(_split_arguments(types)))
+    procedure = _find(statement.session, match["name"], len(scripting_tokens.split(types)))
     kinds = procedure.argument_types or ("",) * len(procedure.arguments)
     signature = ", ".join(
         f"{name} {kind}".rstrip() for name, kind in zip(procedure.arguments, kinds, strict=True)
@@ -257,7 +278,7 @@ def describe_procedure(statement: statements.Statement) -> str | None:
     properties = (
         ("signature", f"({signature})"),
         ("returns", procedure.returns),
-        ("language", "PYTHON"),
+        ("language", procedure.language),
         ("execute as", procedure.execute_as),
         ("handler", procedure.handler),
         ("packages", json.dumps(list(procedure.packages))),
@@ -455,6 +476,30 @@ def _stage_file(imported: str, source: HandlerCode, kind: str) -> Path:
     )
 
 
+def _run_block(procedure: Procedure, arguments: list[str], state: statements.SessionState) -> str:
+    """A LANGUAGE SQL procedure's block, run on the calling session with its arguments as variables; its value as
+    CALL's one row, or the rows of its ``RETURN TABLE(resultset)``."""
+    if state.sql is None:
+        raise statements.SqlError(
+            "CALL needs a session of a simulator account", statements.PROCEDURE_ERROR_CODE, "P0000"
+        )
+    values = [state.sql.scalar(argument) for argument in arguments]
+    value = scripting.run(
+        procedure.code or "", state.sql, dict(zip(procedure.arguments, values, strict=True))
+    )
+    if isinstance(value, scripting.ResultSet):
+        return scripting.table_sql(value, state.sql)
+    if procedure.returns == "TABLE":
+        raise statements.SqlError(
+            f"procedure {procedure.name} RETURNS TABLE but its block returned no RETURN TABLE(resultset)",
+            statements.PROCEDURE_ERROR_CODE,
+            "P0000",
+        )
+    return exp.select(_returned(value, procedure.returns).as_(procedure.name, quoted=True)).sql(
+        dialect="snowflake"
+    )
+
+
 def _returned(value: Any, returns: str) -> exp.Expr:
     """The handler's value as the procedure's RETURNS type."""
     if value is None:
@@ -552,52 +597,8 @@ def _quoted(part: str) -> str:
     return f'"{part}"'
 
 
-def _parenthesised(text: str, start: int) -> tuple[str, str]:
-    """The text inside the parentheses opening at ``start`` (nested ones and quoted strings skipped), and what
-    follows them."""
-    depth, i, quote = 0, start, ""
-    while i < len(text):
-        char = text[i]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], text[i + 1 :]
-        i += 1
-    raise statements.SqlError(
-        f"SQL compilation error: unbalanced parentheses in {statements.short(text)!r}", 1003, "42000"
-    )
-
-
-def _split_arguments(text: str) -> list[str]:
-    """Top-level comma-separated parts of an argument list."""
-    parts, depth, quote, current = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += char
-    if current.strip():
-        parts.append(current)
-    return [p.strip() for p in parts]
-
-
 def _argument_names(text: str) -> list[str]:
-    return [_normal(part.split()[0]) for part in _split_arguments(text)]
+    return [_normal(part.split()[0]) for part in scripting_tokens.split(text)]
 
 
 def _argument_types(text: str) -> list[str]:
@@ -606,7 +607,7 @@ def _argument_types(text: str) -> list[str]:
         " ".join(re.split(r"\s+DEFAULT\s", part.split(maxsplit=1)[1], flags=re.I)[0].upper().split())
         if len(part.split()) > 1
         else ""
-        for part in _split_arguments(text)
+        for part in scripting_tokens.split(text)
     ]
 
 

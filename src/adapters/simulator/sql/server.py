@@ -52,6 +52,7 @@ from adapters.simulator.sql import hooks, patches, stages, table_times, udfs
 from adapters.simulator.sql.identifiers import check_exact_names
 from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError
 from adapters.simulator.sql.system import SystemFunctions
+from adapters.simulator.sql.taskgraph_sql import Executed
 from domain.errors import BackendUnavailable, DomainError
 
 DATABASE = "SIMULATOR"  # where the simulator's task graphs live (LocalDAGOperation's database and schema)
@@ -210,6 +211,15 @@ class _SessionSql:
 
     def __init__(self, conn: _AccountConnection) -> None:
         self._conn = conn
+
+    def run(self, statement: str) -> Executed:
+        cursor = self._conn.cursor(DictCursor)  # type: ignore[arg-type]  # rows keyed by column: no describe request for the names
+        try:
+            cursor.execute(statement)
+            rows: list[dict[str, Any]] = cursor.fetchall()  # type: ignore[assignment]
+            return Executed(rows, cursor.rowcount, cursor.sfqid)
+        finally:
+            cursor.close()
 
     def scalar(self, expression: str) -> Any:
         cursor = self._conn.cursor()  # through fakesnow (and the rules): the expression is Snowflake SQL

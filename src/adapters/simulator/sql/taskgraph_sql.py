@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlglot import exp
 
@@ -52,8 +52,20 @@ class TaskGraphs(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class Executed(NamedTuple):
+    """One statement's result on the session: its rows keyed by column name, rows affected, query id."""
+
+    rows: list[dict[str, Any]]
+    rowcount: int | None
+    query_id: str | None
+
+
 class SessionSql(Protocol):
     """What the rules run on the client's own session (``server._SessionSql``)."""
+
+    def run(self, statement: str) -> Executed:
+        """Run one Snowflake SQL statement on the session, through the rules (Snowflake Scripting's statements)."""
+        ...
 
     def scalar(self, expression: str) -> Any:
         """The value of a Snowflake SQL expression, evaluated by the session."""

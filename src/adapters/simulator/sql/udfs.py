@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 from sqlglot.expressions.datatypes import DType
 
-from adapters.simulator.sql import procedures, statements
-from adapters.simulator.sql.procedures import _QUALIFIED, _parenthesised, _quoted, _resolve, _split_arguments
+from adapters.simulator.sql import procedures, scripting_tokens, statements
+from adapters.simulator.sql.procedures import _QUALIFIED, _quoted, _resolve
 
 if TYPE_CHECKING:
     import duckdb
@@ -217,11 +217,11 @@ def drop_function(statement: statements.Statement) -> str | None:
     match = _DROP.match(statement.text)
     if match is None:
         return None
-    types, rest = _parenthesised(statement.text, match.end() - 1)
+    types, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
     if rest.strip().rstrip(";").strip():
         return None
     state = statement.session
-    key = (*_resolve(match["name"], state), len(_split_arguments(types)))
+    key = (*_resolve(match["name"], state), len(scripting_tokens.split(types)))
     if state.functions.pop(key, None) is None:
         permanent = _permanent(state)
         if key not in permanent:

@@ -369,6 +369,7 @@ class Attempt:
             try:
                 if scope.abandoned:  # timed out before it began: interrupt() may have missed this thread
                     return
+                from adapters.simulator.sql.scripting import is_block
                 from adapters.simulator.sql.session import task_session
 
                 functions = SystemFunctions(scope, engine.notifier, engine.task_graphs)
@@ -385,6 +386,10 @@ class Attempt:
                     body = task.body
                     if isinstance(body, PythonBody):
                         body.func(session, *body.args)
+                    elif isinstance(body, SqlBody) and is_block(body.text):
+                        # a Snowflake Scripting block is one statement, as a task definition is on Snowflake
+                        with handle.session.connection.cursor() as cursor:
+                            cursor.execute(body.text)
                     elif isinstance(body, SqlBody):
                         # the connector splits the text into statements as Snowflake's clients do
                         for cursor in handle.session.connection.execute_string(body.text):
