@@ -74,6 +74,17 @@ def test_join_and_window_function(op: LocalDAGOperation) -> None:
     assert run_task(op, body) == [(1, 1), (2, 1), (3, 2)]
 
 
+def test_with_column_union_distinct_and_limit(op: LocalDAGOperation) -> None:
+    def body(s: Session) -> tuple[list[tuple[int, int]], list[str], int]:
+        t = s.table("LOANS")
+        doubled = t.with_column("DOUBLE", F.col("AMOUNT") * 2).sort(F.col("ID").desc()).limit(2)
+        groups = t.select("GRP").union(t.select("GRP")).distinct().sort("GRP")  # UNION removes duplicates
+        every = t.select("ID").union_all(t.select("ID")).count()
+        return [(r.ID, r.DOUBLE) for r in doubled.collect()], [r.GRP for r in groups.collect()], every
+
+    assert run_task(op, body) == ([(3, 60), (2, 40)], ["a", "b"], 6)
+
+
 def test_to_pandas_count_and_statement_params(op: LocalDAGOperation) -> None:
     def body(s: Session) -> tuple[list[int], int, int]:
         frame = s.table("LOANS").sort("ID").to_pandas()

@@ -34,6 +34,8 @@ from typing import Any
 import duckdb
 import fakesnow.server as fs_server
 import pyarrow as pa
+import sqlglot
+import sqlglot.errors
 import uvicorn
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.expr import normalise_ident
@@ -166,6 +168,18 @@ class _AccountCursor(FakeSnowflakeCursor):
 
     def _describe_only(self, command: str) -> list[Any] | None:
         return super()._describe_only(hooks.describable(command))
+
+    def _describe_last_sql(self) -> list[Any]:
+        # fakesnow/cursor.py ``_describe_last_sql`` parses ``DESCRIBE <last query>``, which sqlglot refuses for a
+        # set operation whose first query is parenthesised — what Snowpark's DataFrame.union/except_/intersect
+        # send — and the request then failed with HTTP 500; as a subquery it has the same columns.
+        try:
+            return super()._describe_last_sql()
+        except sqlglot.errors.ParseError:
+            with self._conn.cursor() as cur:
+                described = sqlglot.parse_one(f"DESCRIBE SELECT * FROM ({self._last_sql})", read="duckdb")
+                cur._execute(described, self._last_params)
+                return cur.fetchall()
 
     def check_db_and_schema(self, expression: exp.Expr) -> None:
         # fakesnow/cursor.py ``execute`` calls this with each parsed statement before it runs
