@@ -264,7 +264,7 @@ def test_a_sql_statement_past_its_timeout_is_interrupted_and_the_task_fails(op: 
 
 def test_a_task_holding_the_account_past_its_timeout_still_times_out(op: LocalDAGOperation) -> None:
     def hold(session: Any) -> None:
-        with session.account.cursor():  # a long statement of its own: the account is busy meanwhile
+        with op.account.cursor():  # a long statement of its own: the account is busy meanwhile
             time.sleep(0.4)
 
     with DAG("holder", user_task_timeout_ms=100) as dag:

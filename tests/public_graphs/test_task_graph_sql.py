@@ -204,3 +204,22 @@ def test_task_graph_sql_outside_a_task_fails_naming_why(op: LocalDAGOperation) -
             session.sql("execute task NIGHTLY").collect()
     finally:
         session.close()
+
+
+def test_a_task_reads_its_predecessors_row_of_the_same_run_in_task_history(op: LocalDAGOperation) -> None:
+    seen: list[Any] = []
+
+    def check(session: Any) -> None:
+        seen.extend(
+            tuple(r)
+            for r in session.sql(
+                "select NAME, STATE from table(information_schema.task_history(task_name => 'extract'))"
+            ).collect()
+        )
+
+    with DAG("chain") as dag:
+        DAGTask("extract", "select 1") >> DAGTask("check", check)
+    op.deploy(dag)
+
+    assert op.run(dag).state == "SUCCEEDED"
+    assert seen == [("CHAIN$EXTRACT", "SUCCEEDED")]

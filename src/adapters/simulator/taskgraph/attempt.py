@@ -194,6 +194,9 @@ class Attempt:
         self.states[ROOT] = TaskState.SUCCEEDED
         if self.attempt == 1:
             self._row(ROOT, None, TaskState.SUCCEEDED, None, None, started, utc_now())
+            # tasks read TASK_HISTORY: the root's row is there before any of them starts (none holds the lock yet)
+            if self.engine.store.append_history(self._rows, wait=True):
+                self._rows = []
         for name, task in graph.tasks.items():
             if not task.is_finalizer:
                 self.states[name] = TaskState.SCHEDULED
@@ -253,6 +256,8 @@ class Attempt:
                     self._waiting[child] -= 1
                     if self._waiting[child] == 0:
                         self._consider(child)
+            if self._ready and self._rows:
+                self._flush()  # tasks about to start see their predecessors' rows (when the account is free)
             while self._ready and len(self._running) < self.engine.max_workers:
                 self._start(self._ready.popleft())
             if not self._running:
