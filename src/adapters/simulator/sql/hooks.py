@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading, result_scan, stages, udfs
+from adapters.simulator.sql import loading, result_scan, stages, udfs, unloading
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -369,6 +369,9 @@ RULES: tuple[Rule, ...] = (
     loading.qualified_temporary_table,
     loading.infer_schema,
     loading.copy_from_quoted_stage,
+    unloading.unload,
+    unloading.drop_file_format,
+    unloading.read_staged,
     result_scan.last_query_id,  # before result_scan: RESULT_SCAN(LAST_QUERY_ID()) scans the id it names
     result_scan.result_scan,
     *_DESCRIBED_GAPS,

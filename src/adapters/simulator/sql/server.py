@@ -235,6 +235,15 @@ class _SessionSql:
         finally:
             cursor.close()
 
+    def arrow(self, statement: str) -> pa.Table:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(statement)
+            # fakesnow/cursor.py ``_execute`` caches the result as DuckDB's Arrow table, types and all
+            return self._conn.results_cache[str(cursor.sfqid)][0]
+        finally:
+            cursor.close()
+
     def scalar(self, expression: str) -> Any:
         cursor = self._conn.cursor()  # through fakesnow (and the rules): the expression is Snowflake SQL
         try:

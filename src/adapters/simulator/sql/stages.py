@@ -152,7 +152,7 @@ _PARALLEL = re.compile(r"\bPARALLEL\s*=\s*(\d+)", re.IGNORECASE)
 _PATTERN = re.compile(r"\bPATTERN\s*=\s*'((?:[^'\\]|\\.)*)'", re.IGNORECASE)
 
 
-def _staged_files(
+def staged_files(
     reference: str, options: str, database: str | None, schema: str | None
 ) -> tuple[Path, list[str]]:
     """The stage folder of ``@stage[/path]`` and its files under ``path`` (stage-relative, sorted), kept to those
@@ -179,7 +179,7 @@ def download_command(text: str, database: str | None, schema: str | None) -> dic
     match = _GET.match(text)
     if match is None:
         return None
-    root, files = _staged_files(match["stage"].strip("'"), match["options"], database, schema)
+    root, files = staged_files(match["stage"].strip("'"), match["options"], database, schema)
     parallel = (found := _PARALLEL.search(match["options"])) and int(found[1])
     return {
         "command": "DOWNLOAD",
@@ -204,7 +204,7 @@ def remove_files(statement: Statement) -> str | None:
     match = _REMOVE.match(statement.text)
     if match is None:
         return None
-    root, files = _staged_files(
+    root, files = staged_files(
         match["stage"].strip("'"), match["options"], statement.database, statement.schema
     )
     names = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlglot import exp
 
@@ -32,6 +32,9 @@ from adapters.simulator.sql.statements import (
     unsupported,
 )
 from domain.errors import DomainError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class TaskGraphs(Protocol):
@@ -65,6 +68,10 @@ class SessionSql(Protocol):
 
     def run(self, statement: str) -> Executed:
         """Run one Snowflake SQL statement on the session, through the rules (Snowflake Scripting's statements)."""
+        ...
+
+    def arrow(self, statement: str) -> pa.Table:
+        """The rows of a Snowflake SQL query run on the session, as an Arrow table (unloading.py)."""
         ...
 
     def scalar(self, expression: str) -> Any:
