@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from adapters.simulator.sql import loading, result_scan, stages, udfs, unloading
+from adapters.simulator.sql import loading, result_scan, snowpark_forms, stages, udfs, unloading
 from adapters.simulator.sql.statements import (
     PROCEDURE_ERROR_CODE,
     STATEMENT_EXECUTED,
@@ -348,7 +348,11 @@ def _put_target_unquoted(statement: Statement) -> str | None:
 
 
 # fakesnow gaps in statements a describe request sends too (fakesnow/server.py ``query_request``, describeOnly)
-_DESCRIBED_GAPS: tuple[Rule, ...] = (_positional_values_columns,)
+_DESCRIBED_GAPS: tuple[Rule, ...] = (
+    _positional_values_columns,
+    snowpark_forms.parenthesised_table_function,
+    snowpark_forms.approx_percentile_of_accumulate,
+)
 
 from adapters.simulator.sql import procedures, scripting  # noqa: E402  (their rules use this module's errors)
 
@@ -363,7 +367,9 @@ RULES: tuple[Rule, ...] = (
     procedures.scoped_temporary,
     _query_tag,
     _warehouse,
+    snowpark_forms.if_not_exists_after_name,  # before the rules that parse a CREATE
     _ctas_column_names,
+    snowpark_forms.merge_source_alias,
     _put_target_unquoted,
     stages.remove_files,
     loading.qualified_temporary_table,

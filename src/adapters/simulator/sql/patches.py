@@ -16,8 +16,9 @@ from fakesnow.params import MutableParams
 from sqlglot import exp
 
 from adapters.simulator.account import table_times as table_times_catalog
-from adapters.simulator.sql import stages, table_times
+from adapters.simulator.sql import snowpark_forms, stages, table_times
 from adapters.simulator.sql.scripting import is_block
+from adapters.simulator.sql.statements import Statement
 
 _original_timestamp_to_sf_struct = fakesnow.arrow.timestamp_to_sf_struct
 
@@ -69,10 +70,11 @@ _original_parse_one = fs_server.parse_one  # type: ignore[attr-defined]
 
 def _parse_request(command: str) -> exp.Expr:
     """fakesnow/server.py ``query_request`` parses each statement before running it, only to name its type; a
-    Snowflake Scripting block does not parse in sqlglot, and runs in the statement rules (scripting.py)."""
+    Snowflake Scripting block does not parse in sqlglot, and runs in the statement rules (scripting.py); nor does
+    Snowpark's ``CREATE TABLE T IF NOT EXISTS (…)``, read here in the order the rules rewrite it to."""
     if is_block(command):
         return exp.Command(this="BEGIN", expression=exp.Literal.string(command))
-    return _original_parse_one(command)
+    return _original_parse_one(snowpark_forms.if_not_exists_after_name(Statement(command, None)) or command)
 
 
 def install() -> None:

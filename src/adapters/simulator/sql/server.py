@@ -52,7 +52,7 @@ from starlette.routing import Route
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.sql import hooks, patches, stages, table_times, udfs
 from adapters.simulator.sql.identifiers import check_exact_names
-from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError
+from adapters.simulator.sql.statements import PROCEDURE_ERROR_CODE, SessionState, SqlError, short
 from adapters.simulator.sql.system import SystemFunctions
 from adapters.simulator.sql.taskgraph_sql import Executed
 from domain.errors import BackendUnavailable, DomainError
@@ -544,11 +544,39 @@ async def _query_request(request: Request) -> JSONResponse:
             return _failure(f"{exc.errno:06d}", exc.msg or str(exc))
         if download is not None:
             return JSONResponse({"data": download, "success": True})
-    return await fs_server.query_request(request)
+    try:
+        response = await fs_server.query_request(request)
+    except Exception as exc:  # raised past fakesnow's own net, e.g. converting the result
+        return _internal_error(text, f"{type(exc).__name__}: {exc}")
+    if response.status_code == 500:
+        # fakesnow answers an unexpected exception with HTTP 500 (fakesnow/server.py ``query_request``), which the
+        # connector retries and then raises as "HTTP 500: Internal Server Error", naming nothing; fakesnow has
+        # logged the traceback to the "fakesnow.server" logger
+        return _internal_error(text, "unexpected error in the simulator's SQL layer")
+    return response
+
+
+def _internal_error(statement: str, cause: str) -> JSONResponse:
+    """Snowflake's "SQL execution internal error" (000603, XX000) for a statement the simulator failed on."""
+    return _failure_row(
+        "000603", "XX000", f"SQL execution internal error: {cause} — in statement {short(statement)!r}"
+    )
 
 
 def _failure(code: str, message: str) -> JSONResponse:
     return JSONResponse({"data": None, "code": code, "message": message, "success": False})
+
+
+def _failure_row(code: str, sqlstate: str, message: str) -> JSONResponse:
+    # as fakesnow/server.py ``query_request`` answers a ProgrammingError: the connector reads the SQL state from data
+    return JSONResponse(
+        {
+            "data": {"errorCode": code, "sqlState": sqlstate},
+            "code": code,
+            "message": message,
+            "success": False,
+        }
+    )
 
 
 patches.install()
