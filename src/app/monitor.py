@@ -51,7 +51,9 @@ def follow_run(
                 suffix = f" — {error}" if error else ""
                 out.write(f"[{clock() - started:7.1f}s] {name:<22} {state}{suffix}\n")
                 out.flush()
-        if run is not None and run.state.is_terminal:
+        # A failed attempt is stored before its automatic retry starts: while this process still has the run in
+        # flight, a terminal attempt is not the run's end.
+        if run is not None and run.state.is_terminal and not (live and in_flight is not None):
             return run
         if in_flight is None:
             # The run ended in this process but its end is not stored (the engine failed writing it, e.g. on a
