@@ -38,9 +38,9 @@ import tempfile
 import types
 import zipimport
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from sqlglot import exp
 
@@ -82,8 +82,8 @@ UNKNOWN_CODE = 2140  # "SQL compilation error: Unknown function"
 
 
 @dataclass(frozen=True)
-class Procedure:
-    """One stored procedure's definition, as CREATE PROCEDURE gave it."""
+class Stored:
+    """What is kept of a procedure's or a UDF's definition (``SQL_PROCEDURES`` / ``SQL_FUNCTIONS`` rows, as JSON)."""
 
     database: str
     schema: str
@@ -94,10 +94,6 @@ class Procedure:
     code: str | None
     imports: tuple[str, ...]
     packages: tuple[str, ...]
-    execute_as: str
-    # the arguments' types as CREATE gave them; empty for procedures kept before the types were
-    argument_types: tuple[str, ...] = ()
-    language: str = "PYTHON"  # or SQL: ``code`` is a Snowflake Scripting block (scripting.py)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -111,10 +107,20 @@ class Procedure:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> Procedure:
-        fields: dict[str, Any] = json.loads(text)
-        kept: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    def from_json(cls, text: str) -> Self:
+        row: dict[str, Any] = json.loads(text)
+        kept: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
         return cls(**kept)
+
+
+@dataclass(frozen=True)
+class Procedure(Stored):
+    """One stored procedure's definition, as CREATE PROCEDURE gave it."""
+
+    execute_as: str
+    # the arguments' types as CREATE gave them; empty for procedures kept before the types were
+    argument_types: tuple[str, ...] = ()
+    language: str = "PYTHON"  # or SQL: ``code`` is a Snowflake Scripting block (scripting.py)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,11 @@ class Definition:
     packages: tuple[str, ...]
     header: str  # the clauses between the argument list and the body, for what only one of them reads
     language: str  # PYTHON, or SQL (a procedure's Snowflake Scripting block in ``code``)
+
+    def stored(self) -> dict[str, Any]:
+        """The fields every kept definition has (``Stored``'s), and the argument types."""
+        kept = {f.name for f in fields(Stored)} | {"argument_types"}
+        return {k: v for k, v in asdict(self).items() if k in kept}
 
 
 def read_definition(
@@ -206,16 +217,7 @@ def create_procedure(statement: statements.Statement) -> str | None:
         )
     execute_as = _CLAUSES["execute_as"].search(definition.header)
     procedure = Procedure(
-        database=definition.database,
-        schema=definition.schema,
-        name=name,
-        arguments=definition.arguments,
-        argument_types=definition.argument_types,
-        returns=definition.returns,
-        handler=definition.handler,
-        code=definition.code,
-        imports=definition.imports,
-        packages=definition.packages,
+        **definition.stored(),
         execute_as=" ".join((execute_as[1] if execute_as else "OWNER").upper().split()),
         language=definition.language,
     )

@@ -28,7 +28,7 @@ import re
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from sqlglot import exp
 from sqlglot.expressions.datatypes import DType
 
 from adapters.simulator.sql import procedures, scripting_tokens, statements
-from adapters.simulator.sql.procedures import _QUALIFIED, _quoted, _resolve
+from adapters.simulator.sql.procedures import _QUALIFIED, _resolve
 
 if TYPE_CHECKING:
     import duckdb
@@ -80,37 +80,11 @@ class PythonInterpreterError(Exception):
 
 
 @dataclass(frozen=True)
-class Function:
+class Function(procedures.Stored):
     """One Python UDF's definition, as CREATE FUNCTION gave it."""
 
-    database: str
-    schema: str
-    name: str
-    arguments: tuple[str, ...]
     argument_types: tuple[str, ...]
-    returns: str
-    handler: str
-    code: str | None
-    imports: tuple[str, ...]
-    packages: tuple[str, ...]
     strict: bool  # RETURNS NULL ON NULL INPUT
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return self.database, self.schema, self.name, len(self.arguments)
-
-    @property
-    def qualified(self) -> str:
-        return ".".join(_quoted(p) for p in (self.database, self.schema, self.name))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Function:
-        fields: dict[str, Any] = json.loads(text)
-        kept: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-        return cls(**kept)
 
 
 class _Registry:
@@ -182,19 +156,7 @@ def create_function(statement: statements.Statement) -> str | None:
             f"function {definition.name} RETURNS TABLE(…): on Snowflake a Python UDTF's handler class yields rows "
             "per input row; the simulator runs scalar Python UDFs only — return one value per row"
         )
-    function = Function(
-        database=definition.database,
-        schema=definition.schema,
-        name=definition.name,
-        arguments=definition.arguments,
-        argument_types=definition.argument_types,
-        returns=definition.returns,
-        handler=definition.handler,
-        code=definition.code,
-        imports=definition.imports,
-        packages=definition.packages,
-        strict=bool(_STRICT.search(definition.header)),
-    )
+    function = Function(**definition.stored(), strict=bool(_STRICT.search(definition.header)))
     for kind in (*function.argument_types, function.returns):
         _duck_type(kind, function)  # an unsupported type fails the CREATE, as a bad one does on Snowflake
     procedures.load_handler(function, "function")
