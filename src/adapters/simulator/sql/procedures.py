@@ -59,14 +59,14 @@ def _ddl(table: str) -> str:
 
 
 _NAME = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
-_QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME}){{0,2}}"
+QUALIFIED_NAME = rf"{_NAME}(?:\s*\.\s*{_NAME}){{0,2}}"
 _CREATE = re.compile(
     r"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?P<temporary>(?:TEMP|TEMPORARY)\s+)?(?:SECURE\s+)?"
-    rf"PROCEDURE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QUALIFIED})\s*\(",
+    rf"PROCEDURE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{QUALIFIED_NAME})\s*\(",
     re.IGNORECASE,
 )
-_CALL = re.compile(rf"^\s*CALL\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
-_DESCRIBE = re.compile(rf"^\s*(?:DESC|DESCRIBE)\s+PROCEDURE\s+(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE)
+_CALL = re.compile(rf"^\s*CALL\s+(?P<name>{QUALIFIED_NAME})\s*\(", re.IGNORECASE)
+_DESCRIBE = re.compile(rf"^\s*(?:DESC|DESCRIBE)\s+PROCEDURE\s+(?P<name>{QUALIFIED_NAME})\s*\(", re.IGNORECASE)
 _CLAUSES = {
     "language": re.compile(r"\bLANGUAGE\s+(\w+)", re.IGNORECASE),
     "runtime_version": re.compile(r"\bRUNTIME_VERSION\s*=\s*'?([\d.]+)'?", re.IGNORECASE),
@@ -154,7 +154,7 @@ def read_definition(
     list's parenthesis and names the object ``name``; ``kind`` ("procedure", "function") names it in errors;
     ``scripting_block``: LANGUAGE SQL with a Snowflake Scripting body is served too (procedures)."""
     arguments_text, rest = scripting_tokens.parenthesised(statement.text, match.end() - 1)
-    database, schema, name = _resolve(match["name"], statement.session)
+    database, schema, name = resolve_name(match["name"], statement.session)
     body, header = _body(rest)
     clauses = {k: (m[1] if (m := p.search(header)) else None) for k, p in _CLAUSES.items()}
     language = (clauses["language"] or "SQL").upper()
@@ -512,7 +512,7 @@ def _returned(value: Any, returns: str) -> exp.Expr:
 
 
 def _find(state: statements.SessionState, name: str, arity: int) -> Procedure:
-    key = (*_resolve(name, state), arity)
+    key = (*resolve_name(name, state), arity)
     if key in state.procedures:
         return state.procedures[key]  # type: ignore[no-any-return]
     if (definition := stored(state, TABLE, key)) is not None:
@@ -567,7 +567,9 @@ def already_exists(qualified: str) -> statements.SqlError:
     return statements.SqlError(f"SQL compilation error:\nObject '{qualified}' already exists.", 2002, "42710")
 
 
-def _resolve(name: str, state: statements.SessionState) -> tuple[str, str, str]:
+def resolve_name(name: str, state: statements.SessionState) -> tuple[str, str, str]:
+    """``[[DB.]SCHEMA.]NAME`` (what ``QUALIFIED_NAME`` matches) as (database, schema, name), normalized, the
+    session's current database and schema filling in what is left out (procedures and UDFs alike)."""
     parts = [_normal(p) for p in _split_name(name)]
     database, schema = state.location()
     if len(parts) == 3:

@@ -36,7 +36,7 @@ from sqlglot import exp
 from sqlglot.expressions.datatypes import DType
 
 from adapters.simulator.sql import procedures, scripting_tokens, statements
-from adapters.simulator.sql.procedures import _QUALIFIED, _resolve
+from adapters.simulator.sql.procedures import QUALIFIED_NAME, resolve_name
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,12 +48,12 @@ INTERPRETER_ERROR_CODE = 100357  # "Python Interpreter Error", what Snowflake an
 _INTERNAL_PREFIX = "_sf_udf_"
 _CREATE = re.compile(
     r"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?P<temporary>(?:TEMP|TEMPORARY)\s+)?(?:SECURE\s+)?"
-    rf"(?P<aggregate>AGGREGATE\s+)?FUNCTION\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QUALIFIED})\s*\("
+    rf"(?P<aggregate>AGGREGATE\s+)?FUNCTION\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{QUALIFIED_NAME})\s*\("
     r"(?=.*\bLANGUAGE\s+(?:PYTHON|JAVA|SCALA|JAVASCRIPT)\b)",  # SQL UDFs are left to fakesnow
     re.IGNORECASE | re.DOTALL,
 )
 _DROP = re.compile(
-    rf"^\s*DROP\s+FUNCTION\s+(?P<exists>IF\s+EXISTS\s+)?(?P<name>{_QUALIFIED})\s*\(", re.IGNORECASE
+    rf"^\s*DROP\s+FUNCTION\s+(?P<exists>IF\s+EXISTS\s+)?(?P<name>{QUALIFIED_NAME})\s*\(", re.IGNORECASE
 )
 _STRICT = re.compile(r"\bLANGUAGE\s+PYTHON\s+STRICT\b|\bRETURNS\s+NULL\s+ON\s+NULL\s+INPUT\b", re.IGNORECASE)
 _JSON_TYPES = frozenset({exp.DataType.Type.VARIANT, exp.DataType.Type.OBJECT, exp.DataType.Type.ARRAY})
@@ -183,7 +183,7 @@ def drop_function(statement: statements.Statement) -> str | None:
     if rest.strip().rstrip(";").strip():
         return None
     state = statement.session
-    key = (*_resolve(match["name"], state), len(scripting_tokens.split(types)))
+    key = (*resolve_name(match["name"], state), len(scripting_tokens.split(types)))
     if state.functions.pop(key, None) is None:
         permanent = _permanent(state)
         if key not in permanent:
