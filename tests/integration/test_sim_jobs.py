@@ -22,10 +22,11 @@ from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool
 from adapters.simulator.jobs import cores as job_cores
 from adapters.simulator.jobs import runner as jobs_module
+from adapters.simulator.jobs import tracker
 from adapters.simulator.jobs.runner import SimJobRunner
 from domain.errors import InvalidConfig, InvalidName, JobFailed, JobTimeout, NotFound
 from domain.refs import JobRef, JobStatus
-from tests.support.processes import worker_pids
+from tests.support.processes import children_running, worker_pids
 from tests.support.training_data import request_for
 
 
@@ -282,6 +283,19 @@ def test_a_worker_that_cannot_write_its_error_on_a_full_disk_fails_the_job_sayin
     with pytest.raises(JobFailed, match=re.escape(f"instance 0 failed: no space left on {job_dir}")):
         runner.function_result(job)
     assert [p.name for p in job_dir.iterdir() if p.name.startswith(".")] == []  # no partial files left
+
+
+def test_the_collective_tracker_runs_in_its_own_process_and_ends_with_the_job(
+    runner: SimJobRunner, account: LocalAccount
+) -> None:
+    # XGBoost's native tracker can abort the process it runs in when a worker dies: never the simulator's own
+    job = runner.submit_training(request_for(account.files, target_instances=2, num_boost_round=1_000_000))
+    wait_for_log(runner, job, 1, "ML job started")
+
+    assert len(children_running(tracker.__name__)) == 1
+    runner.cancel(job)
+    assert runner.wait(job, timeout=30) is JobStatus.CANCELLED
+    assert children_running(tracker.__name__) == []
 
 
 def test_when_one_worker_dies_the_others_are_stopped_promptly(

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle
 
@@ -34,7 +34,7 @@ from adapters.simulator.account.errors import translated
 from adapters.simulator.account.folders import path_segment, remove_tree
 from adapters.simulator.account.home import LocalAccount
 from adapters.simulator.account.objects import compute_pool_max_nodes, ensure_compute_pool, render_part
-from adapters.simulator.jobs import worker
+from adapters.simulator.jobs import tracker, worker
 from adapters.simulator.jobs.cores import THREADS_VARIABLE, threads_per_instance
 from adapters.simulator.jobs.worker import (
     NO_SPACE_EXIT,
@@ -47,9 +47,6 @@ from domain.errors import InvalidConfig, JobFailed, JobTimeout, NotFound
 from domain.names import normalize_identifier, validate_version
 from domain.readiness import create_compute_pool_sql
 from domain.refs import JobRef, JobStatus, TrainingOutcome, TrainingRequest
-
-if TYPE_CHECKING:
-    from xgboost.tracker import RabitTracker
 
 # XGBoost (and the training module, which loads pyarrow's dataset layer) are imported where a job trains: the
 # runner is built for every command on a home, and read-only ones must not pay a second for them.
@@ -66,6 +63,36 @@ create table if not exists ML_JOBS(
     TARGET_INSTANCES INTEGER, MIN_INSTANCES INTEGER, CREATED_ON TIMESTAMP, STARTED_ON TIMESTAMP,
     COMPLETED_ON TIMESTAMP, MESSAGE VARCHAR, RESULT VARCHAR)
 """
+
+
+def _start_tracker(workers: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """XGBoost's tracker in its own process (jobs/tracker.py says why), and the workers' communicator arguments."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", tracker.__name__, str(workers), str(_TRACKER_TIMEOUT_SECONDS)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        code = proc.wait()
+        raise RuntimeError(f"XGBoost's collective tracker exited with status {code} before it started")
+    return proc, json.loads(line)
+
+
+def _stop_tracker(proc: subprocess.Popen[str]) -> None:
+    """Close the tracker's stdin (it frees itself and exits); kill it if it does not within a few seconds."""
+    with contextlib.suppress(OSError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class _Supervisor(threading.Thread):
@@ -90,20 +117,13 @@ class _Supervisor(threading.Thread):
         self.submitter = threading.get_ident()
 
     def run(self) -> None:
-        import xgboost as xgb
-        from xgboost.tracker import RabitTracker
-
-        tracker: RabitTracker | None = None
+        tracking: subprocess.Popen[str] | None = None
         status, message, result = JobStatus.FAILED, "", None
         try:
             self.runner._update(self.job_id, status=JobStatus.RUNNING, started_on=catalog_now())
             n = self.spec["target_instances"]
             if self.spec["kind"] == "training" and n > 1:
-                tracker = RabitTracker(
-                    n_workers=n, host_ip="127.0.0.1", sortby="task", timeout=_TRACKER_TIMEOUT_SECONDS
-                )
-                tracker.start()
-                self.spec["communicator"] = tracker.worker_args()
+                tracking, self.spec["communicator"] = _start_tracker(n)
             write_json(self.job_dir / SPEC_FILE, self.spec)
             for instance in range(n):  # one by one, so a failure part-way still kills those started
                 self.procs.append(self._spawn(instance))
@@ -117,10 +137,8 @@ class _Supervisor(threading.Thread):
             )
         finally:
             self._kill_all()
-            if tracker is not None:
-                # Freeing stops the tracker and closes its port; after a failure it reports the lost workers.
-                with contextlib.suppress(xgb.core.XGBoostError):
-                    tracker.free()
+            if tracking is not None:
+                _stop_tracker(tracking)
             try:
                 self.runner._update(
                     self.job_id, status=status, completed_on=catalog_now(), message=message, result=result
